@@ -1,0 +1,156 @@
+// Package action wires the steps of a publish together: inputs → plan →
+// source → stamp → push → report. It is the only package that sees every
+// step; each step sees only the ones before it.
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ghcr-publish/publish-action/internal/credentials"
+	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/push"
+	"github.com/ghcr-publish/publish-action/internal/repoinfo"
+	"github.com/ghcr-publish/publish-action/internal/report"
+	"github.com/ghcr-publish/publish-action/internal/source"
+	"github.com/ghcr-publish/publish-action/internal/stamp"
+)
+
+// Options are the seams that only code can set: nothing a workflow writes
+// (inputs, environment) reaches them.
+type Options struct {
+	// GitHubRegistries are extra registry hosts to treat as GitHub's, so
+	// that tests and the local demo can stand a local registry in for
+	// ghcr.io. They receive the token.
+	GitHubRegistries []string
+	// RegistryTransport and APITransport carry requests; nil means the
+	// defaults.
+	RegistryTransport http.RoundTripper
+	APITransport      http.RoundTripper
+	// TempDir receives unpacked archives; empty means os.TempDir().
+	TempDir string
+}
+
+// Run publishes according to the inputs gha reads. A returned error is
+// for the user; input errors are joined *inputs.Error values.
+func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
+	in, err := inputs.Read(gha, opts.GitHubRegistries...)
+	// Mask before anything can be printed, even when inputs are bad.
+	for _, secret := range []string{in.Token, in.Password} {
+		if secret != "" {
+			gha.AddMask(secret)
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	info := lookUpRepository(ctx, gha, in, opts)
+	p, err := plan.Make(in, info)
+	if err != nil {
+		return err
+	}
+	for _, n := range p.Notices {
+		gha.Noticef("%s", n)
+	}
+	for _, w := range p.Warnings {
+		gha.Warningf("%s", w)
+	}
+
+	r := report.Report{Image: p.Image, Tags: p.Tags}
+	if in.Source == nil {
+		res := stamp.Preview(p)
+		r.Mode, r.Labels, r.Annotations = report.MetadataOnly, res.Labels, res.Annotations
+		return report.Write(gha, r)
+	}
+
+	keychain := credentials.Keychain{
+		Username: in.Username,
+		Token:    in.Token,
+		Password: in.Password,
+	}
+	for _, host := range append(in.Context.GitHubRegistries(), opts.GitHubRegistries...) {
+		keychain.GitHubHosts = append(keychain.GitHubHosts, host)
+	}
+	if !in.IsGitHubRegistry(p.Image.RegistryStr()) {
+		keychain.PasswordHost = p.Image.RegistryStr()
+	}
+
+	gha.Infof("Reading %s", in.Source.Line)
+	loaded, err := source.Load(ctx, in.Source, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir})
+	if err != nil {
+		return &inputs.Error{Input: "source", Msg: err.Error()}
+	}
+	defer loaded.Close()
+
+	img, res, err := stamp.Image(loaded.Image, p)
+	if err != nil {
+		return fmt.Errorf("stamping %s: %w", in.Source.Line, err)
+	}
+	r.Labels, r.Annotations = res.Labels, res.Annotations
+	if res.ConvertedToOCI {
+		note := "The source's Docker v2 schema 2 manifest was rewritten with OCI media types, because the Docker schema has no annotations; layer blobs are unchanged."
+		gha.Noticef("%s", note)
+		r.Notes = append(r.Notes, note)
+	}
+	if !res.Changed {
+		r.Notes = append(r.Notes, "The image already carried this metadata, so it was published unchanged, with its original digest.")
+	}
+
+	digest, err := img.Digest()
+	if err != nil {
+		return fmt.Errorf("computing digest: %w", err)
+	}
+	r.Digest = digest.String()
+	if !in.Push {
+		r.Mode = report.DryRun
+		gha.Infof("push: false, so nothing was written; %s would be %s", p.Image, digest)
+		return report.Write(gha, r)
+	}
+
+	gha.Infof("Pushing %s@%s", p.Image, digest)
+	if _, err := push.All(ctx, img, p.Image, p.Tags, push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent()}); err != nil {
+		return err
+	}
+	r.Mode = report.Published
+	for _, t := range p.Tags {
+		gha.Infof("Tagged %s", t)
+	}
+	return report.Write(gha, r)
+}
+
+// lookUpRepository asks the API for the repository's description, license
+// and the commit's date. It never fails the run: a missing answer costs
+// metadata, not the publish, so it warns once and goes on.
+func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, opts Options) repoinfo.Info {
+	c := in.Context
+	if c.Repository() == "" {
+		return repoinfo.Info{}
+	}
+	sha := ""
+	if plan.NeedsCommitTime(c) {
+		sha = c.SHA
+	}
+	info, err := repoinfo.Fetch(ctx, c.Owner, c.Repo, sha, repoinfo.Options{APIURL: c.APIURL, Token: in.Token, Transport: opts.APITransport})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return info
+		}
+		gha.Warningf("asking the GitHub API about %s: %v; continuing with what the workflow context gives (set description and licenses to choose them)", c.Repository(), err)
+	}
+	return info
+}
+
+func userAgent() string {
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version = bi.Main.Version
+	}
+	return "ghcr-publish-action/" + version
+}

@@ -1,0 +1,119 @@
+package inputs
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+)
+
+// Context is what the workflow run tells us about itself: the GitHub host, the
+// repository and the commit being built.
+type Context struct {
+	ServerURL string // e.g. https://github.com, no trailing slash
+	APIURL    string // e.g. https://api.github.com, no trailing slash
+	Owner     string // repository owner as GitHub spells it, e.g. "Acme"
+	Repo      string // repository name as GitHub spells it, e.g. "Widget"
+	OwnerType string // "User" or "Organization" when the event payload says so
+	SHA       string
+	Ref       string // e.g. refs/heads/main, refs/tags/v1.2.3, refs/pull/42/merge
+	EventName string
+	Actor     string
+	Workspace string // where relative source paths resolve
+
+	// SourceDateEpoch is SOURCE_DATE_EPOCH when set: the reproducible-builds
+	// convention for "the time this source was last changed".
+	SourceDateEpoch *time.Time
+	// CommitTime is the head commit's timestamp from the event payload, when
+	// the event carries one (push events do, pull requests do not).
+	CommitTime *time.Time
+}
+
+// Repository returns "owner/repo", or "" outside a workflow.
+func (c Context) Repository() string {
+	if c.Owner == "" || c.Repo == "" {
+		return ""
+	}
+	return c.Owner + "/" + c.Repo
+}
+
+// ServerHost is the host of ServerURL, e.g. "github.com".
+func (c Context) ServerHost() string {
+	u, err := url.Parse(c.ServerURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// Registry is the Container registry that belongs to the GitHub host:
+// ghcr.io for github.com, containers.HOST for GitHub Enterprise Server with
+// subdomain isolation and for GHE.com (GitHub docs, "Working with the
+// Container registry").
+func (c Context) Registry() string {
+	host := c.ServerHost()
+	if host == "" || host == "github.com" {
+		return "ghcr.io"
+	}
+	return "containers." + host
+}
+
+// GitHubRegistries lists the registry hosts that may receive the token:
+// exactly GitHub's own, never any other containers.* host.
+func (c Context) GitHubRegistries() []string {
+	hosts := []string{"ghcr.io", "docker.pkg.github.com"}
+	if r := c.Registry(); r != "ghcr.io" {
+		hosts = append(hosts, r)
+	}
+	return hosts
+}
+
+// readContext collects the workflow context through gha, so that every
+// environment read goes through its injected getenv.
+func readContext(gha *githubactions.Action) (Context, error) {
+	ghc, err := gha.Context()
+	if err != nil {
+		return Context{}, fmt.Errorf("reading the workflow context: %w", err)
+	}
+	c := Context{
+		ServerURL: strings.TrimSuffix(ghc.ServerURL, "/"),
+		APIURL:    strings.TrimSuffix(ghc.APIURL, "/"),
+		SHA:       ghc.SHA,
+		Ref:       ghc.Ref,
+		EventName: ghc.EventName,
+		Actor:     ghc.Actor,
+		Workspace: ghc.Workspace,
+	}
+	if ghc.Repository != "" {
+		owner, repo, ok := strings.Cut(ghc.Repository, "/")
+		if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+			return Context{}, &Error{Input: "GITHUB_REPOSITORY", Msg: fmt.Sprintf("%q is not OWNER/REPO; it is set by the runner, do not override it", ghc.Repository)}
+		}
+		c.Owner, c.Repo = owner, repo
+	}
+	if repo, ok := ghc.Event["repository"].(map[string]any); ok {
+		if owner, ok := repo["owner"].(map[string]any); ok {
+			c.OwnerType, _ = owner["type"].(string)
+		}
+	}
+	if head, ok := ghc.Event["head_commit"].(map[string]any); ok {
+		if ts, ok := head["timestamp"].(string); ok {
+			if t, err := time.Parse(time.RFC3339, ts); err == nil {
+				t = t.UTC()
+				c.CommitTime = &t
+			}
+		}
+	}
+	if v := strings.TrimSpace(gha.Getenv("SOURCE_DATE_EPOCH")); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs < 0 {
+			return Context{}, &Error{Input: "SOURCE_DATE_EPOCH", Msg: fmt.Sprintf("%q is not a count of seconds since 1970; set it to e.g. $(git log -1 --format=%%ct) or unset it", v)}
+		}
+		t := time.Unix(secs, 0).UTC()
+		c.SourceDateEpoch = &t
+	}
+	return c, nil
+}

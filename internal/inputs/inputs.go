@@ -1,0 +1,207 @@
+// Package inputs reads the action's inputs and the workflow context once, up
+// front, and turns them into typed values. Every bad input is reported at once,
+// each naming the input and how to fix it, before anything touches a registry.
+package inputs
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sethvargo/go-githubactions"
+)
+
+// Limits ghcr.io applies to what it shows on a package page (GitHub docs,
+// "Working with the Container registry", Labelling container images).
+const (
+	MaxDescription = 512
+	MaxLicenses    = 256
+)
+
+// Optional is an input that may be unset. Set with an empty Value means the
+// user asked for the value to be left out (e.g. licenses: NOASSERTION).
+type Optional struct {
+	Value string
+	Set   bool
+}
+
+// Inputs are the action's validated inputs.
+type Inputs struct {
+	// Source is the image to publish; nil means metadata-only mode.
+	Source *Source
+	// Image is the destination repository.
+	Image name.Repository
+	// ImageDerived is true when Image came from the context, not the input.
+	ImageDerived bool
+	// ImageLowercased is true when the derived name had to be lower-cased.
+	ImageLowercased bool
+	// Tags are explicit tags; nil means derive them from the ref.
+	Tags        []string
+	Labels      []KeyValue
+	Annotations []KeyValue
+	Description Optional
+	Licenses    Optional
+	SourceURL   Optional
+	Token       string
+	Username    string
+	Password    string
+	Push        bool
+
+	Context Context
+	// extraGitHubRegistries are hosts that tests treat as GitHub's.
+	extraGitHubRegistries []string
+	// Warnings are problems worth telling the user that do not stop the run.
+	Warnings []string
+}
+
+// Read reads and validates every input and the workflow context through gha.
+// The returned error joins one *Error per bad input. extraGitHubRegistries
+// lets tests stand a local registry in for GitHub's; no input or environment
+// variable reaches it.
+func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, error) {
+	ctx, err := readContext(gha)
+	if err != nil {
+		return Inputs{}, err
+	}
+	in := Inputs{Context: ctx, extraGitHubRegistries: extraGitHubRegistries}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	// GetInput trims, which would eat meaningful whitespace only at the ends
+	// of multi-line values: each line is trimmed again below anyway.
+	if v := gha.GetInput("source"); v != "" {
+		src, err := ParseSources(v, ctx.Workspace)
+		add(err)
+		in.Source = src
+	}
+
+	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(gha.GetInput("image"), ctx)
+	add(err)
+
+	if v := gha.GetInput("tags"); v != "" {
+		in.Tags, err = ParseTags(v)
+		add(err)
+	}
+	in.Labels, err = ParseKeyValues("labels", gha.GetInput("labels"))
+	add(err)
+	in.Annotations, err = ParseKeyValues("annotations", gha.GetInput("annotations"))
+	add(err)
+	for _, kv := range in.Annotations {
+		if kv.Value == "" {
+			add(errorf("annotations", "%q has no value; give key=value (an empty value is only meaningful in labels, where it removes the label)", kv.Key))
+		}
+	}
+
+	if v := gha.GetInput("description"); v != "" {
+		in.Description = Optional{Value: v, Set: true}
+		if n := utf8.RuneCountInString(v); n > MaxDescription {
+			add(errorf("description", "is %d characters; ghcr.io shows at most %d, shorten it", n, MaxDescription))
+		}
+		if strings.ContainsRune(v, 0) {
+			add(errorf("description", "contains a NUL character; remove it"))
+		}
+	}
+	if v := gha.GetInput("licenses"); v != "" {
+		in.Licenses, err = parseLicenses(v)
+		add(err)
+	}
+	if v := gha.GetInput("source-url"); v != "" {
+		in.SourceURL = Optional{Value: v, Set: true}
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			add(errorf("source-url", "%q is not an http(s) URL; give the repository's address, e.g. %s/OWNER/REPO", v, ctx.ServerURL))
+		case strings.HasSuffix(v, ".git"):
+			// docker/build-push-action#221: ghcr.io does not link a package
+			// whose source label ends in .git.
+			in.Warnings = append(in.Warnings, fmt.Sprintf("source-url %q ends in .git, which stops ghcr.io from linking the package to the repository; drop the .git", v))
+		}
+	}
+
+	in.Token = gha.GetInput("token")
+	in.Password = gha.GetInput("password")
+	in.Username = gha.GetInput("username")
+	if in.Username == "" {
+		in.Username = ctx.Actor
+	}
+	if in.Username == "" {
+		// ghcr.io accepts any non-empty user name with a token.
+		in.Username = "github-actions"
+	}
+
+	in.Push = true
+	switch v := strings.ToLower(gha.GetInput("push")); v {
+	case "", "true":
+	case "false":
+		in.Push = false
+	default:
+		add(errorf("push", "%q is not a boolean; use true or false", gha.GetInput("push")))
+	}
+
+	if in.Push && in.Source != nil && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
+		add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
+	}
+
+	return in, errors.Join(errs...)
+}
+
+// IsGitHubRegistry reports whether host is one of GitHub's registries, the
+// only hosts that may receive the token.
+func (in Inputs) IsGitHubRegistry(host string) bool {
+	host = strings.ToLower(host)
+	for _, h := range append(in.Context.GitHubRegistries(), in.extraGitHubRegistries...) {
+		if host == strings.ToLower(h) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseImage validates the image input, or derives the default
+// <registry>/<owner>/<repo> from the context.
+func parseImage(v string, ctx Context) (repo name.Repository, derived, lowercased bool, err error) {
+	if v == "" {
+		if ctx.Repository() == "" {
+			return name.Repository{}, true, false, errorf("image", "is empty and GITHUB_REPOSITORY is not set; give the destination, e.g. ghcr.io/OWNER/NAME")
+		}
+		full := ctx.Registry() + "/" + ctx.Repository()
+		lower := strings.ToLower(full)
+		repo, err := name.NewRepository(lower, name.StrictValidation)
+		if err != nil {
+			return name.Repository{}, true, false, errorf("image", "cannot derive a repository name from %q: %v; set image explicitly", full, err)
+		}
+		return repo, true, lower != full, nil
+	}
+	if strings.ContainsAny(v, "@") {
+		return name.Repository{}, false, false, errorf("image", "%q has a digest; give the repository only, e.g. %s", v, strings.SplitN(v, "@", 2)[0])
+	}
+	if i := strings.LastIndex(v, ":"); i > strings.LastIndex(v, "/") {
+		return name.Repository{}, false, false, errorf("image", "%q has a tag; give the repository only (%s) and put %q in tags", v, v[:i], v[i+1:])
+	}
+	// A bare OWNER/NAME means GitHub's registry here, not Docker Hub: this
+	// action publishes to GitHub.
+	ref := v
+	if first, _, ok := strings.Cut(v, "/"); !ok || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+		ref = ctx.Registry() + "/" + v
+	}
+	repo, err = name.NewRepository(ref, name.StrictValidation)
+	if err != nil {
+		if lower := strings.ToLower(ref); lower != ref {
+			if _, lerr := name.NewRepository(lower, name.StrictValidation); lerr == nil {
+				return name.Repository{}, false, false, errorf("image", "%q has upper-case letters, which registries refuse; use %q", v, lower)
+			}
+		}
+		return name.Repository{}, false, false, errorf("image", "%q is not a valid repository name (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", v)
+	}
+	if repo.RepositoryStr() == "" || !strings.Contains(repo.RepositoryStr(), "/") && repo.RegistryStr() == ctx.Registry() {
+		return name.Repository{}, false, false, errorf("image", "%q names no owner; GitHub's registry needs %s/OWNER/NAME", v, repo.RegistryStr())
+	}
+	return repo, false, false, nil
+}

@@ -1,0 +1,105 @@
+package inputs
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/github/go-spdx/v2/spdxexp"
+)
+
+// KeyValue is one key=value line of labels or annotations. An empty Value in
+// labels removes that label.
+type KeyValue struct {
+	Key   string
+	Value string
+}
+
+// tagPattern is the distribution spec's tag grammar
+// (opencontainers/distribution-spec, "Pulling manifests").
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+
+// ValidTag reports whether t is a valid tag.
+func ValidTag(t string) bool { return tagPattern.MatchString(t) }
+
+// ParseTags splits a tags input on newlines and commas, drops blanks and
+// duplicates, and checks each tag.
+func ParseTags(v string) ([]string, error) {
+	var tags []string
+	seen := map[string]bool{}
+	for _, field := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
+		t := strings.TrimSpace(field)
+		switch {
+		case t == "":
+			continue
+		case strings.ContainsAny(t, "/@") || strings.Contains(t, ":"):
+			return nil, errorf("tags", "%q is a reference, not a tag; give the tag alone (e.g. 1.2.3) and the repository in image", t)
+		case !ValidTag(t):
+			return nil, errorf("tags", "%q is not a valid tag: use up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", t)
+		}
+		if !seen[t] {
+			seen[t] = true
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) == 0 {
+		return nil, errorf("tags", "lists no tag; give one per line or comma-separated, or leave it empty to derive one from the ref")
+	}
+	return tags, nil
+}
+
+// ParseKeyValues parses one key=value per line, as docker/build-push-action's
+// labels and annotations inputs do. Blank lines are skipped. Later lines win.
+func ParseKeyValues(input, v string) ([]KeyValue, error) {
+	var out []KeyValue
+	index := map[string]int{}
+	for i, line := range strings.Split(v, "\n") {
+		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
+		if line == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		switch {
+		case !ok:
+			return nil, errorf(input, "line %d %q has no '='; write key=value, one per line", i+1, truncate(line, 60))
+		case key == "":
+			return nil, errorf(input, "line %d %q has no key before '='; write key=value", i+1, truncate(line, 60))
+		case strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+			return nil, errorf(input, "line %d: key %q contains spaces or control characters; use a key like org.opencontainers.image.title", i+1, key)
+		case strings.IndexFunc(value, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }) >= 0:
+			return nil, errorf(input, "line %d: the value of %q contains control characters; remove them", i+1, key)
+		}
+		if j, dup := index[key]; dup {
+			out[j].Value = value
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, KeyValue{Key: key, Value: value})
+	}
+	return out, nil
+}
+
+// parseLicenses checks an SPDX license expression (SPDX spec, Annex D).
+// NOASSERTION means "say nothing": the label is left out.
+func parseLicenses(v string) (Optional, error) {
+	if strings.EqualFold(v, "NOASSERTION") {
+		return Optional{Set: true}, nil
+	}
+	if n := len([]rune(v)); n > MaxLicenses {
+		return Optional{}, errorf("licenses", "is %d characters; ghcr.io accepts at most %d", n, MaxLicenses)
+	}
+	if ok, _ := spdxexp.ValidateLicenses([]string{v}); !ok {
+		return Optional{}, errorf("licenses", "%q is not an SPDX license expression; use identifiers from https://spdx.org/licenses/ such as MIT or Apache-2.0 OR MIT", truncate(v, 80))
+	}
+	return Optional{Value: v, Set: true}, nil
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

@@ -1,0 +1,144 @@
+package inputs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Transport says where a source image is read from, in skopeo's terms
+// (containers-transports(5)).
+type Transport string
+
+const (
+	OCILayout     Transport = "oci"
+	OCIArchive    Transport = "oci-archive"
+	DockerArchive Transport = "docker-archive"
+	Registry      Transport = "docker"
+)
+
+// Source is one parsed line of the source input.
+type Source struct {
+	Line      string // as the user wrote it, for messages
+	Transport Transport
+	// Path is the absolute path of a layout or archive.
+	Path string
+	// Ref selects an image inside a layout or archive: the
+	// org.opencontainers.image.ref.name of an OCI layout entry, or a
+	// repo:tag of a docker-archive. Empty: the only image there.
+	Ref string
+	// Reference is the image to pull for the registry transport.
+	Reference name.Reference
+}
+
+// transports skopeo knows but this action does not read (yet), so that a line
+// like "dir:out" fails clearly instead of being taken for an image on Docker Hub.
+var otherTransports = map[string]string{
+	"docker-daemon":      "is not supported yet; docker save the image and use docker-archive:FILE, or push it and give its registry reference",
+	"containers-storage": "is not supported; export the image with podman save and use oci-archive:FILE or docker-archive:FILE",
+	"dir":                "is not supported; copy it to an OCI layout with skopeo copy dir:PATH oci:PATH and use oci:PATH",
+	"ostree":             "is not supported; export the image as an OCI layout and use oci:PATH",
+	"sif":                "is not supported; convert the image to an OCI layout and use oci:PATH",
+	"tarball":            "is not supported; use oci-archive:FILE or docker-archive:FILE",
+}
+
+// ParseSources parses the source input. Relative paths resolve against
+// workspace (GITHUB_WORKSPACE), and may not climb out of it.
+func ParseSources(v, workspace string) (*Source, error) {
+	var lines []string
+	for _, l := range strings.Split(v, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 1 {
+		return nil, errorf("source", "has %d lines; publishing several sources as one image is not supported yet, give one source", len(lines))
+	}
+	return ParseSource(lines[0], workspace)
+}
+
+// ParseSource parses one source line.
+func ParseSource(line, workspace string) (*Source, error) {
+	if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, errorf("source", "%q contains control characters; give one source per line", truncate(line, 60))
+	}
+	transport, rest, hasTransport := strings.Cut(line, ":")
+	switch Transport(transport) {
+	case OCILayout, OCIArchive, DockerArchive:
+		// containers/image splits path and reference at the first colon.
+		path, ref, _ := strings.Cut(rest, ":")
+		if path == "" {
+			return nil, errorf("source", "%q names no path; write %s:PATH[:REF]", line, transport)
+		}
+		abs, err := resolvePath(path, workspace)
+		if err != nil {
+			return nil, errorf("source", "%q: %v", line, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, errorf("source", "%q: %s does not exist; build the image first or fix the path (relative paths start at the workspace)", line, abs)
+		}
+		return &Source{Line: line, Transport: Transport(transport), Path: abs, Ref: ref}, nil
+	case Registry:
+		ref, ok := strings.CutPrefix(rest, "//")
+		if !ok {
+			return nil, errorf("source", "%q: the docker transport takes docker://REFERENCE", line)
+		}
+		return parseRegistry(line, ref)
+	}
+	if msg, known := otherTransports[transport]; hasTransport && known {
+		return nil, errorf("source", "%q: transport %s: %s", line, transport, msg)
+	}
+	if hasTransport && (strings.HasPrefix(rest, "//") || !looksLikeImage(line)) {
+		return nil, errorf("source", "%q: unknown transport %q; use oci:DIR, oci-archive:FILE, docker-archive:FILE, docker://REF or a registry reference", line, transport)
+	}
+	return parseRegistry(line, line)
+}
+
+// looksLikeImage tells a registry reference such as alpine:3.20 or
+// localhost:5000/app apart from an unknown transport such as foo:bar/baz.
+func looksLikeImage(line string) bool {
+	_, err := name.ParseReference(line, name.StrictValidation)
+	if err != nil {
+		return false
+	}
+	first, _, hasSlash := strings.Cut(line, "/")
+	// "word:rest" with no slash is a repository and a tag; with a slash the
+	// part before it must be a registry host (a host:port).
+	return !hasSlash || strings.ContainsAny(first, ".:") || first == "localhost"
+}
+
+func parseRegistry(line, ref string) (*Source, error) {
+	r, err := name.ParseReference(ref, name.StrictValidation)
+	if err != nil {
+		if lower := strings.ToLower(ref); lower != ref {
+			if _, lerr := name.ParseReference(lower, name.StrictValidation); lerr == nil {
+				return nil, errorf("source", "%q has upper-case letters in the repository name; use %q", line, lower)
+			}
+		}
+		return nil, errorf("source", "%q is not a valid image reference (REGISTRY/REPOSITORY[:TAG|@DIGEST]): %v", line, err)
+	}
+	return &Source{Line: line, Transport: Registry, Reference: r}, nil
+}
+
+// resolvePath makes path absolute. A relative path must stay inside the
+// workspace: "../../etc" in a workflow is a mistake or an attack.
+func resolvePath(path, workspace string) (string, error) {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path), nil
+	}
+	if workspace == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("resolving %s: %w", path, err)
+		}
+		workspace = wd
+	}
+	clean := filepath.Clean(path)
+	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("relative path %s leaves the workspace; give a path inside it, or an absolute path", path)
+	}
+	return filepath.Join(workspace, clean), nil
+}

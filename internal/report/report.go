@@ -1,0 +1,151 @@
+// Package report tells the workflow what was published: step outputs that
+// later steps consume, and a job summary for people.
+package report
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ghcr-publish/publish-action/internal/plan"
+)
+
+// Mode is what the run did with the registry.
+type Mode string
+
+const (
+	Published    Mode = "published"
+	DryRun       Mode = "dry-run"       // push: false
+	MetadataOnly Mode = "metadata-only" // no source
+)
+
+// Report is everything the outputs and the summary say.
+type Report struct {
+	Mode  Mode
+	Image name.Repository
+	// Digest is empty in metadata-only mode.
+	Digest      string
+	Tags        []name.Tag
+	Labels      []plan.Entry
+	Annotations []plan.Entry
+	// Notes are remarks for the summary, e.g. a media type conversion.
+	Notes []string
+}
+
+// Outputs are the step outputs, by name, as action.yml declares them.
+func (r Report) Outputs() (map[string]string, error) {
+	tags := make([]string, len(r.Tags))
+	for i, t := range r.Tags {
+		tags[i] = t.String()
+	}
+	out := map[string]string{
+		"digest":      r.Digest,
+		"image":       r.ref(),
+		"tags":        strings.Join(tags, "\n"),
+		"labels":      lines(r.Labels),
+		"annotations": lines(r.Annotations),
+	}
+	j, err := json.Marshal(struct {
+		Mode        Mode              `json:"mode"`
+		Repository  string            `json:"repository"`
+		Digest      string            `json:"digest"`
+		Image       string            `json:"image"`
+		Tags        []string          `json:"tags"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations)})
+	if err != nil {
+		return nil, fmt.Errorf("encoding json output: %w", err)
+	}
+	out["json"] = string(j)
+	return out, nil
+}
+
+// outputOrder is action.yml's order, so the log reads like the docs.
+var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "json"}
+
+// Write sets the step outputs and appends the job summary. Outside a
+// workflow (no GITHUB_OUTPUT or GITHUB_STEP_SUMMARY file) it prints them.
+func Write(gha *githubactions.Action, r Report) error {
+	outputs, err := r.Outputs()
+	if err != nil {
+		return err
+	}
+	summary, err := r.Summary()
+	if err != nil {
+		return err
+	}
+	for _, k := range outputOrder {
+		if gha.Getenv("GITHUB_OUTPUT") == "" {
+			gha.Infof("%s=%s", k, outputs[k])
+			continue
+		}
+		gha.SetOutput(k, outputs[k])
+	}
+	if gha.Getenv("GITHUB_STEP_SUMMARY") == "" {
+		gha.Infof("%s", summary)
+		return nil
+	}
+	gha.AddStepSummary(summary)
+	return nil
+}
+
+//go:embed summary.md.tmpl
+var templates embed.FS
+
+// summaryTemplate is text/template, not html/template: the summary is
+// markdown, and html/template would escape characters such as '+' in tags.
+var summaryTemplate = template.Must(template.New("summary.md.tmpl").Funcs(template.FuncMap{
+	"cell": cell,
+}).ParseFS(templates, "summary.md.tmpl"))
+
+// Summary renders the job summary as markdown.
+func (r Report) Summary() (string, error) {
+	var b bytes.Buffer
+	data := struct {
+		Report
+		Ref string
+	}{r, r.ref()}
+	if err := summaryTemplate.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("rendering summary: %w", err)
+	}
+	return b.String(), nil
+}
+
+func (r Report) ref() string {
+	if r.Digest == "" {
+		return ""
+	}
+	return r.Image.String() + "@" + r.Digest
+}
+
+func lines(entries []plan.Entry) string {
+	var b strings.Builder
+	for i, e := range entries {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Key + "=" + e.Value)
+	}
+	return b.String()
+}
+
+func asMap(entries []plan.Entry) map[string]string {
+	m := make(map[string]string, len(entries))
+	for _, e := range entries {
+		m[e.Key] = e.Value
+	}
+	return m
+}
+
+// cell makes s safe inside a markdown table cell: pipes would end the cell,
+// newlines the row, and angle brackets would be read as HTML.
+var cellEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "\\|", "\r\n", "<br>", "\n", "<br>", "`", "&#96;")
+
+func cell(s string) string { return cellEscaper.Replace(s) }

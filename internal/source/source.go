@@ -1,0 +1,190 @@
+// Package source reads the image to publish from where the user built it: an
+// OCI layout directory or archive, a docker save archive, or a registry.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ghcr-publish/publish-action/internal/inputs"
+)
+
+// ErrIndex is returned for a source that is a multi-platform image index.
+var ErrIndex = errors.New("is an image index (several platforms or attestations); publishing indexes is not supported yet, select one platform's image")
+
+// Options say how to reach registries and where to unpack archives.
+type Options struct {
+	Keychain  authn.Keychain
+	Transport http.RoundTripper
+	// TempDir receives unpacked archives; empty means os.TempDir().
+	TempDir string
+}
+
+// Loaded is a source image ready to stamp. Close it when the publish is done:
+// its layers may be read from files it owns until then.
+type Loaded struct {
+	Image   v1.Image
+	cleanup func() error
+}
+
+// Close removes any files unpacked for the image.
+func (l *Loaded) Close() error {
+	if l == nil || l.cleanup == nil {
+		return nil
+	}
+	return l.cleanup()
+}
+
+// Load reads src.
+func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error) {
+	switch src.Transport {
+	case inputs.OCILayout:
+		img, err := fromLayout(src.Path, src.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("reading OCI layout %s: %w", src.Path, err)
+		}
+		return &Loaded{Image: img}, nil
+	case inputs.OCIArchive:
+		dir, err := os.MkdirTemp(opts.TempDir, "oci-archive-")
+		if err != nil {
+			return nil, fmt.Errorf("unpacking %s: %w", src.Path, err)
+		}
+		cleanup := func() error { return os.RemoveAll(dir) }
+		if err := untar(src.Path, dir); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("unpacking OCI archive %s: %w", src.Path, err)
+		}
+		img, err := fromLayout(dir, src.Ref)
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("reading OCI archive %s: %w", src.Path, err)
+		}
+		return &Loaded{Image: img, cleanup: cleanup}, nil
+	case inputs.DockerArchive:
+		img, err := fromDockerArchive(src.Path, src.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
+		}
+		return &Loaded{Image: img}, nil
+	case inputs.Registry:
+		img, err := fromRegistry(ctx, src.Reference, opts)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", src.Reference, err)
+		}
+		return &Loaded{Image: img}, nil
+	}
+	return nil, fmt.Errorf("unknown transport %q", src.Transport)
+}
+
+// fromLayout selects the image named ref in an OCI layout's index.json, or the
+// only entry when ref is empty (containers/image's oci transport does the same).
+func fromLayout(dir, ref string) (v1.Image, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var chosen []v1.Descriptor
+	var names []string
+	for _, d := range im.Manifests {
+		n := d.Annotations[specs.AnnotationRefName]
+		if n != "" {
+			names = append(names, n)
+		}
+		if ref == "" || n == ref {
+			chosen = append(chosen, d)
+		}
+	}
+	switch {
+	case len(chosen) == 0 && ref != "":
+		return nil, fmt.Errorf("no image named %q in index.json (names there: %s)", ref, list(names))
+	case len(chosen) == 0:
+		return nil, errors.New("index.json lists no image")
+	case len(chosen) > 1 && ref == "":
+		return nil, fmt.Errorf("index.json lists %d images; add :REF to choose one (names there: %s)", len(chosen), list(names))
+	case len(chosen) > 1:
+		return nil, fmt.Errorf("index.json lists %d images named %q; rebuild the layout with one", len(chosen), ref)
+	}
+	d := chosen[0]
+	if d.MediaType.IsIndex() {
+		return nil, ErrIndex
+	}
+	if !d.MediaType.IsImage() {
+		return nil, fmt.Errorf("entry %s has media type %q, which is not an image", d.Digest, d.MediaType)
+	}
+	return p.Image(d.Digest)
+}
+
+// fromDockerArchive reads a docker save tarball, selecting ref (a repo:tag in
+// its manifest.json) when it holds several images.
+func fromDockerArchive(path, ref string) (v1.Image, error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(path) }
+	m, err := tarball.LoadManifest(opener)
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest.json: %w", err)
+	}
+	var tags []string
+	for _, d := range m {
+		tags = append(tags, d.RepoTags...)
+	}
+	if ref == "" {
+		if len(m) != 1 {
+			return nil, fmt.Errorf("it holds %d images; add :REPO:TAG to choose one (tags there: %s)", len(m), list(tags))
+		}
+		return tarball.Image(opener, nil)
+	}
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a REPO:TAG to select: %w", ref, err)
+	}
+	img, err := tarball.Image(opener, &tag)
+	if err != nil {
+		return nil, fmt.Errorf("selecting %s (tags there: %s): %w", ref, list(tags), err)
+	}
+	return img, nil
+}
+
+func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (v1.Image, error) {
+	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(opts.Keychain), remote.WithTransport(transport(opts)))
+	if err != nil {
+		return nil, err
+	}
+	if desc.MediaType.IsIndex() {
+		return nil, ErrIndex
+	}
+	return desc.Image()
+}
+
+func transport(opts Options) http.RoundTripper {
+	if opts.Transport != nil {
+		return opts.Transport
+	}
+	return remote.DefaultTransport
+}
+
+func list(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,84 @@
+package source
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// untar unpacks an OCI archive into dir. An OCI layout holds only directories
+// and regular files, so anything else — links, devices, names that climb out
+// of dir — marks a broken or hostile archive and is refused.
+func untar(archive, dir string) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading tar: %w", err)
+		}
+		clean := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		if clean == "." {
+			continue
+		}
+		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("entry %q points outside the archive", hdr.Name)
+		}
+		target := filepath.Join(dir, filepath.FromSlash(clean))
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			if err := writeFile(target, tr); err != nil {
+				return fmt.Errorf("unpacking %s: %w", hdr.Name, err)
+			}
+		default:
+			return fmt.Errorf("entry %q is a %s; an OCI archive holds only files and directories", hdr.Name, kind(hdr.Typeflag))
+		}
+	}
+}
+
+func writeFile(target string, r io.Reader) error {
+	// O_EXCL: a second entry with the same name must not overwrite the first
+	// after it was read.
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func kind(t byte) string {
+	switch t {
+	case tar.TypeSymlink:
+		return "symbolic link"
+	case tar.TypeLink:
+		return "hard link"
+	case tar.TypeChar, tar.TypeBlock:
+		return "device"
+	case tar.TypeFifo:
+		return "FIFO"
+	}
+	return fmt.Sprintf("tar entry of type %q", t)
+}

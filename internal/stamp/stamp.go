@@ -1,0 +1,271 @@
+// Package stamp writes a plan's labels into an image's config and the same
+// keys as annotations onto its manifest, without touching layer blobs.
+//
+// It edits the raw JSON documents rather than go-containerregistry's structs:
+// fields those structs do not know (BuildKit's, for one) survive, and an image
+// that already carries the metadata comes back byte-identical, so re-running a
+// publish gives the same digest.
+package stamp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sort"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ghcr-publish/publish-action/internal/plan"
+)
+
+// Result is the metadata as published, with the origin of each value.
+type Result struct {
+	Labels      []plan.Entry
+	Annotations []plan.Entry
+	// ConvertedToOCI is true when a Docker v2 schema 2 manifest was rewritten
+	// with OCI media types, because the Docker schema has no annotations.
+	ConvertedToOCI bool
+	// Changed is false when the image already carried everything, and so
+	// kept its digest.
+	Changed bool
+}
+
+// Preview is the metadata a plan would stamp on an image that carries none:
+// what metadata-only mode outputs.
+func Preview(p plan.Plan) Result {
+	labels := append([]plan.Entry(nil), p.Labels...)
+	return Result{Labels: labels, Annotations: annotate(labels, nil, p)}
+}
+
+// Image stamps img according to p.
+func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("reading media type: %w", err)
+	}
+	switch mt {
+	case types.OCIManifestSchema1, types.DockerManifestSchema2:
+	default:
+		return nil, Result{}, fmt.Errorf("unsupported manifest media type %q: only OCI and Docker v2 schema 2 image manifests can be stamped", mt)
+	}
+	rawConfig, err := img.RawConfigFile()
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("reading config: %w", err)
+	}
+	rawManifest, err := img.RawManifest()
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("reading manifest: %w", err)
+	}
+
+	var cfg document
+	if err := json.Unmarshal(rawConfig, &cfg); err != nil {
+		return nil, Result{}, fmt.Errorf("parsing config: %w", err)
+	}
+	var inner document
+	if raw, ok := cfg["config"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &inner); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing config.config: %w", err)
+		}
+	}
+	existing := map[string]string{}
+	if raw, ok := inner["Labels"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &existing); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing config labels: %w", err)
+		}
+	}
+
+	labels, effective := merge(existing, p)
+	res := Result{Labels: effective}
+	newConfig := rawConfig
+	if !maps.Equal(labels, existing) {
+		if inner == nil {
+			inner = document{}
+		}
+		if len(labels) == 0 {
+			delete(inner, "Labels")
+		} else {
+			inner["Labels"] = mustMarshal(labels)
+		}
+		cfg["config"] = mustMarshal(inner)
+		newConfig = mustMarshal(cfg)
+	}
+
+	var m document
+	if err := json.Unmarshal(rawManifest, &m); err != nil {
+		return nil, Result{}, fmt.Errorf("parsing manifest: %w", err)
+	}
+	oldAnnotations := map[string]string{}
+	if raw, ok := m["annotations"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &oldAnnotations); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing manifest annotations: %w", err)
+		}
+	}
+	res.Annotations = annotate(effective, oldAnnotations, p)
+	annotations := maps.Clone(oldAnnotations)
+	for _, k := range p.RemoveLabels {
+		delete(annotations, k)
+	}
+	for _, e := range res.Annotations {
+		annotations[e.Key] = e.Value
+	}
+
+	configChanged := !bytes.Equal(newConfig, rawConfig)
+	annotationsChanged := !maps.Equal(annotations, oldAnnotations)
+	if !configChanged && !annotationsChanged {
+		return img, res, nil
+	}
+	res.Changed = true
+
+	if configChanged {
+		var desc document
+		if err := json.Unmarshal(m["config"], &desc); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing config descriptor: %w", err)
+		}
+		h, size, err := v1.SHA256(bytes.NewReader(newConfig))
+		if err != nil {
+			return nil, Result{}, err
+		}
+		desc["digest"] = mustMarshal(h.String())
+		desc["size"] = mustMarshal(size)
+		m["config"] = mustMarshal(desc)
+	}
+	if len(annotations) > 0 {
+		m["annotations"] = mustMarshal(annotations)
+	} else {
+		delete(m, "annotations")
+	}
+	if mt == types.DockerManifestSchema2 && len(annotations) > 0 {
+		if err := toOCI(m); err != nil {
+			return nil, Result{}, err
+		}
+		mt = types.OCIManifestSchema1
+		res.ConvertedToOCI = true
+	}
+	newManifest := marshalOrdered(m, manifestOrder)
+
+	configDigest, _, err := v1.SHA256(bytes.NewReader(newConfig))
+	if err != nil {
+		return nil, Result{}, err
+	}
+	out, err := partial.CompressedToImage(&stamped{
+		base:         img,
+		mediaType:    mt,
+		manifest:     newManifest,
+		config:       newConfig,
+		configDigest: configDigest,
+	})
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("assembling stamped image: %w", err)
+	}
+	return out, res, nil
+}
+
+// merge applies the plan's labels to the image's with the documented
+// precedence: inputs > labels already in the image > derived values, so a
+// Dockerfile's own LABEL is never overwritten by a guess.
+func merge(existing map[string]string, p plan.Plan) (map[string]string, []plan.Entry) {
+	labels := maps.Clone(existing)
+	effective := make([]plan.Entry, 0, len(p.Labels))
+	for _, e := range p.Labels {
+		if cur, ok := existing[e.Key]; ok && cur != "" && cur != e.Value && !e.Origin.Explicit() {
+			effective = append(effective, plan.Entry{Key: e.Key, Value: cur, Origin: plan.FromImage})
+			continue
+		}
+		labels[e.Key] = e.Value
+		effective = append(effective, e)
+	}
+	for _, k := range p.RemoveLabels {
+		delete(labels, k)
+	}
+	return labels, effective
+}
+
+// annotate gives the manifest the same keys as the labels the plan manages,
+// then the explicit annotations, which win. An annotation already on the
+// manifest beats a derived value, as an existing label does.
+func annotate(labels []plan.Entry, existing map[string]string, p plan.Plan) []plan.Entry {
+	out := map[string]plan.Entry{}
+	for _, e := range labels {
+		if cur, ok := existing[e.Key]; ok && cur != "" && cur != e.Value && !e.Origin.Explicit() {
+			e = plan.Entry{Key: e.Key, Value: cur, Origin: plan.FromImage}
+		}
+		out[e.Key] = e
+	}
+	for _, e := range p.Annotations {
+		out[e.Key] = e
+	}
+	entries := make([]plan.Entry, 0, len(out))
+	for _, e := range out {
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
+	return entries
+}
+
+// dockerToOCI maps Docker layer media types to their OCI equivalents; the
+// blobs are the same bytes, only the descriptors change (image-spec,
+// "Compatibility with Docker Image Manifest Version 2 Schema 2").
+var dockerToOCI = map[types.MediaType]types.MediaType{
+	types.DockerLayer:             types.OCILayer,
+	types.DockerForeignLayer:      types.OCIRestrictedLayer,
+	types.DockerUncompressedLayer: types.OCIUncompressedLayer,
+	types.DockerConfigJSON:        types.OCIConfigJSON,
+}
+
+func toOCI(m document) error {
+	m["mediaType"] = mustMarshal(types.OCIManifestSchema1)
+	var desc document
+	if err := json.Unmarshal(m["config"], &desc); err != nil {
+		return fmt.Errorf("parsing config descriptor: %w", err)
+	}
+	if err := retype(desc); err != nil {
+		return err
+	}
+	m["config"] = mustMarshal(desc)
+	var layers []document
+	if err := json.Unmarshal(m["layers"], &layers); err != nil {
+		return fmt.Errorf("parsing layer descriptors: %w", err)
+	}
+	for _, l := range layers {
+		if err := retype(l); err != nil {
+			return err
+		}
+	}
+	m["layers"] = mustMarshal(layers)
+	return nil
+}
+
+func retype(desc document) error {
+	var mt types.MediaType
+	if err := json.Unmarshal(desc["mediaType"], &mt); err != nil {
+		return fmt.Errorf("parsing descriptor media type: %w", err)
+	}
+	if oci, ok := dockerToOCI[mt]; ok {
+		desc["mediaType"] = mustMarshal(oci)
+	}
+	return nil
+}
+
+// stamped is the new image: a new manifest and config over the original's
+// layers, which are served (and mounted, for remote images) as they were.
+type stamped struct {
+	base         v1.Image
+	mediaType    types.MediaType
+	manifest     []byte
+	config       []byte
+	configDigest v1.Hash
+}
+
+func (s *stamped) MediaType() (types.MediaType, error) { return s.mediaType, nil }
+func (s *stamped) RawManifest() ([]byte, error)        { return s.manifest, nil }
+func (s *stamped) RawConfigFile() ([]byte, error)      { return s.config, nil }
+
+func (s *stamped) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	if h == s.configDigest {
+		return partial.ConfigLayer(s)
+	}
+	return s.base.LayerByDigest(h)
+}
