@@ -100,7 +100,9 @@ func ParseSource(line, workspace string) (*Source, error) {
 // looksLikeImage tells a registry reference such as alpine:3.20 or
 // localhost:5000/app apart from an unknown transport such as foo:bar/baz.
 func looksLikeImage(line string) bool {
-	_, err := name.ParseReference(line, name.StrictValidation)
+	// Lower-cased: an upper-case name is still a reference, with an error
+	// of its own.
+	_, err := name.ParseReference(strings.ToLower(line))
 	if err != nil {
 		return false
 	}
@@ -111,10 +113,10 @@ func looksLikeImage(line string) bool {
 }
 
 func parseRegistry(line, ref string) (*Source, error) {
-	r, err := name.ParseReference(ref, name.StrictValidation)
+	r, err := name.ParseReference(ref)
 	if err != nil {
 		if lower := strings.ToLower(ref); lower != ref {
-			if _, lerr := name.ParseReference(lower, name.StrictValidation); lerr == nil {
+			if _, lerr := name.ParseReference(lower); lerr == nil {
 				return nil, errorf("source", "%q has upper-case letters in the repository name; use %q", line, lower)
 			}
 		}

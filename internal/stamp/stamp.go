@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ghcr-publish/publish-action/internal/plan"
@@ -137,8 +138,9 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	} else {
 		delete(m, "annotations")
 	}
+	var retyped map[v1.Hash]types.MediaType
 	if mt == types.DockerManifestSchema2 && len(annotations) > 0 {
-		if err := toOCI(m); err != nil {
+		if retyped, err = toOCI(m); err != nil {
 			return nil, Result{}, err
 		}
 		mt = types.OCIManifestSchema1
@@ -156,6 +158,7 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 		manifest:     newManifest,
 		config:       newConfig,
 		configDigest: configDigest,
+		retyped:      retyped,
 	})
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("assembling stamped image: %w", err)
@@ -215,38 +218,50 @@ var dockerToOCI = map[types.MediaType]types.MediaType{
 	types.DockerConfigJSON:        types.OCIConfigJSON,
 }
 
-func toOCI(m document) error {
+// toOCI rewrites a Docker v2s2 manifest's media types in place and returns
+// the new media type of each layer whose type changed.
+func toOCI(m document) (map[v1.Hash]types.MediaType, error) {
 	m["mediaType"] = mustMarshal(types.OCIManifestSchema1)
 	var desc document
 	if err := json.Unmarshal(m["config"], &desc); err != nil {
-		return fmt.Errorf("parsing config descriptor: %w", err)
+		return nil, fmt.Errorf("parsing config descriptor: %w", err)
 	}
-	if err := retype(desc); err != nil {
-		return err
+	if _, _, err := retype(desc); err != nil {
+		return nil, err
 	}
 	m["config"] = mustMarshal(desc)
 	var layers []document
 	if err := json.Unmarshal(m["layers"], &layers); err != nil {
-		return fmt.Errorf("parsing layer descriptors: %w", err)
+		return nil, fmt.Errorf("parsing layer descriptors: %w", err)
 	}
+	retyped := map[v1.Hash]types.MediaType{}
 	for _, l := range layers {
-		if err := retype(l); err != nil {
-			return err
+		mt, changed, err := retype(l)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			var h v1.Hash
+			if err := json.Unmarshal(l["digest"], &h); err != nil {
+				return nil, fmt.Errorf("parsing layer digest: %w", err)
+			}
+			retyped[h] = mt
 		}
 	}
 	m["layers"] = mustMarshal(layers)
-	return nil
+	return retyped, nil
 }
 
-func retype(desc document) error {
+func retype(desc document) (types.MediaType, bool, error) {
 	var mt types.MediaType
 	if err := json.Unmarshal(desc["mediaType"], &mt); err != nil {
-		return fmt.Errorf("parsing descriptor media type: %w", err)
+		return "", false, fmt.Errorf("parsing descriptor media type: %w", err)
 	}
-	if oci, ok := dockerToOCI[mt]; ok {
+	oci, ok := dockerToOCI[mt]
+	if ok {
 		desc["mediaType"] = mustMarshal(oci)
 	}
-	return nil
+	return oci, ok, nil
 }
 
 // stamped is the new image: a new manifest and config over the original's
@@ -257,6 +272,9 @@ type stamped struct {
 	manifest     []byte
 	config       []byte
 	configDigest v1.Hash
+	// retyped are layers whose descriptors changed media type in the
+	// conversion to OCI; their blobs are the same.
+	retyped map[v1.Hash]types.MediaType
 }
 
 func (s *stamped) MediaType() (types.MediaType, error) { return s.mediaType, nil }
@@ -267,5 +285,26 @@ func (s *stamped) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if h == s.configDigest {
 		return partial.ConfigLayer(s)
 	}
-	return s.base.LayerByDigest(h)
+	l, err := s.base.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	mt, ok := s.retyped[h]
+	if !ok {
+		return l, nil
+	}
+	// Keep a remote layer mountable: go-containerregistry mounts only a
+	// *remote.MountableLayer, so re-wrap it rather than hide it.
+	if ml, isMountable := l.(*remote.MountableLayer); isMountable {
+		return &remote.MountableLayer{Layer: &retypedLayer{Layer: ml.Layer, mediaType: mt}, Reference: ml.Reference}, nil
+	}
+	return &retypedLayer{Layer: l, mediaType: mt}, nil
 }
+
+// retypedLayer is a layer under its OCI media type.
+type retypedLayer struct {
+	v1.Layer
+	mediaType types.MediaType
+}
+
+func (l *retypedLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }

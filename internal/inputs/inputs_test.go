@@ -1,0 +1,275 @@
+package inputs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sethvargo/go-githubactions"
+)
+
+// env is a workflow environment for Read: a map, with GitHub's usual context.
+func env(t *testing.T, vars map[string]string) *githubactions.Action {
+	t.Helper()
+	base := map[string]string{
+		"GITHUB_SERVER_URL": "https://github.com",
+		"GITHUB_API_URL":    "https://api.github.com",
+		"GITHUB_REPOSITORY": "Acme/Widget",
+		"GITHUB_SHA":        "0123456789abcdef0123456789abcdef01234567",
+		"GITHUB_REF":        "refs/heads/main",
+		"GITHUB_ACTOR":      "octocat",
+		"INPUT_TOKEN":       "ghs_secret",
+	}
+	for k, v := range vars {
+		base[k] = v
+	}
+	return githubactions.New(
+		githubactions.WithGetenv(func(k string) string { return base[k] }),
+		githubactions.WithWriter(&strings.Builder{}),
+	)
+}
+
+func TestReadDefaults(t *testing.T) {
+	t.Parallel()
+	in, err := Read(env(t, nil))
+	if err != nil {
+		t.Fatalf("Read() = %v", err)
+	}
+	if got, want := in.Image.String(), "ghcr.io/acme/widget"; got != want {
+		t.Errorf("Image = %q, want %q", got, want)
+	}
+	if !in.ImageDerived || !in.ImageLowercased {
+		t.Errorf("ImageDerived, ImageLowercased = %v, %v, want true, true", in.ImageDerived, in.ImageLowercased)
+	}
+	if !in.Push || in.Source != nil || in.Tags != nil {
+		t.Errorf("Push, Source, Tags = %v, %v, %v; want true, nil, nil", in.Push, in.Source, in.Tags)
+	}
+	if in.Username != "octocat" {
+		t.Errorf("Username = %q, want the actor", in.Username)
+	}
+}
+
+func TestReadValues(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.Mkdir(filepath.Join(ws, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Read(env(t, map[string]string{
+		"GITHUB_WORKSPACE":  ws,
+		"SOURCE_DATE_EPOCH": "1700000000",
+		"INPUT_SOURCE":      "oci:out:app",
+		"INPUT_IMAGE":       "ghcr.io/acme/other",
+		"INPUT_TAGS":        "1.2.3, latest\n1.2.3\n",
+		"INPUT_LABELS":      "a=1\nb=x=y\n\nc=\na=2",
+		"INPUT_ANNOTATIONS": "k=v",
+		"INPUT_DESCRIPTION": "Hello",
+		"INPUT_LICENSES":    "Apache-2.0 OR MIT",
+		"INPUT_SOURCE-URL":  "https://github.com/acme/other",
+		"INPUT_PUSH":        "False",
+		"GITHUB_EVENT_PATH": filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"),
+		"GITHUB_EVENT_NAME": "push",
+		"INPUT_USERNAME":    "bot",
+	}))
+	if err != nil {
+		t.Fatalf("Read() = %v", err)
+	}
+	want := Inputs{
+		Source:      &Source{Line: "oci:out:app", Transport: OCILayout, Path: filepath.Join(ws, "out"), Ref: "app"},
+		Tags:        []string{"1.2.3", "latest"},
+		Labels:      []KeyValue{{"a", "2"}, {"b", "x=y"}, {"c", ""}},
+		Annotations: []KeyValue{{"k", "v"}},
+		Description: Optional{"Hello", true},
+		Licenses:    Optional{"Apache-2.0 OR MIT", true},
+		SourceURL:   Optional{"https://github.com/acme/other", true},
+		Token:       "ghs_secret",
+		Username:    "bot",
+	}
+	got := in
+	got.Image, got.Context = want.Image, want.Context
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(Inputs{}), cmpopts.EquateComparable(name.Repository{})); diff != "" {
+		t.Errorf("Read() mismatch (-want +got):\n%s", diff)
+	}
+	if in.Image.String() != "ghcr.io/acme/other" {
+		t.Errorf("Image = %s", in.Image)
+	}
+	if want := time.Unix(1700000000, 0).UTC(); in.Context.SourceDateEpoch == nil || !in.Context.SourceDateEpoch.Equal(want) {
+		t.Errorf("SourceDateEpoch = %v, want %v", in.Context.SourceDateEpoch, want)
+	}
+	if want := time.Date(2026, 10, 30, 14, 15, 16, 0, time.UTC); in.Context.CommitTime == nil || !in.Context.CommitTime.Equal(want) {
+		t.Errorf("CommitTime = %v, want %v (head_commit.timestamp in UTC)", in.Context.CommitTime, want)
+	}
+	if in.Context.OwnerType != "Organization" {
+		t.Errorf("OwnerType = %q, want Organization from the event", in.Context.OwnerType)
+	}
+}
+
+func TestReadBadInputs(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	for _, dir := range []string{"out"} {
+		if err := os.Mkdir(filepath.Join(ws, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		input string // the input the error must name
+		want  string // a phrase of the fix
+	}{
+		{"upper-case image", map[string]string{"INPUT_IMAGE": "ghcr.io/Acme/Widget"}, "image", `use "ghcr.io/acme/widget"`},
+		{"malformed image", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/wid get"}, "image", "not a valid repository name"},
+		{"image with tag", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget:1.0"}, "image", `put "1.0" in tags`},
+		{"image with digest", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget@sha256:abc"}, "image", "repository only"},
+		{"image without owner", map[string]string{"INPUT_IMAGE": "ghcr.io/widget"}, "image", "OWNER/NAME"},
+		{"no repository to derive image", map[string]string{"GITHUB_REPOSITORY": ""}, "image", "give the destination"},
+		{"invalid tag", map[string]string{"INPUT_TAGS": "1.0\n-bad"}, "tags", "not a valid tag"},
+		{"tag too long", map[string]string{"INPUT_TAGS": strings.Repeat("a", 129)}, "tags", "up to 128"},
+		{"tag is a reference", map[string]string{"INPUT_TAGS": "ghcr.io/acme/widget:1.0"}, "tags", "give the tag alone"},
+		{"tags only separators", map[string]string{"INPUT_TAGS": ", ,"}, "tags", "lists no tag"},
+		{"label without =", map[string]string{"INPUT_LABELS": "a=1\nnonsense"}, "labels", `line 2 "nonsense" has no '='`},
+		{"label without key", map[string]string{"INPUT_LABELS": "=v"}, "labels", "no key"},
+		{"label key with space", map[string]string{"INPUT_LABELS": "a b=v"}, "labels", "spaces"},
+		{"label value with control character", map[string]string{"INPUT_LABELS": "a=b\x00c"}, "labels", "control characters"},
+		{"annotation without =", map[string]string{"INPUT_ANNOTATIONS": "oops"}, "annotations", "has no '='"},
+		{"annotation without value", map[string]string{"INPUT_ANNOTATIONS": "k="}, "annotations", "has no value"},
+		{"unknown transport", map[string]string{"INPUT_SOURCE": "ftp://example.com/x"}, "source", `unknown transport "ftp"`},
+		{"unknown transport without slashes", map[string]string{"INPUT_SOURCE": "foo:bar/baz"}, "source", `unknown transport "foo"`},
+		{"docker-daemon not yet", map[string]string{"INPUT_SOURCE": "docker-daemon:app:latest"}, "source", "not supported yet"},
+		{"several sources not yet", map[string]string{"INPUT_SOURCE": "oci:out\noci:out"}, "source", "not supported yet"},
+		{"missing path", map[string]string{"INPUT_SOURCE": "oci:nowhere", "GITHUB_WORKSPACE": ws}, "source", "does not exist"},
+		{"path leaving the workspace", map[string]string{"INPUT_SOURCE": "oci:../../etc", "GITHUB_WORKSPACE": ws}, "source", "leaves the workspace"},
+		{"upper-case registry source", map[string]string{"INPUT_SOURCE": "ghcr.io/Acme/App:1"}, "source", `use "ghcr.io/acme/app:1"`},
+		{"description too long", map[string]string{"INPUT_DESCRIPTION": strings.Repeat("é", 513)}, "description", "513 characters"},
+		{"licenses too long", map[string]string{"INPUT_LICENSES": strings.Repeat("MIT OR ", 40) + "MIT"}, "licenses", "at most 256"},
+		{"licenses not SPDX", map[string]string{"INPUT_LICENSES": "MIT and more"}, "licenses", "not an SPDX license expression"},
+		{"licenses unknown id", map[string]string{"INPUT_LICENSES": "Totally-Made-Up-1.0"}, "licenses", "not an SPDX license expression"},
+		{"push not boolean", map[string]string{"INPUT_PUSH": "yes"}, "push", "use true or false"},
+		{"no token for GitHub registry", map[string]string{"INPUT_TOKEN": "", "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws}, "token", "permissions: packages: write"},
+		{"source-url not a URL", map[string]string{"INPUT_SOURCE-URL": "github.com/acme/widget"}, "source-url", "not an http(s) URL"},
+		{"bad SOURCE_DATE_EPOCH", map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, "SOURCE_DATE_EPOCH", "seconds since 1970"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Read(env(t, tt.vars))
+			errs := Errors(err)
+			if len(errs) != 1 {
+				t.Fatalf("Read() = %v, want one input error", err)
+			}
+			if errs[0].Input != tt.input || !strings.Contains(errs[0].Msg, tt.want) {
+				t.Errorf("Read() = %q, want an error naming %q that says %q", errs[0], tt.input, tt.want)
+			}
+			if strings.Contains(errs[0].Error(), "\n") {
+				t.Errorf("error %q spans several lines, want one", errs[0])
+			}
+		})
+	}
+}
+
+func TestReadReportsAllBadInputsAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Read(env(t, map[string]string{
+		"INPUT_IMAGE":    "ghcr.io/Acme/Widget",
+		"INPUT_TAGS":     "+bad",
+		"INPUT_LABELS":   "nokey",
+		"INPUT_PUSH":     "maybe",
+		"INPUT_LICENSES": "not a license",
+	}))
+	var got []string
+	for _, e := range Errors(err) {
+		got = append(got, e.Input)
+	}
+	want := []string{"image", "tags", "labels", "licenses", "push"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("inputs named by Read() errors mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadNoTokenNeededWithoutPush(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.Mkdir(filepath.Join(ws, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, vars := range []map[string]string{
+		{"INPUT_TOKEN": "", "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws, "INPUT_PUSH": "false"},
+		{"INPUT_TOKEN": ""}, // metadata-only
+		{"INPUT_TOKEN": "", "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws, "INPUT_IMAGE": "registry.example.com/acme/widget"},
+	} {
+		if _, err := Read(env(t, vars)); err != nil {
+			t.Errorf("Read(%v) = %v, want no error", vars, err)
+		}
+	}
+}
+
+func TestEnterpriseRegistry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		server string
+		want   string
+		hosts  []string
+	}{
+		{"https://github.com", "ghcr.io", []string{"ghcr.io", "docker.pkg.github.com"}},
+		{"https://github.example.com", "containers.github.example.com", []string{"ghcr.io", "docker.pkg.github.com", "containers.github.example.com"}},
+		{"https://acme.ghe.com/", "containers.acme.ghe.com", []string{"ghcr.io", "docker.pkg.github.com", "containers.acme.ghe.com"}},
+	}
+	for _, tt := range tests {
+		in, err := Read(env(t, map[string]string{"GITHUB_SERVER_URL": tt.server}))
+		if err != nil {
+			t.Fatalf("Read(%s) = %v", tt.server, err)
+		}
+		if got := in.Image.RegistryStr(); got != tt.want {
+			t.Errorf("registry for %s = %q, want %q", tt.server, got, tt.want)
+		}
+		if diff := cmp.Diff(tt.hosts, in.Context.GitHubRegistries()); diff != "" {
+			t.Errorf("GitHubRegistries() for %s mismatch (-want +got):\n%s", tt.server, diff)
+		}
+		if in.IsGitHubRegistry("containers.evil.example") {
+			t.Errorf("IsGitHubRegistry(containers.evil.example) = true for %s", tt.server)
+		}
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	for _, f := range []string{"out", "img.tar"} {
+		if err := os.WriteFile(filepath.Join(ws, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		line string
+		want Source
+	}{
+		{"oci:out", Source{Transport: OCILayout, Path: filepath.Join(ws, "out")}},
+		{"oci:./out:v1", Source{Transport: OCILayout, Path: filepath.Join(ws, "out"), Ref: "v1"}},
+		{"oci:" + filepath.Join(ws, "out"), Source{Transport: OCILayout, Path: filepath.Join(ws, "out")}},
+		{"oci-archive:img.tar", Source{Transport: OCIArchive, Path: filepath.Join(ws, "img.tar")}},
+		{"docker-archive:img.tar:app:latest", Source{Transport: DockerArchive, Path: filepath.Join(ws, "img.tar"), Ref: "app:latest"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseSource(tt.line, ws)
+		if err != nil {
+			t.Errorf("ParseSource(%q) = %v", tt.line, err)
+			continue
+		}
+		tt.want.Line = tt.line
+		if *got != tt.want {
+			t.Errorf("ParseSource(%q) = %+v, want %+v", tt.line, *got, tt.want)
+		}
+	}
+	for _, line := range []string{"docker://ghcr.io/acme/app:1", "ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64), "alpine:3.20", "localhost:5000/app"} {
+		got, err := ParseSource(line, ws)
+		if err != nil || got.Transport != Registry || got.Reference == nil {
+			t.Errorf("ParseSource(%q) = %+v, %v; want a registry reference", line, got, err)
+		}
+	}
+}

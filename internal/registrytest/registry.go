@@ -1,0 +1,286 @@
+// Package registrytest runs a real OCI registry in process, fronted by
+// authentication that behaves like ghcr.io's, for tests and demos.
+//
+// The registry itself is the CNCF distribution code
+// (github.com/distribution/distribution/v3) with in-memory storage, not a
+// hand-written fake: manifest validation, upload sessions, blob mounts and
+// error bodies are whatever a production registry does, so code that works
+// against it is likely to work against the real thing. Distribution's own
+// token auth needs a signing key and a separate token server, and its access
+// checks differ from GitHub's, so instead the registry runs without auth and a
+// thin HTTP wrapper in front of it plays ghcr.io: a /token endpoint that swaps
+// Basic credentials for opaque bearer tokens, 401 challenges in the form
+// distribution emits, and ghcr's 403 DENIED for packages the credentials may
+// read but not write.
+//
+// The package deliberately does not import "testing", so that demo programs
+// can start a registry too.
+package registrytest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // registers the "inmemory" driver
+	"github.com/sirupsen/logrus"
+)
+
+// Options configure the registry's authentication.
+type Options struct {
+	// Passwords that the token endpoint accepts as the Basic-auth password
+	// (any non-empty user name works, as on ghcr.io). An empty password
+	// never matches. Empty: the registry needs no auth at all (anonymous
+	// pull and push, no challenge).
+	Passwords []string
+	// ReadOnly lists repositories (e.g. "acme/locked") that a valid token
+	// may pull but not push: any write there (POST/PUT/PATCH/DELETE under
+	// /v2/<repo>/) gets 403 with body
+	// {"errors":[{"code":"DENIED","message":"permission_denied: write_package"}]}
+	// — ghcr's real wording. It applies in anonymous mode too.
+	ReadOnly []string
+}
+
+// Request is what the registry saw of one HTTP request.
+type Request struct {
+	Method   string
+	Path     string
+	RawQuery string
+	// Authorization is the raw header value as received, so tests can
+	// assert which credentials a client sent where.
+	Authorization string
+	// BodyBytes is how many request body bytes the server read.
+	BodyBytes int64
+	// Status is the response status, or 0 while the response has not
+	// started yet.
+	Status int
+}
+
+// Registry is a running registry. Its methods are safe for concurrent use.
+type Registry struct {
+	host     string
+	srv      *http.Server
+	app      *handlers.App
+	auth     *authenticator
+	serveErr chan error
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu       sync.Mutex
+	requests []*Request
+}
+
+// quietLogging is process-wide because distribution logs through logrus's
+// standard logger and offers no per-instance logger from outside its
+// internal packages. Even "error" level is too chatty: every blob existence
+// check that misses (which each push does) logs "response completed with
+// error". Requests() and the HTTP responses carry everything a caller needs.
+var quietLogging sync.Once
+
+// Start starts a registry listening on 127.0.0.1 on a free port.
+func Start(opts Options) (*Registry, error) {
+	quietLogging.Do(func() { logrus.SetLevel(logrus.FatalLevel) })
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("registrytest: listen: %w", err)
+	}
+	host := ln.Addr().String()
+
+	app, err := newApp(host)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	r := &Registry{
+		host:     host,
+		app:      app,
+		auth:     newAuthenticator(host, opts),
+		serveErr: make(chan error, 1),
+	}
+	r.srv = &http.Server{
+		Handler:           http.HandlerFunc(r.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() { r.serveErr <- r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// newApp builds the distribution application. NewApp reports configuration
+// problems by panicking, which a helper used by demo programs must not pass
+// on.
+func newApp(host string) (app *handlers.App, err error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("registrytest: http secret: %w", err)
+	}
+
+	cfg := &configuration.Configuration{Version: "0.1"}
+	// NewApp itself ignores these (registry.NewRegistry applies them, and
+	// adds the access log); they are set so the configuration states the
+	// intent should it ever be served that way. quietLogging does the work.
+	cfg.Log.Level = "error"
+	cfg.Log.AccessLog.Disabled = true
+	cfg.HTTP.Addr = host
+	// Upload state is HMAC'd with this; a fixed secret also stops
+	// distribution warning about generating one.
+	cfg.HTTP.Secret = hex.EncodeToString(secret)
+	cfg.Storage = configuration.Storage{
+		"inmemory": configuration.Parameters{},
+		// The default purger is a goroutine that sleeps for up to an hour
+		// and can never be stopped; with in-memory storage there is nothing
+		// worth purging before Close anyway.
+		"maintenance": configuration.Parameters{
+			"uploadpurging": map[interface{}]interface{}{"enabled": false},
+		},
+	}
+
+	defer func() {
+		if p := recover(); p != nil {
+			app, err = nil, fmt.Errorf("registrytest: starting distribution: %v", p)
+		}
+	}()
+	return handlers.NewApp(context.Background(), cfg), nil
+}
+
+// Host returns the registry's address, "127.0.0.1:PORT", for use in image
+// references. Clients speak plain http to it.
+func (r *Registry) Host() string { return r.host }
+
+// Requests returns a copy of every request received since Start or the last
+// ResetRequests, in order of arrival, token endpoint included. A request's
+// Status is recorded before its response leaves the server, so once a client
+// call returns its requests are complete here.
+func (r *Registry) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Request, len(r.requests))
+	for i, req := range r.requests {
+		out[i] = *req
+	}
+	return out
+}
+
+// ResetRequests forgets the requests recorded so far.
+func (r *Registry) ResetRequests() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests = nil
+}
+
+// Close stops the server, dropping open connections, and releases the
+// registry's contents. Calling it again returns the first call's result,
+// so a demo's deferred Close can coexist with an explicit one.
+func (r *Registry) Close() error {
+	r.closeOnce.Do(func() {
+		err := r.srv.Close()
+		if serr := <-r.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+		if serr := r.app.Shutdown(); serr != nil && err == nil {
+			err = serr
+		}
+		r.closeErr = err
+	})
+	return r.closeErr
+}
+
+// serveHTTP records the request, then routes it to the token endpoint or,
+// through the auth checks, to distribution.
+func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
+	rec := &Request{
+		Method:        req.Method,
+		Path:          req.URL.Path,
+		RawQuery:      req.URL.RawQuery,
+		Authorization: req.Header.Get("Authorization"),
+	}
+	r.mu.Lock()
+	r.requests = append(r.requests, rec)
+	r.mu.Unlock()
+
+	rw := &recordingWriter{ResponseWriter: w, reg: r, rec: rec}
+	if req.Body != nil {
+		req.Body = &countingBody{ReadCloser: req.Body, reg: r, rec: rec}
+	}
+	defer func() {
+		// A handler that writes nothing gets an implicit 200 from net/http,
+		// which is only sent after we return.
+		r.mu.Lock()
+		if rec.Status == 0 {
+			rec.Status = http.StatusOK
+		}
+		r.mu.Unlock()
+	}()
+
+	r.auth.serve(rw, req, r.app)
+}
+
+// recordingWriter captures the status as the header is written, rather than
+// when the handler returns, because the client can see the response (and a
+// test call Requests) before the handler's deferred code has run.
+type recordingWriter struct {
+	http.ResponseWriter
+	reg *Registry
+	rec *Request
+}
+
+func (w *recordingWriter) WriteHeader(code int) {
+	w.setStatus(code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recordingWriter) Write(p []byte) (int, error) {
+	w.setStatus(http.StatusOK)
+	return w.ResponseWriter.Write(p)
+}
+
+// setStatus keeps the first final status: 1xx responses are interim, and
+// a later WriteHeader is ignored by net/http too.
+func (w *recordingWriter) setStatus(code int) {
+	w.reg.mu.Lock()
+	defer w.reg.mu.Unlock()
+	if w.rec.Status == 0 && code >= 200 {
+		w.rec.Status = code
+	}
+}
+
+// Flush lets distribution's writer, which probes for http.Flusher, flush
+// through us.
+func (w *recordingWriter) Flush() {
+	w.setStatus(http.StatusOK)
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody updates BodyBytes on every read so the count is complete by
+// the time the handler responds.
+type countingBody struct {
+	io.ReadCloser
+	reg *Registry
+	rec *Request
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.reg.mu.Lock()
+		b.rec.BodyBytes += int64(n)
+		b.reg.mu.Unlock()
+	}
+	return n, err
+}
