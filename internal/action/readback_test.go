@@ -1,0 +1,138 @@
+package action
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// pushed is what a registry serves for a reference.
+type pushed struct {
+	digest      string
+	mediaType   string
+	labels      map[string]string
+	annotations map[string]string
+	layers      []string
+}
+
+// readBack reads ref (HOST/REPO:TAG) the way an outside client does, with
+// plain HTTP and the distribution API — not go-containerregistry, which the
+// action itself uses — and, where installed, with skopeo too, and checks the
+// two agree.
+func readBack(t *testing.T, ref string) pushed {
+	t.Helper()
+	host, rest, _ := strings.Cut(ref, "/")
+	repo, tag, _ := strings.Cut(rest, ":")
+
+	bearer := fetchToken(t, host, repo)
+	get := func(path, accept string) ([]byte, http.Header) {
+		req, _ := http.NewRequest("GET", "http://"+host+"/v2/"+repo+path, nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		return body, resp.Header
+	}
+	rawManifest, hdr := get("/manifests/"+tag, "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(rawManifest))
+	if h := hdr.Get("Docker-Content-Digest"); h != digest {
+		t.Errorf("%s: Docker-Content-Digest %s, body hashes to %s", ref, h, digest)
+	}
+	var m struct {
+		MediaType   string            `json:"mediaType"`
+		Annotations map[string]string `json:"annotations"`
+		Config      struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+		Layers []struct {
+			Digest string `json:"digest"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal(rawManifest, &m); err != nil {
+		t.Fatalf("%s: manifest: %v", ref, err)
+	}
+	rawConfig, _ := get("/blobs/"+m.Config.Digest, "")
+	var cfg struct {
+		Config struct {
+			Labels map[string]string `json:"Labels"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(rawConfig, &cfg); err != nil {
+		t.Fatalf("%s: config: %v", ref, err)
+	}
+	p := pushed{digest: digest, mediaType: m.MediaType, labels: cfg.Config.Labels, annotations: m.Annotations}
+	for _, l := range m.Layers {
+		p.layers = append(p.layers, l.Digest)
+		// Every layer the manifest names must be there.
+		get("/blobs/"+l.Digest, "")
+	}
+
+	if skopeo := requireTool(t, "skopeo"); skopeo != "" {
+		args := []string{"inspect", "--tls-verify=false", "--creds", "reader:" + token}
+		out, err := exec.Command(skopeo, append(args, "--raw", "docker://"+ref)...).Output()
+		if err != nil {
+			t.Fatalf("skopeo inspect --raw %s: %v", ref, stderr(err))
+		}
+		if diff := cmp.Diff(string(rawManifest), strings.TrimSuffix(string(out), "\n")); diff != "" {
+			t.Errorf("skopeo reads another manifest for %s (-http +skopeo):\n%s", ref, diff)
+		}
+		out, err = exec.Command(skopeo, append(args, "--config", "docker://"+ref)...).Output()
+		if err != nil {
+			t.Fatalf("skopeo inspect --config %s: %v", ref, stderr(err))
+		}
+		var sc struct {
+			Config struct {
+				Labels map[string]string `json:"Labels"`
+			} `json:"config"`
+		}
+		if err := json.Unmarshal(out, &sc); err != nil {
+			t.Fatalf("skopeo config for %s: %v", ref, err)
+		}
+		if diff := cmp.Diff(p.labels, sc.Config.Labels); diff != "" {
+			t.Errorf("skopeo reads other labels for %s (-http +skopeo):\n%s", ref, diff)
+		}
+	}
+	return p
+}
+
+// fetchToken does the token exchange a registry client does after a 401.
+func fetchToken(t *testing.T, host, repo string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+host+"/token?service="+host+"&scope=repository:"+repo+":pull", nil)
+	req.SetBasicAuth("reader", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("token: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Token == "" {
+		t.Fatalf("token: status %d, %v", resp.StatusCode, err)
+	}
+	return body.Token
+}
+
+func stderr(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return fmt.Sprintf("%v: %s", err, ee.Stderr)
+	}
+	return err.Error()
+}

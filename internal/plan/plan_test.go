@@ -1,0 +1,645 @@
+package plan_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/go-containerregistry/pkg/name"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/repoinfo"
+)
+
+const sha = "0123456789abcdef0123456789abcdef01234567"
+
+func at(s string) *time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return &t
+}
+
+// widgetInfo is what the API says about Acme/Widget
+// (testdata/github/repos/acme/widget.json and its commit).
+func widgetInfo() repoinfo.Info {
+	return repoinfo.Info{
+		Name:        "Widget",
+		FullName:    "Acme/Widget",
+		Description: "Widget builds and serves widgets for the Acme platform.",
+		HTMLURL:     "https://github.com/Acme/Widget",
+		License:     "MIT",
+		OwnerType:   "Organization",
+		CommitTime:  at("2026-10-30T14:15:16Z"),
+	}
+}
+
+// tagPush is a tag push of Acme/Widget publishing an OCI layout to
+// ghcr.io/acme/widget, with no explicit metadata and no commit time in the
+// context.
+func tagPush(t *testing.T) inputs.Inputs {
+	t.Helper()
+	repo, err := name.NewRepository("ghcr.io/acme/widget", name.StrictValidation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inputs.Inputs{
+		Source:       &inputs.Source{Line: "oci:out", Transport: inputs.OCILayout, Path: "/workspace/out"},
+		Image:        repo,
+		ImageDerived: true,
+		Push:         true,
+		Context: inputs.Context{
+			ServerURL: "https://github.com",
+			APIURL:    "https://api.github.com",
+			Owner:     "Acme",
+			Repo:      "Widget",
+			OwnerType: "Organization",
+			SHA:       sha,
+			Ref:       "refs/tags/v1.2.3",
+			EventName: "push",
+		},
+	}
+}
+
+func entry(key, value string, origin plan.Origin) plan.Entry {
+	return plan.Entry{Key: key, Value: value, Origin: origin}
+}
+
+// result is the part of a Plan compared exactly; notices and warnings are
+// checked by what they mention, so rewording them does not break tests.
+type result struct {
+	Image        string
+	Tags         []string
+	Labels       []plan.Entry
+	RemoveLabels []string
+	Annotations  []plan.Entry
+}
+
+func resultOf(p plan.Plan) result {
+	r := result{
+		Image:        p.Image.String(),
+		Labels:       p.Labels,
+		RemoveLabels: p.RemoveLabels,
+		Annotations:  p.Annotations,
+	}
+	for _, t := range p.Tags {
+		r.Tags = append(r.Tags, t.String())
+	}
+	return r
+}
+
+// checkMessages fails unless each of got contains the matching want
+// substring, in order, and there are as many of each.
+func checkMessages(t *testing.T, kind string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("Make() %s = %q, want %d mentioning %q", kind, got, len(want), want)
+		return
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			t.Errorf("Make() %s[%d] = %q, want it to mention %q", kind, i, got[i], want[i])
+		}
+	}
+}
+
+const noCreated = "no commit time is known"
+
+func TestMake(t *testing.T) {
+	t.Parallel()
+	// The labels of a tag push of Acme/Widget with everything the API knows.
+	var (
+		created     = entry(specs.AnnotationCreated, "2026-10-30T14:15:16Z", plan.FromRepository)
+		description = entry(specs.AnnotationDescription, "Widget builds and serves widgets for the Acme platform.", plan.FromRepository)
+		licenses    = entry(specs.AnnotationLicenses, "MIT", plan.FromRepository)
+		revision    = entry(specs.AnnotationRevision, sha, plan.FromContext)
+		source      = entry(specs.AnnotationSource, "https://github.com/Acme/Widget", plan.FromContext)
+		title       = entry(specs.AnnotationTitle, "Widget", plan.FromRepository)
+		url         = entry(specs.AnnotationURL, "https://github.com/Acme/Widget", plan.FromRepository)
+		version     = entry(specs.AnnotationVersion, "v1.2.3", plan.FromContext)
+	)
+	tests := []struct {
+		name         string
+		edit         func(*inputs.Inputs)
+		info         repoinfo.Info
+		want         result
+		wantNotices  []string
+		wantWarnings []string
+	}{{
+		name: "tag push with the API's answer",
+		info: widgetInfo(),
+		want: result{
+			Image:  "ghcr.io/acme/widget",
+			Tags:   []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{created, description, licenses, revision, source, title, url, version},
+		},
+	}, {
+		name: "API names the repository differently from the context",
+		edit: func(in *inputs.Inputs) { in.Context.Owner, in.Context.Repo = "acme", "widget" },
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{
+				created, description, licenses, revision,
+				// source is always the context's: it is what links the
+				// package to the repository the workflow runs in.
+				entry(specs.AnnotationSource, "https://github.com/acme/widget", plan.FromContext),
+				title, url, version,
+			},
+		},
+	}, {
+		name: "no answer from the API",
+		info: repoinfo.Info{},
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{
+				revision, source,
+				entry(specs.AnnotationTitle, "Widget", plan.FromContext),
+				entry(specs.AnnotationURL, "https://github.com/Acme/Widget", plan.FromContext),
+				version,
+			},
+		},
+		wantWarnings: []string{noCreated},
+	}, {
+		name: "GitHub Enterprise Server",
+		edit: func(in *inputs.Inputs) {
+			in.Context.ServerURL = "https://github.example.com"
+			in.Context.Ref = "refs/heads/main"
+		},
+		info: repoinfo.Info{},
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:main"},
+			Labels: []plan.Entry{
+				revision,
+				entry(specs.AnnotationSource, "https://github.example.com/Acme/Widget", plan.FromContext),
+				entry(specs.AnnotationTitle, "Widget", plan.FromContext),
+				entry(specs.AnnotationURL, "https://github.example.com/Acme/Widget", plan.FromContext),
+				entry(specs.AnnotationVersion, "main", plan.FromContext),
+			},
+		},
+		wantWarnings: []string{noCreated},
+	}, {
+		name: "SOURCE_DATE_EPOCH wins over the event and the API",
+		edit: func(in *inputs.Inputs) {
+			in.Context.SourceDateEpoch = at("2024-01-02T03:04:05Z")
+			in.Context.CommitTime = at("2025-01-01T00:00:00Z")
+		},
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{
+				entry(specs.AnnotationCreated, "2024-01-02T03:04:05Z", plan.FromContext),
+				description, licenses, revision, source, title, url, version,
+			},
+		},
+	}, {
+		name: "event commit time wins over the API, in UTC",
+		edit: func(in *inputs.Inputs) {
+			t := time.Date(2026, 10, 30, 16, 15, 16, 999, time.FixedZone("CEST", 2*60*60))
+			in.Context.CommitTime = &t
+		},
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{
+				entry(specs.AnnotationCreated, "2026-10-30T14:15:16Z", plan.FromContext),
+				description, licenses, revision, source, title, url, version,
+			},
+		},
+	}, {
+		name: "API commit time in another zone is written in UTC",
+		info: func() repoinfo.Info {
+			i := widgetInfo()
+			t := time.Date(2026, 10, 30, 9, 15, 16, 0, time.FixedZone("EST", -5*60*60))
+			i.CommitTime = &t
+			return i
+		}(),
+		want: result{
+			Image:  "ghcr.io/acme/widget",
+			Tags:   []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{created, description, licenses, revision, source, title, url, version},
+		},
+	}, {
+		name: "empty values are never stamped",
+		edit: func(in *inputs.Inputs) {
+			in.Context = inputs.Context{ServerURL: "https://github.com"}
+			in.Tags = []string{"1.0"}
+		},
+		info: repoinfo.Info{Name: "", Description: "", License: "", HTMLURL: ""},
+		want: result{
+			Image:  "ghcr.io/acme/widget",
+			Tags:   []string{"ghcr.io/acme/widget:1.0"},
+			Labels: []plan.Entry{entry(specs.AnnotationVersion, "1.0", plan.FromContext)},
+		},
+		wantWarnings: []string{noCreated},
+	}, {
+		name: "licenses: NOASSERTION removes the license",
+		edit: func(in *inputs.Inputs) { in.Licenses = inputs.Optional{Set: true} },
+		info: widgetInfo(),
+		want: result{
+			Image:        "ghcr.io/acme/widget",
+			Tags:         []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels:       []plan.Entry{created, description, revision, source, title, url, version},
+			RemoveLabels: []string{specs.AnnotationLicenses},
+		},
+	}, {
+		name: "explicit inputs win",
+		edit: func(in *inputs.Inputs) {
+			in.Description = inputs.Optional{Value: "Widgets, served.", Set: true}
+			in.Licenses = inputs.Optional{Value: "Apache-2.0 OR MIT", Set: true}
+			in.SourceURL = inputs.Optional{Value: "https://github.com/Acme/widget-monorepo", Set: true}
+			in.Labels = []inputs.KeyValue{
+				{Key: specs.AnnotationTitle, Value: "Widget server"},
+				{Key: "com.example.team", Value: "platform"},
+				{Key: specs.AnnotationURL, Value: ""},
+				{Key: "com.example.stale", Value: ""},
+			}
+			in.Annotations = []inputs.KeyValue{
+				{Key: "com.example.z", Value: "last"},
+				{Key: "com.example.a", Value: "first"},
+			}
+			in.Warnings = []string{"source-url ends in .git"}
+		},
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{
+				entry("com.example.team", "platform", plan.FromInput),
+				created,
+				entry(specs.AnnotationDescription, "Widgets, served.", plan.FromInput),
+				entry(specs.AnnotationLicenses, "Apache-2.0 OR MIT", plan.FromInput),
+				revision,
+				entry(specs.AnnotationSource, "https://github.com/Acme/widget-monorepo", plan.FromInput),
+				entry(specs.AnnotationTitle, "Widget server", plan.FromInput),
+				version,
+			},
+			RemoveLabels: []string{"com.example.stale", specs.AnnotationURL},
+			Annotations: []plan.Entry{
+				entry("com.example.a", "first", plan.FromInput),
+				entry("com.example.z", "last", plan.FromInput),
+			},
+		},
+		wantWarnings: []string{".git"},
+	}, {
+		name: "explicit created label: no warning",
+		edit: func(in *inputs.Inputs) {
+			in.Labels = []inputs.KeyValue{{Key: specs.AnnotationCreated, Value: "2020-02-02T02:02:02Z"}}
+		},
+		info: repoinfo.Info{},
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{
+				entry(specs.AnnotationCreated, "2020-02-02T02:02:02Z", plan.FromInput),
+				revision, source,
+				entry(specs.AnnotationTitle, "Widget", plan.FromContext),
+				entry(specs.AnnotationURL, "https://github.com/Acme/Widget", plan.FromContext),
+				version,
+			},
+		},
+	}, {
+		name: "created removed on purpose: no warning",
+		edit: func(in *inputs.Inputs) {
+			in.Labels = []inputs.KeyValue{{Key: specs.AnnotationCreated, Value: ""}}
+		},
+		info: widgetInfo(),
+		want: result{
+			Image:        "ghcr.io/acme/widget",
+			Tags:         []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels:       []plan.Entry{description, licenses, revision, source, title, url, version},
+			RemoveLabels: []string{specs.AnnotationCreated},
+		},
+	}, {
+		name: "explicit tags in order, version is the first that is not latest",
+		edit: func(in *inputs.Inputs) { in.Tags = []string{"latest", "1.2.3", "1.2", "1"} },
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags: []string{
+				"ghcr.io/acme/widget:latest", "ghcr.io/acme/widget:1.2.3",
+				"ghcr.io/acme/widget:1.2", "ghcr.io/acme/widget:1",
+			},
+			Labels: []plan.Entry{
+				created, description, licenses, revision, source, title, url,
+				entry(specs.AnnotationVersion, "1.2.3", plan.FromContext),
+			},
+		},
+	}, {
+		// With nothing better, latest is all there is to say.
+		name: "only latest",
+		edit: func(in *inputs.Inputs) { in.Tags = []string{"latest"} },
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:latest"},
+			Labels: []plan.Entry{
+				created, description, licenses, revision, source, title, url,
+				entry(specs.AnnotationVersion, "latest", plan.FromContext),
+			},
+		},
+	}, {
+		name: "branch push derives a sanitised tag",
+		edit: func(in *inputs.Inputs) { in.Context.Ref = "refs/heads/feature/Foo_bar" },
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:feature-Foo_bar"},
+			Labels: []plan.Entry{
+				created, description, licenses, revision, source, title, url,
+				entry(specs.AnnotationVersion, "feature-Foo_bar", plan.FromContext),
+			},
+		},
+	}, {
+		name: "pull request",
+		edit: func(in *inputs.Inputs) {
+			in.Context.Ref = "refs/pull/42/merge"
+			in.Context.EventName = "pull_request"
+		},
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:pr-42"},
+			Labels: []plan.Entry{
+				created, description, licenses, revision, source, title, url,
+				entry(specs.AnnotationVersion, "pr-42", plan.FromContext),
+			},
+		},
+	}, {
+		name: "metadata only with no tag to derive",
+		edit: func(in *inputs.Inputs) {
+			in.Source = nil
+			in.Context.Ref = ""
+		},
+		info: widgetInfo(),
+		want: result{
+			Image:  "ghcr.io/acme/widget",
+			Labels: []plan.Entry{created, description, licenses, revision, source, title, url},
+		},
+	}, {
+		name: "dry run with no tag to derive",
+		edit: func(in *inputs.Inputs) {
+			in.Push = false
+			in.Context.Ref = "refs/remotes/origin/main"
+		},
+		info: widgetInfo(),
+		want: result{
+			Image:  "ghcr.io/acme/widget",
+			Labels: []plan.Entry{created, description, licenses, revision, source, title, url},
+		},
+	}, {
+		name: "lower-cased image name",
+		edit: func(in *inputs.Inputs) { in.ImageLowercased = true },
+		info: widgetInfo(),
+		want: result{
+			Image:  "ghcr.io/acme/widget",
+			Tags:   []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{created, description, licenses, revision, source, title, url, version},
+		},
+		wantNotices: []string{"ghcr.io/acme/widget"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := tagPush(t)
+			if tc.edit != nil {
+				tc.edit(&in)
+			}
+			p, err := plan.Make(in, tc.info)
+			if err != nil {
+				t.Fatalf("Make() error = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, resultOf(p), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Make() mismatch (-want +got):\n%s", diff)
+			}
+			checkMessages(t, "notices", p.Notices, tc.wantNotices)
+			checkMessages(t, "warnings", p.Warnings, tc.wantWarnings)
+		})
+	}
+}
+
+func TestMakeNoTag(t *testing.T) {
+	t.Parallel()
+	for _, ref := range []string{
+		"",
+		"refs/remotes/origin/main",
+		"refs/heads/---",
+		"refs/pull/abc/merge",
+	} {
+		t.Run(ref, func(t *testing.T) {
+			t.Parallel()
+			in := tagPush(t)
+			in.Context.Ref = ref
+			p, err := plan.Make(in, widgetInfo())
+			var ierr *inputs.Error
+			if !errors.As(err, &ierr) {
+				t.Fatalf("Make() = %+v, %v; want an *inputs.Error", p, err)
+			}
+			if ierr.Input != "tags" {
+				t.Errorf("Make() error names input %q, want %q (error: %v)", ierr.Input, "tags", err)
+			}
+			if !strings.Contains(ierr.Msg, "set tags") {
+				t.Errorf("Make() error = %q, want it to say to set tags", ierr.Msg)
+			}
+			if diff := cmp.Diff(result{}, resultOf(p), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Make() plan with an error mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// longDescription is the fixture whose description is 600 characters, with
+// multi-byte characters where a byte cut at 512 would land.
+func longDescription(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/github/repos/acme/long-description.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var repo struct{ Description string }
+	if err := json.Unmarshal(data, &repo); err != nil {
+		t.Fatal(err)
+	}
+	if n := utf8.RuneCountInString(repo.Description); n <= inputs.MaxDescription {
+		t.Fatalf("fixture description has %d characters; want more than %d", n, inputs.MaxDescription)
+	}
+	return repo.Description
+}
+
+func TestMakeLongDescription(t *testing.T) {
+	t.Parallel()
+	long := longDescription(t)
+	tests := []struct {
+		name         string
+		description  string
+		input        inputs.Optional
+		want         plan.Entry
+		wantWarnings []string
+	}{{
+		name:        "cut at a character boundary",
+		description: long,
+		want: entry(specs.AnnotationDescription,
+			string([]rune(long)[:inputs.MaxDescription]), plan.FromRepository),
+		wantWarnings: []string{"longer than 512 characters"},
+	}, {
+		name:        "built of multi-byte characters",
+		description: strings.Repeat("é", 400) + strings.Repeat("🚀", 200),
+		want: entry(specs.AnnotationDescription,
+			strings.Repeat("é", 400)+strings.Repeat("🚀", 112), plan.FromRepository),
+		wantWarnings: []string{"longer than 512 characters"},
+	}, {
+		name:        "exactly the limit is kept",
+		description: strings.Repeat("ü", inputs.MaxDescription),
+		want: entry(specs.AnnotationDescription,
+			strings.Repeat("ü", inputs.MaxDescription), plan.FromRepository),
+	}, {
+		name:        "description input replaces it without a warning",
+		description: long,
+		input:       inputs.Optional{Value: "Short.", Set: true},
+		want:        entry(specs.AnnotationDescription, "Short.", plan.FromInput),
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := tagPush(t)
+			in.Description = tc.input
+			info := widgetInfo()
+			info.Description = tc.description
+			p, err := plan.Make(in, info)
+			if err != nil {
+				t.Fatalf("Make() error = %v", err)
+			}
+			var got plan.Entry
+			for _, e := range p.Labels {
+				if e.Key == specs.AnnotationDescription {
+					got = e
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Make() description mismatch (-want +got):\n%s", diff)
+			}
+			if !utf8.ValidString(got.Value) {
+				t.Errorf("Make() description is not valid UTF-8: %q", got.Value)
+			}
+			if n := utf8.RuneCountInString(got.Value); n > inputs.MaxDescription {
+				t.Errorf("Make() description has %d characters, want at most %d", n, inputs.MaxDescription)
+			}
+			checkMessages(t, "warnings", p.Warnings, tc.wantWarnings)
+		})
+	}
+
+	// The fixture's 512th character is the "é" of "appétit", after a
+	// four-byte emoji that straddles byte 512.
+	t.Run("fixture", func(t *testing.T) {
+		t.Parallel()
+		p, err := plan.Make(tagPush(t), repoinfo.Info{Description: long})
+		if err != nil {
+			t.Fatalf("Make() error = %v", err)
+		}
+		for _, e := range p.Labels {
+			if e.Key == specs.AnnotationDescription && !strings.HasSuffix(e.Value, "🚀 Bon appé") {
+				t.Errorf("Make() description ends %q, want it to end with %q", e.Value[len(e.Value)-20:], "🚀 Bon appé")
+			}
+		}
+	})
+}
+
+func TestTagsFromRef(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("a", 200)
+	// A cut at 128 bytes that ends on a separator drops the separator.
+	cutAtDash := strings.Repeat("b", 127) + "/" + strings.Repeat("c", 72)
+	tests := []struct {
+		ref  string
+		want []string
+	}{
+		{"refs/tags/v1.2.3", []string{"v1.2.3"}},
+		{"refs/tags/v1.2.3+build.7", []string{"v1.2.3-build.7"}},
+		{"refs/heads/main", []string{"main"}},
+		{"refs/heads/feature/Foo_bar", []string{"feature-Foo_bar"}},
+		{"refs/heads/dependabot/npm_and_yarn/lodash-4.17.21", []string{"dependabot-npm_and_yarn-lodash-4.17.21"}},
+		{"refs/heads/feature//x y", []string{"feature-x-y"}},
+		{"refs/heads/fix/naïve", []string{"fix-na-ve"}},
+		{"refs/heads/-x", []string{"x"}},
+		{"refs/heads/.hidden", []string{"hidden"}},
+		{"refs/heads/_under", []string{"_under"}},
+		{"refs/heads/" + long, []string{strings.Repeat("a", 128)}},
+		{"refs/heads/" + cutAtDash, []string{strings.Repeat("b", 127)}},
+		{"refs/pull/42/merge", []string{"pr-42"}},
+		{"refs/pull/7/head", []string{"pr-7"}},
+		{"refs/heads/---", nil},
+		{"refs/heads/", nil},
+		{"refs/tags/", nil},
+		{"refs/pull/abc/merge", nil},
+		{"refs/pull/42", nil},
+		{"refs/remotes/origin/main", nil},
+		{"main", nil},
+		{"", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ref, func(t *testing.T) {
+			t.Parallel()
+			got := plan.TagsFromRef(tc.ref)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("TagsFromRef(%q) mismatch (-want +got):\n%s", tc.ref, diff)
+			}
+			for _, tag := range got {
+				if len(tag) > 128 || !inputs.ValidTag(tag) {
+					t.Errorf("TagsFromRef(%q) = %q, not a valid tag of at most 128 characters", tc.ref, tag)
+				}
+			}
+		})
+	}
+}
+
+func TestNeedsCommitTime(t *testing.T) {
+	t.Parallel()
+	when := at("2026-10-30T14:15:16Z")
+	tests := []struct {
+		name string
+		ctx  inputs.Context
+		want bool
+	}{
+		{"only a sha", inputs.Context{SHA: sha}, true},
+		{"event commit time", inputs.Context{SHA: sha, CommitTime: when}, false},
+		{"SOURCE_DATE_EPOCH", inputs.Context{SHA: sha, SourceDateEpoch: when}, false},
+		{"both", inputs.Context{SHA: sha, CommitTime: when, SourceDateEpoch: when}, false},
+		{"no sha", inputs.Context{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := plan.NeedsCommitTime(tc.ctx); got != tc.want {
+				t.Errorf("NeedsCommitTime(%+v) = %v, want %v", tc.ctx, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOriginExplicit(t *testing.T) {
+	t.Parallel()
+	for o, want := range map[plan.Origin]bool{
+		plan.FromInput:      true,
+		plan.FromImage:      false,
+		plan.FromRepository: false,
+		plan.FromContext:    false,
+	} {
+		if got := o.Explicit(); got != want {
+			t.Errorf("Origin(%q).Explicit() = %v, want %v", o, got, want)
+		}
+	}
+}
