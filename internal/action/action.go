@@ -71,12 +71,10 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	}
 
 	keychain := credentials.Keychain{
-		Username: in.Username,
-		Token:    in.Token,
-		Password: in.Password,
-	}
-	for _, host := range append(in.Context.GitHubRegistries(), opts.GitHubRegistries...) {
-		keychain.GitHubHosts = append(keychain.GitHubHosts, host)
+		GitHubHosts: append(in.Context.GitHubRegistries(), opts.GitHubRegistries...),
+		Username:    in.Username,
+		Token:       in.Token,
+		Password:    in.Password,
 	}
 	if !in.IsGitHubRegistry(p.Image.RegistryStr()) {
 		keychain.PasswordHost = p.Image.RegistryStr()
@@ -116,7 +114,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 
 	gha.Infof("Pushing %s@%s", p.Image, digest)
 	if _, err := push.All(ctx, img, p.Image, p.Tags, push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent()}); err != nil {
-		return err
+		return explain(err, p.Image.RegistryStr(), in.IsGitHubRegistry(p.Image.RegistryStr()))
 	}
 	r.Mode = report.Published
 	for _, t := range p.Tags {

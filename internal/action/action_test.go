@@ -414,14 +414,14 @@ func TestRegistryDenials(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, registrytest.Options{ReadOnly: []string{"acme/locked"}})
 	denied := f.run(t, map[string]string{"INPUT_IMAGE": f.reg.Host() + "/acme/locked", "INPUT_TAGS": "x"})
-	if denied.err == nil || !strings.Contains(denied.err.Error(), "DENIED") {
-		t.Errorf("push to a read-only package = %v, want a DENIED error", denied.err)
+	if denied.err == nil || !strings.Contains(denied.err.Error(), "DENIED") || !strings.Contains(denied.err.Error(), "packages: write") {
+		t.Errorf("push to a read-only package = %v, want a DENIED error with the fix", denied.err)
 	}
 	assertNoTags(t, f.reg.Host()+"/acme/locked")
 
 	wrong := runAction(t, f.env(map[string]string{"INPUT_TOKEN": "ghs_wrong", "INPUT_TAGS": "x"}), Options{GitHubRegistries: []string{f.reg.Host()}})
-	if wrong.err == nil || !strings.Contains(wrong.err.Error(), "401") && !strings.Contains(wrong.err.Error(), "UNAUTHORIZED") {
-		t.Errorf("push with a wrong token = %v, want 401", wrong.err)
+	if wrong.err == nil || !strings.Contains(wrong.err.Error(), "UNAUTHORIZED") || !strings.Contains(wrong.err.Error(), "refused the token") {
+		t.Errorf("push with a wrong token = %v, want UNAUTHORIZED with the fix", wrong.err)
 	}
 	assertNoTags(t, f.reg.Host()+"/acme/widget")
 }

@@ -6,6 +6,7 @@ package plan
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -105,7 +106,9 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 	if created, origin := createdTime(ctx, repo); created != nil {
 		set(specs.AnnotationCreated, created.UTC().Format(time.RFC3339), origin)
 	}
-	if d := repo.Description; d != "" {
+	// An explicit description replaces the repository's below: warning that
+	// the repository's was cut would then be noise.
+	if d := repo.Description; d != "" && !in.Description.Set {
 		if utf8.RuneCountInString(d) > inputs.MaxDescription {
 			d = string([]rune(d)[:inputs.MaxDescription])
 			p.Warnings = append(p.Warnings, fmt.Sprintf("the repository description is longer than %d characters, the most ghcr.io shows; it was cut to fit (set description to choose the text)", inputs.MaxDescription))
@@ -136,6 +139,9 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 			p.RemoveLabels = append(p.RemoveLabels, kv.Key)
 			continue
 		}
+		// labels comes last and wins, also over licenses: NOASSERTION: a
+		// key both set and removed would be reported but not stamped.
+		p.RemoveLabels = slices.DeleteFunc(p.RemoveLabels, func(k string) bool { return k == kv.Key })
 		set(kv.Key, kv.Value, FromInput)
 	}
 
@@ -145,6 +151,7 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 	}
 	sort.Slice(p.Annotations, func(i, j int) bool { return p.Annotations[i].Key < p.Annotations[j].Key })
 	sort.Strings(p.RemoveLabels)
+	p.RemoveLabels = slices.Compact(p.RemoveLabels)
 	if _, ok := labels[specs.AnnotationCreated]; !ok && !removed(p.RemoveLabels, specs.AnnotationCreated) {
 		p.Warnings = append(p.Warnings, "no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run")
 	}

@@ -257,6 +257,36 @@ func TestMake(t *testing.T) {
 			RemoveLabels: []string{specs.AnnotationLicenses},
 		},
 	}, {
+		name: "licenses: NOASSERTION and an empty licenses label remove it once",
+		edit: func(in *inputs.Inputs) {
+			in.Licenses = inputs.Optional{Set: true}
+			in.Labels = []inputs.KeyValue{{Key: specs.AnnotationLicenses, Value: ""}}
+		},
+		info: widgetInfo(),
+		want: result{
+			Image:        "ghcr.io/acme/widget",
+			Tags:         []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels:       []plan.Entry{created, description, revision, source, title, url, version},
+			RemoveLabels: []string{specs.AnnotationLicenses},
+		},
+	}, {
+		// A key both set and removed would be reported but not stamped.
+		name: "a licenses label wins over licenses: NOASSERTION",
+		edit: func(in *inputs.Inputs) {
+			in.Licenses = inputs.Optional{Set: true}
+			in.Labels = []inputs.KeyValue{{Key: specs.AnnotationLicenses, Value: "BSD-3-Clause"}}
+		},
+		info: widgetInfo(),
+		want: result{
+			Image: "ghcr.io/acme/widget",
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Labels: []plan.Entry{
+				created, description,
+				entry(specs.AnnotationLicenses, "BSD-3-Clause", plan.FromInput),
+				revision, source, title, url, version,
+			},
+		},
+	}, {
 		name: "explicit inputs win",
 		edit: func(in *inputs.Inputs) {
 			in.Description = inputs.Optional{Value: "Widgets, served.", Set: true}
@@ -550,10 +580,14 @@ func TestMakeLongDescription(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Make() error = %v", err)
 		}
+		var got string
 		for _, e := range p.Labels {
-			if e.Key == specs.AnnotationDescription && !strings.HasSuffix(e.Value, "🚀 Bon appé") {
-				t.Errorf("Make() description ends %q, want it to end with %q", e.Value[len(e.Value)-20:], "🚀 Bon appé")
+			if e.Key == specs.AnnotationDescription {
+				got = e.Value
 			}
+		}
+		if want := "🚀 Bon appé"; !strings.HasSuffix(got, want) {
+			t.Errorf("Make() description = %q, want it to end with %q", got, want)
 		}
 	})
 }

@@ -103,6 +103,7 @@ var templates embed.FS
 // markdown, and html/template would escape characters such as '+' in tags.
 var summaryTemplate = template.Must(template.New("summary.md.tmpl").Funcs(template.FuncMap{
 	"cell": cell,
+	"code": code,
 }).ParseFS(templates, "summary.md.tmpl"))
 
 // Summary renders the job summary as markdown.
@@ -145,7 +146,25 @@ func asMap(entries []plan.Entry) map[string]string {
 }
 
 // cell makes s safe inside a markdown table cell: pipes would end the cell,
-// newlines the row, and angle brackets would be read as HTML.
-var cellEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "\\|", "\r\n", "<br>", "\n", "<br>", "`", "&#96;")
+// newlines (CommonMark counts a lone CR as one too) the row, and angle
+// brackets would be read as HTML. A backslash is doubled so that one ending
+// up before an escaped pipe cannot escape the escape (GFM spec, Tables).
+var cellEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\\", "\\\\", "|", "\\|", "\r\n", "<br>", "\n", "<br>", "\r", "<br>", "`", "&#96;")
 
 func cell(s string) string { return cellEscaper.Replace(s) }
+
+// code makes s a code span inside a table cell, e.g. a label key, which the
+// labels input does not stop from holding '|' or '`'. A pipe must be escaped
+// even inside a code span (GFM spec, Tables), and a backtick needs a fence
+// longer than any run of backticks in s (CommonMark, Code spans).
+func code(s string) string {
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	pad := ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		pad = " "
+	}
+	return fence + pad + strings.ReplaceAll(s, "|", "\\|") + pad + fence
+}

@@ -276,6 +276,13 @@ func TestLoadOCILayout(t *testing.T) {
 			if got, want := digest(t, l.Image), digests[tc.want]; got != want {
 				t.Errorf("Load() image digest = %s, want %s (entry %d)", got, want, tc.want)
 			}
+			// The layout is the user's: Close must leave it alone.
+			if err := l.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+				t.Errorf("after Close: %v", err)
+			}
 		})
 	}
 }
@@ -415,6 +422,12 @@ func TestLoadDockerArchive(t *testing.T) {
 			// written, so the manifest rebuilt from them is the original.
 			if got, want := digest(t, l.Image), digests[tc.want]; got != want {
 				t.Errorf("Load() image digest = %s, want %s", got, want)
+			}
+			if err := l.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if _, err := os.Stat(archive); err != nil {
+				t.Errorf("after Close: %v", err)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -29,11 +30,15 @@ func untar(archive, dir string) error {
 		if err != nil {
 			return fmt.Errorf("reading tar: %w", err)
 		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			// PAX global headers (git archive writes one) are metadata.
+			continue
+		}
 		clean := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
 		if clean == "." {
 			continue
 		}
-		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		if !filepath.IsLocal(filepath.FromSlash(clean)) {
 			return fmt.Errorf("entry %q points outside the archive", hdr.Name)
 		}
 		target := filepath.Join(dir, filepath.FromSlash(clean))
@@ -46,7 +51,9 @@ func untar(archive, dir string) error {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
 			}
-			if err := writeFile(target, tr); err != nil {
+			if err := writeFile(target, tr); errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("entry %q appears twice in the archive: %w", hdr.Name, fs.ErrExist)
+			} else if err != nil {
 				return fmt.Errorf("unpacking %s: %w", hdr.Name, err)
 			}
 		default:

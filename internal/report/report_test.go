@@ -1,0 +1,610 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/report"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const digest = "sha256:ed74d8a66111eb8a2bf6ce0dc439461fd1872d73c3e4930fea500d2a53ed39ff"
+
+func repository(t *testing.T) name.Repository {
+	t.Helper()
+	r, err := name.NewRepository("ghcr.io/acme/widget", name.StrictValidation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func tags(t *testing.T, ts ...string) []name.Tag {
+	t.Helper()
+	var out []name.Tag
+	for _, s := range ts {
+		out = append(out, repository(t).Tag(s))
+	}
+	return out
+}
+
+func entry(key, value string, origin plan.Origin) plan.Entry {
+	return plan.Entry{Key: key, Value: value, Origin: origin}
+}
+
+// description has everything that could break a markdown table row.
+const description = "Widgets | gadgets, <b>bold</b> & more\nsee `widget --help`"
+
+// published is a published image whose labels come from every origin.
+func published(t *testing.T) report.Report {
+	t.Helper()
+	labels := []plan.Entry{
+		entry("com.example.team", "platform", plan.FromInput),
+		entry(specs.AnnotationCreated, "2026-10-30T14:15:16Z", plan.FromContext),
+		entry(specs.AnnotationDescription, description, plan.FromRepository),
+		entry(specs.AnnotationLicenses, "GPL-2.0+ OR MIT", plan.FromInput),
+		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromContext),
+		entry(specs.AnnotationSource, "https://github.com/Acme/Widget", plan.FromContext),
+		entry(specs.AnnotationTitle, "Widget", plan.FromRepository),
+		entry(specs.AnnotationURL, "https://github.com/Acme/Widget", plan.FromRepository),
+		entry(specs.AnnotationVendor, "Acme Corp.", plan.FromImage),
+		entry(specs.AnnotationVersion, "v1.2.3_rc.1", plan.FromContext),
+	}
+	return report.Report{
+		Mode:   report.Published,
+		Image:  repository(t),
+		Digest: digest,
+		Tags:   tags(t, "v1.2.3_rc.1", "1.2", "latest"),
+		Labels: labels,
+		Annotations: append([]plan.Entry{
+			entry("com.example.build", "nightly", plan.FromInput),
+		}, labels[1:]...),
+	}
+}
+
+func dryRun(t *testing.T) report.Report {
+	t.Helper()
+	return report.Report{
+		Mode:   report.DryRun,
+		Image:  repository(t),
+		Digest: digest,
+		Tags:   tags(t, "pr-42"),
+		Labels: []plan.Entry{
+			entry(specs.AnnotationRevision, "fedcba9876543210fedcba9876543210fedcba98", plan.FromContext),
+			entry(specs.AnnotationVersion, "pr-42", plan.FromContext),
+		},
+		Annotations: []plan.Entry{
+			entry(specs.AnnotationRevision, "fedcba9876543210fedcba9876543210fedcba98", plan.FromContext),
+			entry(specs.AnnotationVersion, "pr-42", plan.FromContext),
+		},
+	}
+}
+
+// metadataOnly pushes nothing, so it has no digest; here no tag either.
+func metadataOnly(t *testing.T) report.Report {
+	t.Helper()
+	return report.Report{
+		Mode:  report.MetadataOnly,
+		Image: repository(t),
+		Labels: []plan.Entry{
+			entry(specs.AnnotationSource, "https://github.com/Acme/Widget", plan.FromContext),
+		},
+	}
+}
+
+func withNotes(t *testing.T) report.Report {
+	t.Helper()
+	r := dryRun(t)
+	r.Mode = report.Published
+	r.Notes = []string{
+		"The source's Docker v2 schema 2 manifest was rewritten with OCI media types, because the Docker schema has no annotations; layer blobs are unchanged.",
+		"The image already carried this metadata, so it was published unchanged, with its original digest.",
+	}
+	return r
+}
+
+// escaping has keys and values that markdown would otherwise misread.
+func escaping(t *testing.T) report.Report {
+	t.Helper()
+	labels := []plan.Entry{
+		entry("com.example.backslash", `C:\Users\widget\ and a\|b`, plan.FromInput),
+		entry("com.example.crlf", "windows\r\nline\rold mac", plan.FromInput),
+		entry("com.example.html", `<script>alert("x")</script> &amp;`, plan.FromInput),
+		entry("com.example.markdown", "**bold** [link](https://example.com) ``code``", plan.FromInput),
+		entry("com.example.pipe|key", "x", plan.FromInput),
+		entry("com.example.tick`key", "y", plan.FromInput),
+		entry("`", "z", plan.FromInput),
+	}
+	return report.Report{
+		Mode:        report.DryRun,
+		Image:       repository(t),
+		Digest:      digest,
+		Tags:        tags(t, "main"),
+		Labels:      labels,
+		Annotations: labels,
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		report   func(*testing.T) report.Report
+		want     map[string]string
+		wantJSON map[string]any
+	}{{
+		name:   "published",
+		report: published,
+		want: map[string]string{
+			"digest": digest,
+			"image":  "ghcr.io/acme/widget@" + digest,
+			"tags":   "ghcr.io/acme/widget:v1.2.3_rc.1\nghcr.io/acme/widget:1.2\nghcr.io/acme/widget:latest",
+			"labels": "com.example.team=platform\n" +
+				"org.opencontainers.image.created=2026-10-30T14:15:16Z\n" +
+				"org.opencontainers.image.description=" + description + "\n" +
+				"org.opencontainers.image.licenses=GPL-2.0+ OR MIT\n" +
+				"org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\n" +
+				"org.opencontainers.image.source=https://github.com/Acme/Widget\n" +
+				"org.opencontainers.image.title=Widget\n" +
+				"org.opencontainers.image.url=https://github.com/Acme/Widget\n" +
+				"org.opencontainers.image.vendor=Acme Corp.\n" +
+				"org.opencontainers.image.version=v1.2.3_rc.1",
+			"annotations": "com.example.build=nightly\n" +
+				"org.opencontainers.image.created=2026-10-30T14:15:16Z\n" +
+				"org.opencontainers.image.description=" + description + "\n" +
+				"org.opencontainers.image.licenses=GPL-2.0+ OR MIT\n" +
+				"org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\n" +
+				"org.opencontainers.image.source=https://github.com/Acme/Widget\n" +
+				"org.opencontainers.image.title=Widget\n" +
+				"org.opencontainers.image.url=https://github.com/Acme/Widget\n" +
+				"org.opencontainers.image.vendor=Acme Corp.\n" +
+				"org.opencontainers.image.version=v1.2.3_rc.1",
+		},
+		wantJSON: map[string]any{
+			"mode":       "published",
+			"repository": "ghcr.io/acme/widget",
+			"digest":     digest,
+			"image":      "ghcr.io/acme/widget@" + digest,
+			"tags":       []any{"ghcr.io/acme/widget:v1.2.3_rc.1", "ghcr.io/acme/widget:1.2", "ghcr.io/acme/widget:latest"},
+			"labels": map[string]any{
+				"com.example.team":                     "platform",
+				"org.opencontainers.image.created":     "2026-10-30T14:15:16Z",
+				"org.opencontainers.image.description": description,
+				"org.opencontainers.image.licenses":    "GPL-2.0+ OR MIT",
+				"org.opencontainers.image.revision":    "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.source":      "https://github.com/Acme/Widget",
+				"org.opencontainers.image.title":       "Widget",
+				"org.opencontainers.image.url":         "https://github.com/Acme/Widget",
+				"org.opencontainers.image.vendor":      "Acme Corp.",
+				"org.opencontainers.image.version":     "v1.2.3_rc.1",
+			},
+			"annotations": map[string]any{
+				"com.example.build":                    "nightly",
+				"org.opencontainers.image.created":     "2026-10-30T14:15:16Z",
+				"org.opencontainers.image.description": description,
+				"org.opencontainers.image.licenses":    "GPL-2.0+ OR MIT",
+				"org.opencontainers.image.revision":    "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.source":      "https://github.com/Acme/Widget",
+				"org.opencontainers.image.title":       "Widget",
+				"org.opencontainers.image.url":         "https://github.com/Acme/Widget",
+				"org.opencontainers.image.vendor":      "Acme Corp.",
+				"org.opencontainers.image.version":     "v1.2.3_rc.1",
+			},
+		},
+	}, {
+		name:   "dry run",
+		report: dryRun,
+		want: map[string]string{
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        "ghcr.io/acme/widget:pr-42",
+			"labels":      "org.opencontainers.image.revision=fedcba9876543210fedcba9876543210fedcba98\norg.opencontainers.image.version=pr-42",
+			"annotations": "org.opencontainers.image.revision=fedcba9876543210fedcba9876543210fedcba98\norg.opencontainers.image.version=pr-42",
+		},
+		wantJSON: map[string]any{
+			"mode":       "dry-run",
+			"repository": "ghcr.io/acme/widget",
+			"digest":     digest,
+			"image":      "ghcr.io/acme/widget@" + digest,
+			"tags":       []any{"ghcr.io/acme/widget:pr-42"},
+			"labels": map[string]any{
+				"org.opencontainers.image.revision": "fedcba9876543210fedcba9876543210fedcba98",
+				"org.opencontainers.image.version":  "pr-42",
+			},
+			"annotations": map[string]any{
+				"org.opencontainers.image.revision": "fedcba9876543210fedcba9876543210fedcba98",
+				"org.opencontainers.image.version":  "pr-42",
+			},
+		},
+	}, {
+		// No digest, so no image reference; tags, labels and annotations
+		// are empty lists and objects in json, never null.
+		name:   "metadata only",
+		report: metadataOnly,
+		want: map[string]string{
+			"digest":      "",
+			"image":       "",
+			"tags":        "",
+			"labels":      "org.opencontainers.image.source=https://github.com/Acme/Widget",
+			"annotations": "",
+		},
+		wantJSON: map[string]any{
+			"mode":        "metadata-only",
+			"repository":  "ghcr.io/acme/widget",
+			"digest":      "",
+			"image":       "",
+			"tags":        []any{},
+			"labels":      map[string]any{"org.opencontainers.image.source": "https://github.com/Acme/Widget"},
+			"annotations": map[string]any{},
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tc.report(t).Outputs()
+			if err != nil {
+				t.Fatalf("Outputs() error = %v", err)
+			}
+			var gotJSON map[string]any
+			if err := json.Unmarshal([]byte(got["json"]), &gotJSON); err != nil {
+				t.Fatalf("Outputs() json = %q, not JSON: %v", got["json"], err)
+			}
+			if strings.Contains(got["json"], "\n") {
+				t.Errorf("Outputs() json = %q, want one line", got["json"])
+			}
+			delete(got, "json")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Outputs() mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantJSON, gotJSON); diff != "" {
+				t.Errorf("Outputs() json mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSummary(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		golden string
+		report func(*testing.T) report.Report
+		// want are fragments the summary must hold, whatever the golden
+		// file says, so that a careless -update cannot bless a regression.
+		want    []string
+		notWant []string
+	}{{
+		golden: "published.md",
+		report: published,
+		want: []string{
+			"### Published `ghcr.io/acme/widget`",
+			"| Tags | `ghcr.io/acme/widget:v1.2.3_rc.1`<br>`ghcr.io/acme/widget:1.2`<br>`ghcr.io/acme/widget:latest` |",
+			"| `org.opencontainers.image.description` | Widgets \\| gadgets, &lt;b&gt;bold&lt;/b&gt; &amp; more<br>see &#96;widget --help&#96; | repository |",
+			// text/template: '+' stays as it is.
+			"| `org.opencontainers.image.licenses` | GPL-2.0+ OR MIT | input |",
+			"| `org.opencontainers.image.vendor` | Acme Corp. | image |",
+			"| `com.example.team` | platform | input |",
+			"| `org.opencontainers.image.created` | 2026-10-30T14:15:16Z | context |",
+			"docker pull ghcr.io/acme/widget@" + digest,
+		},
+		notWant: []string{"&#43;", "<b>"},
+	}, {
+		golden: "dry-run.md",
+		report: dryRun,
+		want: []string{
+			"### Dry run for `ghcr.io/acme/widget` (push: false, nothing written)",
+			"| Digest | `" + digest + "` |",
+			"| Tags | `ghcr.io/acme/widget:pr-42` |",
+		},
+		notWant: []string{"docker pull"},
+	}, {
+		golden: "metadata-only.md",
+		report: metadataOnly,
+		want: []string{
+			"### Metadata for `ghcr.io/acme/widget` (no source, nothing pushed)",
+			"| Tags | none |",
+		},
+		notWant: []string{"Digest", "docker pull", "@sha256"},
+	}, {
+		golden: "notes.md",
+		report: withNotes,
+		want: []string{
+			"\n\n> The source's Docker v2 schema 2 manifest was rewritten",
+			"\n\n> The image already carried this metadata",
+		},
+	}, {
+		golden: "escaping.md",
+		report: escaping,
+		want: []string{
+			"| `com.example.backslash` | C:\\\\Users\\\\widget\\\\ and a\\\\\\|b | input |",
+			"| `com.example.crlf` | windows<br>line<br>old mac | input |",
+			"| `com.example.html` | &lt;script&gt;alert(\"x\")&lt;/script&gt; &amp;amp; | input |",
+			"| `com.example.pipe\\|key` | x | input |",
+			"| ``com.example.tick`key`` | y | input |",
+			"| `` ` `` | z | input |",
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.golden, func(t *testing.T) {
+			t.Parallel()
+			got, err := tc.report(t).Summary()
+			if err != nil {
+				t.Fatalf("Summary() error = %v", err)
+			}
+			golden(t, tc.golden, got)
+			checkTables(t, got)
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("Summary() does not hold %q:\n%s", w, got)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("Summary() holds %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run with -update to create it): %v", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("Summary() mismatch with %s (-want +got):\n%s", path, diff)
+	}
+}
+
+// lineEnd is every CommonMark line ending: LF, CR LF and a lone CR.
+var lineEnd = regexp.MustCompile(`\r\n|\r|\n`)
+
+// checkTables fails if a row of a markdown table has a different number
+// of cells from its header, the way GitHub splits rows: on line endings,
+// and on pipes that no backslash escapes (GFM spec, Tables).
+func checkTables(t *testing.T, md string) {
+	t.Helper()
+	header := -1
+	for i, line := range lineEnd.Split(md, -1) {
+		if !strings.HasPrefix(line, "|") {
+			header = -1
+			continue
+		}
+		n, closed := cells(line)
+		if !closed {
+			t.Errorf("line %d %q does not end with an unescaped '|'", i+1, line)
+		}
+		if header < 0 {
+			header = n
+			continue
+		}
+		if n != header {
+			t.Errorf("line %d %q has %d cells, its table's header %d", i+1, line, n, header)
+		}
+	}
+}
+
+// cells counts the cells of a table row and reports whether it ends with an
+// unescaped pipe.
+func cells(row string) (n int, closed bool) {
+	pipes, last := 0, -1
+	for i := 0; i < len(row); i++ {
+		switch row[i] {
+		case '\\':
+			i++ // the next character is escaped
+		case '|':
+			pipes++
+			last = i
+		}
+	}
+	return pipes - 1, last == len(row)-1
+}
+
+func TestCheckTables(t *testing.T) {
+	t.Parallel()
+	// checkTables is what says the escaping works: make sure it can fail.
+	for _, tc := range []struct {
+		row    string
+		n      int
+		closed bool
+	}{
+		{"| a | b | c |", 3, true},
+		{`| a \| b | c |`, 2, true},
+		{`| a \\| b | c |`, 3, true},
+		{`| a \\\| b | c |`, 2, true},
+		{`| a | b \|`, 1, false},
+	} {
+		if n, closed := cells(tc.row); n != tc.n || closed != tc.closed {
+			t.Errorf("cells(%q) = %d, %v, want %d, %v", tc.row, n, closed, tc.n, tc.closed)
+		}
+	}
+}
+
+// env is a strict getenv: only the two file variables may be read.
+func env(t *testing.T, vars map[string]string) githubactions.GetenvFunc {
+	return func(key string) string {
+		if key != "GITHUB_OUTPUT" && key != "GITHUB_STEP_SUMMARY" {
+			t.Errorf("Write() read unexpected environment variable %q", key)
+		}
+		return vars[key]
+	}
+}
+
+// outputLine opens an output in GITHUB_OUTPUT's multi-line form
+// (GitHub docs, "Workflow commands", Multiline strings).
+var outputLine = regexp.MustCompile(`^([A-Za-z0-9_-]+)<<(.+)$`)
+
+// parseOutputs reads the name<<DELIM ... DELIM blocks of a GITHUB_OUTPUT
+// file, returning the names in order and the values.
+func parseOutputs(t *testing.T, data string) ([]string, map[string]string) {
+	t.Helper()
+	var names []string
+	values := map[string]string{}
+	lines := strings.Split(strings.TrimSuffix(data, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		m := outputLine.FindStringSubmatch(lines[i])
+		if m == nil {
+			t.Fatalf("GITHUB_OUTPUT line %d %q is not NAME<<DELIMITER:\n%s", i+1, lines[i], data)
+		}
+		start := i + 1
+		for i++; i < len(lines) && lines[i] != m[2]; i++ {
+		}
+		if i == len(lines) {
+			t.Fatalf("GITHUB_OUTPUT output %s has no closing %s:\n%s", m[1], m[2], data)
+		}
+		names = append(names, m[1])
+		values[m[1]] = strings.Join(lines[start:i], "\n")
+	}
+	return names, values
+}
+
+func TestWrite(t *testing.T) {
+	t.Parallel()
+	// action.yml's order.
+	order := []string{"digest", "image", "tags", "labels", "annotations", "json"}
+	tests := []struct {
+		name                string
+		setOutput, setSumry bool
+	}{
+		{"in a workflow", true, true},
+		{"outside a workflow", false, false},
+		{"outputs file only", true, false},
+		{"summary file only", false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := published(t)
+			outputs, err := r.Outputs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			summary, err := r.Summary()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			dir := t.TempDir()
+			vars := map[string]string{}
+			outputPath := filepath.Join(dir, "output")
+			summaryPath := filepath.Join(dir, "summary")
+			if tc.setOutput {
+				vars["GITHUB_OUTPUT"] = outputPath
+			}
+			if tc.setSumry {
+				vars["GITHUB_STEP_SUMMARY"] = summaryPath
+			}
+			var stdout bytes.Buffer
+			gha := githubactions.New(githubactions.WithGetenv(env(t, vars)), githubactions.WithWriter(&stdout))
+			if err := report.Write(gha, r); err != nil {
+				t.Fatalf("Write() error = %v", err)
+			}
+
+			// What is not written to a file is printed, in this order.
+			var wantStdout strings.Builder
+			if tc.setOutput {
+				data, err := os.ReadFile(outputPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				names, values := parseOutputs(t, string(data))
+				if diff := cmp.Diff(order, names); diff != "" {
+					t.Errorf("Write() GITHUB_OUTPUT order mismatch (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(outputs, values); diff != "" {
+					t.Errorf("Write() GITHUB_OUTPUT mismatch with Outputs() (-want +got):\n%s", diff)
+				}
+			} else {
+				for _, k := range order {
+					wantStdout.WriteString(k + "=" + outputs[k] + "\n")
+				}
+				if _, err := os.Stat(outputPath); !os.IsNotExist(err) {
+					t.Errorf("Write() created %s with GITHUB_OUTPUT unset (stat: %v)", outputPath, err)
+				}
+			}
+			if tc.setSumry {
+				data, err := os.ReadFile(summaryPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(summary+"\n", string(data)); diff != "" {
+					t.Errorf("Write() GITHUB_STEP_SUMMARY mismatch with Summary() (-want +got):\n%s", diff)
+				}
+			} else {
+				wantStdout.WriteString(summary + "\n")
+				if _, err := os.Stat(summaryPath); !os.IsNotExist(err) {
+					t.Errorf("Write() created %s with GITHUB_STEP_SUMMARY unset (stat: %v)", summaryPath, err)
+				}
+			}
+			if diff := cmp.Diff(wantStdout.String(), stdout.String()); diff != "" {
+				t.Errorf("Write() printed mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWriteAppends(t *testing.T) {
+	t.Parallel()
+	// Earlier steps' outputs and summaries are in the same files: keep them.
+	dir := t.TempDir()
+	outputPath := filepath.Join(dir, "output")
+	summaryPath := filepath.Join(dir, "summary")
+	if err := os.WriteFile(outputPath, []byte("earlier<<EOF\nvalue\nEOF\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(summaryPath, []byte("# Earlier step\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := metadataOnly(t)
+	gha := githubactions.New(githubactions.WithGetenv(env(t, map[string]string{
+		"GITHUB_OUTPUT":       outputPath,
+		"GITHUB_STEP_SUMMARY": summaryPath,
+	})), githubactions.WithWriter(&bytes.Buffer{}))
+	if err := report.Write(gha, r); err != nil {
+		t.Fatalf("Write() error = %v", err)
+	}
+	data, err := os.ReadFile(outputPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, values := parseOutputs(t, string(data))
+	if got := values["earlier"]; got != "value" {
+		t.Errorf("Write() left earlier=%q in GITHUB_OUTPUT, want %q", got, "value")
+	}
+	summary, err := r.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err = os.ReadFile(summaryPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff("# Earlier step\n"+summary+"\n", string(data)); diff != "" {
+		t.Errorf("Write() GITHUB_STEP_SUMMARY mismatch (-want +got):\n%s", diff)
+	}
+}

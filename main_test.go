@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ghcr-publish/publish-action/internal/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/sample"
+)
+
+// buildBinary builds the action the way the Dockerfile does: static, no cgo.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "publish-action")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runBinary runs the binary with exactly env, as the runner runs a
+// container action, and returns stdout, the GITHUB_OUTPUT file and the exit
+// code.
+func runBinary(t *testing.T, bin string, env map[string]string) (stdout, outputs string, code int) {
+	t.Helper()
+	dir := t.TempDir()
+	outFile, summaryFile := filepath.Join(dir, "output"), filepath.Join(dir, "summary")
+	env["GITHUB_OUTPUT"], env["GITHUB_STEP_SUMMARY"] = outFile, summaryFile
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running %s: %v", bin, err)
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("stderr is not empty (the runner shows stdout's annotations): %s", errOut.String())
+	}
+	raw, _ := os.ReadFile(outFile)
+	return out.String(), string(raw), code
+}
+
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	reg, err := registrytest.Start(registrytest.Options{})
+	if err != nil {
+		t.Fatalf("starting the distribution registry: %v", err)
+	}
+	defer reg.Close()
+	ws := t.TempDir()
+	img, err := sample.Image(sample.Options{Seed: "binary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sample.WriteLayout(filepath.Join(ws, "out"), img, ""); err != nil {
+		t.Fatal(err)
+	}
+	base := func() map[string]string {
+		return map[string]string{
+			"GITHUB_ACTIONS":    "true",
+			"GITHUB_SERVER_URL": "https://github.com",
+			// Unreachable on purpose: the API is optional.
+			"GITHUB_API_URL":    "http://127.0.0.1:1",
+			"GITHUB_REPOSITORY": "Acme/Widget",
+			"GITHUB_SHA":        "0123456789abcdef0123456789abcdef01234567",
+			"GITHUB_REF":        "refs/heads/main",
+			"GITHUB_WORKSPACE":  ws,
+			"SOURCE_DATE_EPOCH": "1700000000",
+			"INPUT_SOURCE":      "oci:out",
+			"INPUT_IMAGE":       reg.Host() + "/acme/widget",
+			"INPUT_TOKEN":       "ghs_binarytoken",
+			"INPUT_PUSH":        "true",
+		}
+	}
+
+	t.Run("publishes", func(t *testing.T) {
+		stdout, outputs, code := runBinary(t, bin, base())
+		if code != 0 {
+			t.Fatalf("exit code %d, want 0\n%s", code, stdout)
+		}
+		d, _ := img.Digest()
+		if !strings.Contains(outputs, "digest<<") || strings.Contains(outputs, d.String()) {
+			// The pushed digest must differ from the unstamped source's.
+			t.Errorf("outputs = %q, want a stamped digest", outputs)
+		}
+		if !strings.Contains(stdout, "::warning::") {
+			t.Errorf("no warning about the unreachable API:\n%s", stdout)
+		}
+		if strings.Contains(stdout, "ghs_binarytoken") && strings.Count(stdout, "ghs_binarytoken") != 1 {
+			t.Errorf("the token appears beyond its ::add-mask:: command:\n%s", stdout)
+		}
+	})
+
+	t.Run("bad inputs exit 1 with one annotation each", func(t *testing.T) {
+		before := len(reg.Requests())
+		env := base()
+		env["INPUT_IMAGE"] = reg.Host() + "/Acme/Widget"
+		env["INPUT_TAGS"] = "-bad"
+		env["INPUT_PUSH"] = "perhaps"
+		stdout, outputs, code := runBinary(t, bin, env)
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		for _, input := range []string{"image", "tags", "push"} {
+			prefix := "::error title=input " + input + "::" + input + ": "
+			if n := strings.Count(stdout, prefix); n != 1 {
+				t.Errorf("%d annotations start %q, want 1:\n%s", n, prefix, stdout)
+			}
+		}
+		if outputs != "" {
+			t.Errorf("outputs were written on failure: %q", outputs)
+		}
+		if got := reg.Requests()[before:]; len(got) != 0 {
+			t.Errorf("the registry got requests from a run with bad inputs: %+v", got)
+		}
+	})
+}
