@@ -147,8 +147,8 @@ func asMap(entries []plan.Entry) map[string]string {
 
 // cell makes s safe inside a markdown table cell: pipes would end the cell,
 // newlines (CommonMark counts a lone CR as one too) the row, and angle
-// brackets would be read as HTML. A backslash is doubled so that one ending
-// up before an escaped pipe cannot escape the escape (GFM spec, Tables).
+// brackets would be read as HTML. A backslash is doubled so that it shows
+// as written instead of escaping what follows, an escaped pipe included.
 var cellEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\\", "\\\\", "|", "\\|", "\r\n", "<br>", "\n", "<br>", "\r", "<br>", "`", "&#96;")
 
 func cell(s string) string { return cellEscaper.Replace(s) }

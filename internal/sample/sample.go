@@ -11,13 +11,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -60,8 +61,16 @@ func Image(opts Options) (v1.Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A tarball layer, not a static one: it derives the DiffID from the
+		// uncompressed bytes, as the config's rootfs must list it.
+		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(blob)), nil
+		}, tarball.WithMediaType(layerType))
+		if err != nil {
+			return nil, fmt.Errorf("layer %d: %w", i, err)
+		}
 		img, err = mutate.Append(img, mutate.Addendum{
-			Layer:     static.NewLayer(blob, layerType),
+			Layer:     layer,
 			MediaType: layerType,
 			History:   v1.History{Created: v1.Time{Time: epoch}, CreatedBy: fmt.Sprintf("COPY layer-%d /", i)},
 		})
