@@ -23,7 +23,7 @@ import (
 )
 
 // ErrIndex is returned for a source that is a multi-platform image index.
-var ErrIndex = errors.New("is an image index (several platforms or attestations); publishing indexes is not supported yet, select one platform's image")
+var ErrIndex = errors.New("the image is an index (several platforms, or build attestations); publishing indexes is not supported yet: build one platform without attestations (docker buildx build --provenance=false --sbom=false) or give one platform's image")
 
 // Options say how to reach registries and where to unpack archives.
 type Options struct {
