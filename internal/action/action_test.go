@@ -597,3 +597,48 @@ func requireTool(t *testing.T, tool string) string {
 	}
 	return path
 }
+
+func TestRegistrySourceIsMountedNotCopied(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	if r := f.run(t, map[string]string{"INPUT_TAGS": "1.0"}); r.err != nil {
+		t.Fatalf("first Run() = %v", r.err)
+	}
+	f.reg.ResetRequests()
+	// Promote the published image into another repository of the same
+	// registry, with a description of its own: only config and manifest
+	// are new, every layer is mounted.
+	r := f.run(t, map[string]string{
+		"INPUT_SOURCE":      "docker://" + f.reg.Host() + "/acme/widget:1.0",
+		"INPUT_IMAGE":       f.reg.Host() + "/acme/promoted",
+		"INPUT_TAGS":        "stable",
+		"INPUT_DESCRIPTION": "Promoted build",
+	})
+	if r.err != nil {
+		t.Fatalf("promoting Run() = %v\n%s", r.err, r.log)
+	}
+	src, _ := f.img.Manifest()
+	var uploadedBytes int64
+	mounts := 0
+	for _, w := range f.writes() {
+		if strings.Contains(w.RawQuery, "mount=") {
+			mounts++
+		}
+		if w.Method == "PATCH" || (w.Method == "PUT" && strings.Contains(w.Path, "/blobs/")) {
+			uploadedBytes += w.BodyBytes
+		}
+	}
+	if mounts < len(src.Layers) {
+		t.Errorf("%d mount requests, want one per layer (%d)", mounts, len(src.Layers))
+	}
+	var layerBytes int64
+	for _, l := range src.Layers {
+		layerBytes += l.Size
+	}
+	if uploadedBytes >= layerBytes {
+		t.Errorf("uploaded %d bytes, as much as the layers (%d): they were copied, not mounted", uploadedBytes, layerBytes)
+	}
+	if m := readBack(t, f.reg.Host()+"/acme/promoted:stable"); m.labels[specs.AnnotationDescription] != "Promoted build" {
+		t.Errorf("promoted description = %q", m.labels[specs.AnnotationDescription])
+	}
+}

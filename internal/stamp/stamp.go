@@ -152,17 +152,19 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	if err != nil {
 		return nil, Result{}, err
 	}
-	out, err := partial.CompressedToImage(&stamped{
+	core := &stamped{
 		base:         img,
 		mediaType:    mt,
 		manifest:     newManifest,
 		config:       newConfig,
 		configDigest: configDigest,
 		retyped:      retyped,
-	})
+	}
+	derived, err := partial.CompressedToImage(core)
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("assembling stamped image: %w", err)
 	}
+	out := &image{Image: derived, core: core}
 	return out, res, nil
 }
 
@@ -264,8 +266,8 @@ func retype(desc document) (types.MediaType, bool, error) {
 	return oci, ok, nil
 }
 
-// stamped is the new image: a new manifest and config over the original's
-// layers, which are served (and mounted, for remote images) as they were.
+// stamped is the core of the new image: a new manifest and config over the
+// original's layers.
 type stamped struct {
 	base         v1.Image
 	mediaType    types.MediaType
@@ -282,6 +284,11 @@ func (s *stamped) RawManifest() ([]byte, error)        { return s.manifest, nil 
 func (s *stamped) RawConfigFile() ([]byte, error)      { return s.config, nil }
 
 func (s *stamped) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	return s.layer(h)
+}
+
+// layer serves blob h: the new config, or the original's layer as it was.
+func (s *stamped) layer(h v1.Hash) (v1.Layer, error) {
 	if h == s.configDigest {
 		return partial.ConfigLayer(s)
 	}
@@ -299,6 +306,41 @@ func (s *stamped) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 		return &remote.MountableLayer{Layer: &retypedLayer{Layer: ml.Layer, mediaType: mt}, Reference: ml.Reference}, nil
 	}
 	return &retypedLayer{Layer: l, mediaType: mt}, nil
+}
+
+// image is the stamped image. partial.CompressedToImage derives everything
+// else, but wraps every layer it hands out, which would hide a
+// *remote.MountableLayer and turn a cross-repository mount into a download
+// and re-upload; so the layer methods return the original layers directly.
+type image struct {
+	v1.Image
+	core *stamped
+}
+
+func (i *image) Layers() ([]v1.Layer, error) {
+	m, err := i.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	layers := make([]v1.Layer, 0, len(m.Layers))
+	for _, d := range m.Layers {
+		l, err := i.core.layer(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
+	}
+	return layers, nil
+}
+
+func (i *image) LayerByDigest(h v1.Hash) (v1.Layer, error) { return i.core.layer(h) }
+
+func (i *image) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
+	digest, err := partial.DiffIDToBlob(i, h)
+	if err != nil {
+		return nil, err
+	}
+	return i.core.layer(digest)
 }
 
 // retypedLayer is a layer under its OCI media type.
