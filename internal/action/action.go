@@ -64,7 +64,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	}
 
 	r := report.Report{Image: p.Image, Tags: p.Tags}
-	if in.Source == nil {
+	if len(in.Sources) == 0 {
 		res := stamp.Preview(p)
 		r.Mode, r.Labels, r.Annotations = report.MetadataOnly, res.Labels, res.Annotations
 		return report.Write(gha, r)
@@ -80,28 +80,46 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 		keychain.PasswordHost = p.Image.RegistryStr()
 	}
 
-	gha.Infof("Reading %s", in.Source.Line)
-	loaded, err := source.Load(ctx, in.Source, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir})
-	if err != nil {
-		return &inputs.Error{Input: "source", Msg: err.Error()}
+	var loaded []*source.Loaded
+	defer func() {
+		for _, l := range loaded {
+			l.Close()
+		}
+	}()
+	for _, src := range in.Sources {
+		gha.Infof("Reading %s", src.Line)
+		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir})
+		if err != nil {
+			return &inputs.Error{Input: "source", Msg: err.Error()}
+		}
+		loaded = append(loaded, l)
 	}
-	defer loaded.Close()
 
-	img, res, err := stamp.Image(loaded.Image, p)
+	artifact, res, err := stampAll(loaded, p, in.Attestations)
 	if err != nil {
-		return fmt.Errorf("stamping %s: %w", in.Source.Line, err)
+		return err
 	}
-	r.Labels, r.Annotations = res.Labels, res.Annotations
+	if in.Platforms != nil {
+		if err := stamp.CheckPlatforms(res.Entries, in.Platforms); err != nil {
+			return &inputs.Error{Input: "platforms", Msg: err.Error()}
+		}
+	}
+	r.Labels, r.Annotations, r.Entries = res.Labels, res.Annotations, res.Entries
 	if res.ConvertedToOCI {
-		note := "The source's Docker v2 schema 2 manifest was rewritten with OCI media types, because the Docker schema has no annotations; layer blobs are unchanged."
+		note := "A Docker v2 schema 2 manifest or manifest list was rewritten with OCI media types, because the Docker schemas have no annotations; layer blobs are unchanged."
 		gha.Noticef("%s", note)
 		r.Notes = append(r.Notes, note)
 	}
 	if !res.Changed {
-		r.Notes = append(r.Notes, "The image already carried this metadata, so it was published unchanged, with its original digest.")
+		r.Notes = append(r.Notes, "The source already carried this metadata, so it was published unchanged, with its original digest.")
+	}
+	for _, e := range res.Entries {
+		if e.Fate == stamp.Dropped {
+			gha.Warningf("attestations: drop removed the attestation of %s from %s; its provenance is no longer published", e.Platform, e.Source)
+		}
 	}
 
-	digest, err := img.Digest()
+	digest, err := artifact.Digest()
 	if err != nil {
 		return fmt.Errorf("computing digest: %w", err)
 	}
@@ -113,7 +131,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	}
 
 	gha.Infof("Pushing %s@%s", p.Image, digest)
-	if _, err := push.All(ctx, img, p.Image, p.Tags, push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent()}); err != nil {
+	if _, err := push.All(ctx, artifact, p.Image, p.Tags, push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent()}); err != nil {
 		return explain(err, p.Image.RegistryStr(), in.IsGitHubRegistry(p.Image.RegistryStr()))
 	}
 	r.Mode = report.Published
@@ -121,6 +139,32 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 		gha.Infof("Tagged %s", t)
 	}
 	return report.Write(gha, r)
+}
+
+// stampAll stamps one image on its own, or anything else (an index, or
+// several sources to merge) as one index.
+func stampAll(loaded []*source.Loaded, p plan.Plan, policy inputs.Attestations) (push.Artifact, stamp.Result, error) {
+	if len(loaded) == 1 && loaded[0].Image != nil {
+		img, res, err := stamp.Image(loaded[0].Image, p)
+		if err != nil {
+			return nil, stamp.Result{}, fmt.Errorf("stamping %s: %w", loaded[0].Line, err)
+		}
+		entry, err := stamp.ImageEntry(loaded[0].Line, img, res)
+		if err != nil {
+			return nil, stamp.Result{}, err
+		}
+		res.Entries = []stamp.Entry{entry}
+		return img, res, nil
+	}
+	idx, res, err := stamp.Index(loaded, p, policy)
+	if err != nil {
+		var inputErr *inputs.Error
+		if errors.As(err, &inputErr) {
+			return nil, stamp.Result{}, inputErr
+		}
+		return nil, stamp.Result{}, fmt.Errorf("stamping the index: %w", err)
+	}
+	return idx, res, nil
 }
 
 // lookUpRepository asks the API for the repository's description, license

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sethvargo/go-githubactions"
 )
 
@@ -30,8 +31,9 @@ type Optional struct {
 
 // Inputs are the action's validated inputs.
 type Inputs struct {
-	// Source is the image to publish; nil means metadata-only mode.
-	Source *Source
+	// Sources are the images to publish, one per line of the source input;
+	// several make one multi-platform index. None means metadata-only mode.
+	Sources []*Source
 	// Image is the destination repository.
 	Image name.Repository
 	// ImageDerived is true when Image came from the context, not the input.
@@ -49,6 +51,14 @@ type Inputs struct {
 	Username    string
 	Password    string
 	Push        bool
+	// PushByDigest writes the manifest by digest only, with no tag: what
+	// matrix jobs do before a merge.
+	PushByDigest bool
+	// Platforms is the exact set of platforms the result must hold; nil
+	// means no check.
+	Platforms []v1.Platform
+	// Attestations says what happens to build attestations in an index.
+	Attestations Attestations
 
 	Context Context
 	// extraGitHubRegistries are hosts that tests treat as GitHub's.
@@ -77,9 +87,8 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	// GetInput trims, which would eat meaningful whitespace only at the ends
 	// of multi-line values: each line is trimmed again below anyway.
 	if v := gha.GetInput("source"); v != "" {
-		src, err := ParseSources(v, ctx.Workspace)
+		in.Sources, err = ParseSources(v, ctx.Workspace)
 		add(err)
-		in.Source = src
 	}
 
 	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(gha.GetInput("image"), ctx)
@@ -136,20 +145,38 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 		in.Username = "github-actions"
 	}
 
-	in.Push = true
-	switch v := strings.ToLower(gha.GetInput("push")); v {
-	case "", "true":
-	case "false":
-		in.Push = false
-	default:
-		add(errorf("push", "%q is not a boolean; use true or false", gha.GetInput("push")))
+	in.Push, err = parseBool("push", gha.GetInput("push"), true)
+	add(err)
+	in.PushByDigest, err = parseBool("push-by-digest", gha.GetInput("push-by-digest"), false)
+	add(err)
+	if in.PushByDigest && gha.GetInput("tags") != "" {
+		add(errorf("push-by-digest", "is true and tags are given; pushing by digest writes no tag, so drop one of them"))
 	}
+	if v := gha.GetInput("platforms"); v != "" {
+		in.Platforms, err = ParsePlatforms(v)
+		add(err)
+	}
+	in.Attestations, err = parseAttestations(gha.GetInput("attestations"))
+	add(err)
 
-	if in.Push && in.Source != nil && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
+	if in.Push && len(in.Sources) > 0 && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
 		add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
 	}
 
 	return in, errors.Join(errs...)
+}
+
+// parseBool reads a boolean input; empty means def.
+func parseBool(input, v string, def bool) (bool, error) {
+	switch strings.ToLower(v) {
+	case "":
+		return def, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return def, errorf(input, "%q is not a boolean; use true or false", v)
 }
 
 // IsGitHubRegistry reports whether host is one of GitHub's registries, the

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sethvargo/go-githubactions"
 )
 
@@ -46,8 +47,8 @@ func TestReadDefaults(t *testing.T) {
 	if !in.ImageDerived || !in.ImageLowercased {
 		t.Errorf("ImageDerived, ImageLowercased = %v, %v, want true, true", in.ImageDerived, in.ImageLowercased)
 	}
-	if !in.Push || in.Source != nil || in.Tags != nil {
-		t.Errorf("Push, Source, Tags = %v, %v, %v; want true, nil, nil", in.Push, in.Source, in.Tags)
+	if !in.Push || in.Sources != nil || in.Tags != nil || in.PushByDigest || in.Attestations != Preserve || in.Platforms != nil {
+		t.Errorf("Read() = %+v, want the defaults", in)
 	}
 	if in.Username != "octocat" {
 		t.Errorf("Username = %q, want the actor", in.Username)
@@ -61,34 +62,38 @@ func TestReadValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, err := Read(env(t, map[string]string{
-		"GITHUB_WORKSPACE":  ws,
-		"SOURCE_DATE_EPOCH": "1700000000",
-		"INPUT_SOURCE":      "oci:out:app",
-		"INPUT_IMAGE":       "ghcr.io/acme/other",
-		"INPUT_TAGS":        "1.2.3, latest\n1.2.3\n",
-		"INPUT_LABELS":      "a=1\nb=x=y\n\nc=\na=2",
-		"INPUT_ANNOTATIONS": "k=v",
-		"INPUT_DESCRIPTION": "Hello",
-		"INPUT_LICENSES":    "Apache-2.0 OR MIT",
-		"INPUT_SOURCE-URL":  "https://github.com/acme/other",
-		"INPUT_PUSH":        "False",
-		"GITHUB_EVENT_PATH": filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"),
-		"GITHUB_EVENT_NAME": "push",
-		"INPUT_USERNAME":    "bot",
+		"GITHUB_WORKSPACE":   ws,
+		"SOURCE_DATE_EPOCH":  "1700000000",
+		"INPUT_SOURCE":       "oci:out:app",
+		"INPUT_IMAGE":        "ghcr.io/acme/other",
+		"INPUT_TAGS":         "1.2.3, latest\n1.2.3\n",
+		"INPUT_LABELS":       "a=1\nb=x=y\n\nc=\na=2",
+		"INPUT_ANNOTATIONS":  "k=v",
+		"INPUT_DESCRIPTION":  "Hello",
+		"INPUT_LICENSES":     "Apache-2.0 OR MIT",
+		"INPUT_SOURCE-URL":   "https://github.com/acme/other",
+		"INPUT_PUSH":         "False",
+		"INPUT_ATTESTATIONS": "repoint",
+		"INPUT_PLATFORMS":    "linux/amd64,\nlinux/arm/v7",
+		"GITHUB_EVENT_PATH":  filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"),
+		"GITHUB_EVENT_NAME":  "push",
+		"INPUT_USERNAME":     "bot",
 	}))
 	if err != nil {
 		t.Fatalf("Read() = %v", err)
 	}
 	want := Inputs{
-		Source:      &Source{Line: "oci:out:app", Transport: OCILayout, Path: filepath.Join(ws, "out"), Ref: "app"},
-		Tags:        []string{"1.2.3", "latest"},
-		Labels:      []KeyValue{{"a", "2"}, {"b", "x=y"}, {"c", ""}},
-		Annotations: []KeyValue{{"k", "v"}},
-		Description: Optional{"Hello", true},
-		Licenses:    Optional{"Apache-2.0 OR MIT", true},
-		SourceURL:   Optional{"https://github.com/acme/other", true},
-		Token:       "ghs_secret",
-		Username:    "bot",
+		Sources:      []*Source{{Line: "oci:out:app", Transport: OCILayout, Path: filepath.Join(ws, "out"), Ref: "app"}},
+		Attestations: Repoint,
+		Platforms:    []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm", Variant: "v7"}},
+		Tags:         []string{"1.2.3", "latest"},
+		Labels:       []KeyValue{{"a", "2"}, {"b", "x=y"}, {"c", ""}},
+		Annotations:  []KeyValue{{"k", "v"}},
+		Description:  Optional{"Hello", true},
+		Licenses:     Optional{"Apache-2.0 OR MIT", true},
+		SourceURL:    Optional{"https://github.com/acme/other", true},
+		Token:        "ghs_secret",
+		Username:     "bot",
 	}
 	got := in
 	got.Image, got.Context = want.Image, want.Context
@@ -142,7 +147,12 @@ func TestReadBadInputs(t *testing.T) {
 		{"unknown transport", map[string]string{"INPUT_SOURCE": "ftp://example.com/x"}, "source", `unknown transport "ftp"`},
 		{"unknown transport without slashes", map[string]string{"INPUT_SOURCE": "foo:bar/baz"}, "source", `unknown transport "foo"`},
 		{"docker-daemon not yet", map[string]string{"INPUT_SOURCE": "docker-daemon:app:latest"}, "source", "not supported yet"},
-		{"several sources not yet", map[string]string{"INPUT_SOURCE": "oci:out\noci:out"}, "source", "not supported yet"},
+		{"bad second source line", map[string]string{"INPUT_SOURCE": "oci:out\nftp://x", "GITHUB_WORKSPACE": ws}, "source", `unknown transport "ftp"`},
+		{"push-by-digest not boolean", map[string]string{"INPUT_PUSH-BY-DIGEST": "1"}, "push-by-digest", "true or false"},
+		{"push-by-digest with tags", map[string]string{"INPUT_PUSH-BY-DIGEST": "true", "INPUT_TAGS": "1.0"}, "push-by-digest", "writes no tag"},
+		{"platform malformed", map[string]string{"INPUT_PLATFORMS": "linux/amd64,amd64"}, "platforms", `"amd64" is not a platform`},
+		{"platform twice", map[string]string{"INPUT_PLATFORMS": "linux/arm64,linux/arm64/v8"}, "platforms", "twice"},
+		{"unknown attestation policy", map[string]string{"INPUT_ATTESTATIONS": "keep"}, "attestations", "preserve, repoint or drop"},
 		{"missing path", map[string]string{"INPUT_SOURCE": "oci:nowhere", "GITHUB_WORKSPACE": ws}, "source", "does not exist"},
 		{"path leaving the workspace", map[string]string{"INPUT_SOURCE": "oci:../../etc", "GITHUB_WORKSPACE": ws}, "source", "leaves the workspace"},
 		{"upper-case registry source", map[string]string{"INPUT_SOURCE": "ghcr.io/Acme/App:1"}, "source", `use "ghcr.io/acme/app:1"`},

@@ -1,6 +1,7 @@
 package inputs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ type Source struct {
 // transports skopeo knows but this action does not read (yet), so that a line
 // like "dir:out" fails clearly instead of being taken for an image on Docker Hub.
 var otherTransports = map[string]string{
-	"docker-daemon":      "is not supported yet; docker save the image and use docker-archive:FILE, or push it and give its registry reference",
+	"docker-daemon": "is not supported yet; docker save the image and use docker-archive:FILE, or push it and give its registry reference",
 	"containers-storage": "is not supported; export the image with podman save and use oci-archive:FILE or docker-archive:FILE",
 	"dir":                "is not supported; copy it to an OCI layout with skopeo copy dir:PATH oci:PATH and use oci:PATH",
 	"ostree":             "is not supported; export the image as an OCI layout and use oci:PATH",
@@ -45,19 +46,27 @@ var otherTransports = map[string]string{
 	"tarball":            "is not supported; use oci-archive:FILE or docker-archive:FILE",
 }
 
-// ParseSources parses the source input. Relative paths resolve against
-// workspace (GITHUB_WORKSPACE), and may not climb out of it.
-func ParseSources(v, workspace string) (*Source, error) {
-	var lines []string
+// ParseSources parses the source input, one source per line. Relative paths
+// resolve against workspace (GITHUB_WORKSPACE), and may not climb out of it.
+// Every bad line is reported.
+func ParseSources(v, workspace string) ([]*Source, error) {
+	var sources []*Source
+	var errs []error
+	seen := map[string]bool{}
 	for _, l := range strings.Split(v, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
+		l = strings.TrimSpace(l)
+		if l == "" || seen[l] {
+			continue
 		}
+		seen[l] = true
+		src, err := ParseSource(l, workspace)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sources = append(sources, src)
 	}
-	if len(lines) > 1 {
-		return nil, errorf("source", "has %d lines; publishing several sources as one image is not supported yet, give one source", len(lines))
-	}
-	return ParseSource(lines[0], workspace)
+	return sources, errors.Join(errs...)
 }
 
 // ParseSource parses one source line.

@@ -71,10 +71,10 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 	p.Warnings = append(p.Warnings, in.Warnings...)
 
 	tags := in.Tags
-	if tags == nil {
+	if tags == nil && !in.PushByDigest {
 		tags = TagsFromRef(in.Context.Ref)
-		if len(tags) == 0 && in.Source != nil && in.Push {
-			return Plan{}, &inputs.Error{Input: "tags", Msg: fmt.Sprintf("is empty and the ref %q names no branch, tag or pull request to derive one from; set tags", in.Context.Ref)}
+		if len(tags) == 0 && len(in.Sources) > 0 && in.Push {
+			return Plan{}, &inputs.Error{Input: "tags", Msg: fmt.Sprintf("is empty and the ref %q names no branch, tag or pull request to derive one from; set tags, or push-by-digest: true", in.Context.Ref)}
 		}
 	}
 	for _, t := range tags {

@@ -53,7 +53,7 @@ func tagPush(t *testing.T) inputs.Inputs {
 		t.Fatal(err)
 	}
 	return inputs.Inputs{
-		Source:       &inputs.Source{Line: "oci:out", Transport: inputs.OCILayout, Path: "/workspace/out"},
+		Sources:      []*inputs.Source{{Line: "oci:out", Transport: inputs.OCILayout, Path: "/workspace/out"}},
 		Image:        repo,
 		ImageDerived: true,
 		Push:         true,
@@ -412,7 +412,7 @@ func TestMake(t *testing.T) {
 	}, {
 		name: "metadata only with no tag to derive",
 		edit: func(in *inputs.Inputs) {
-			in.Source = nil
+			in.Sources = nil
 			in.Context.Ref = ""
 		},
 		info: widgetInfo(),

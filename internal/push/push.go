@@ -32,8 +32,15 @@ type Result struct {
 	Tags []name.Tag
 }
 
-// All pushes img to repo and points every tag at it.
-func All(ctx context.Context, img v1.Image, repo name.Repository, tags []name.Tag, opts Options) (Result, error) {
+// Artifact is what gets pushed: a v1.Image or a v1.ImageIndex.
+type Artifact interface {
+	remote.Taggable
+	Digest() (v1.Hash, error)
+}
+
+// All pushes img (an image, or an index with all its children) to repo and
+// points every tag at it. With no tags it is pushed by digest only.
+func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Tag, opts Options) (Result, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return Result{}, fmt.Errorf("computing digest: %w", err)

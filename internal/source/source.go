@@ -22,9 +22,6 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 )
 
-// ErrIndex is returned for a source that is a multi-platform image index.
-var ErrIndex = errors.New("the image is an index (several platforms, or build attestations); publishing indexes is not supported yet: build one platform without attestations (docker buildx build --provenance=false --sbom=false) or give one platform's image")
-
 // Options say how to reach registries and where to unpack archives.
 type Options struct {
 	Keychain  authn.Keychain
@@ -33,10 +30,15 @@ type Options struct {
 	TempDir string
 }
 
-// Loaded is a source image ready to stamp. Close it when the publish is done:
-// its layers may be read from files it owns until then.
+// Loaded is a source ready to stamp: an image, or an index (a multi-platform
+// image, or an image with build attestations). Close it when the publish is
+// done: its blobs may be read from files it owns until then.
 type Loaded struct {
+	// Line is the source line it was read from, for messages.
+	Line string
+	// Exactly one of Image and Index is set.
 	Image   v1.Image
+	Index   v1.ImageIndex
 	cleanup func() error
 }
 
@@ -52,11 +54,12 @@ func (l *Loaded) Close() error {
 func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error) {
 	switch src.Transport {
 	case inputs.OCILayout:
-		img, err := fromLayout(src.Path, src.Ref)
+		l, err := fromLayout(src.Path, src.Ref)
 		if err != nil {
 			return nil, fmt.Errorf("reading OCI layout %s: %w", src.Path, err)
 		}
-		return &Loaded{Image: img}, nil
+		l.Line = src.Line
+		return l, nil
 	case inputs.OCIArchive:
 		dir, err := os.MkdirTemp(opts.TempDir, "oci-archive-")
 		if err != nil {
@@ -67,31 +70,33 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 			cleanup()
 			return nil, fmt.Errorf("unpacking OCI archive %s: %w", src.Path, err)
 		}
-		img, err := fromLayout(dir, src.Ref)
+		l, err := fromLayout(dir, src.Ref)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("reading OCI archive %s: %w", src.Path, err)
 		}
-		return &Loaded{Image: img, cleanup: cleanup}, nil
+		l.Line, l.cleanup = src.Line, cleanup
+		return l, nil
 	case inputs.DockerArchive:
 		img, err := fromDockerArchive(src.Path, src.Ref)
 		if err != nil {
 			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
 		}
-		return &Loaded{Image: img}, nil
+		return &Loaded{Line: src.Line, Image: img}, nil
 	case inputs.Registry:
-		img, err := fromRegistry(ctx, src.Reference, opts)
+		l, err := fromRegistry(ctx, src.Reference, opts)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", src.Reference, err)
 		}
-		return &Loaded{Image: img}, nil
+		l.Line = src.Line
+		return l, nil
 	}
 	return nil, fmt.Errorf("unknown transport %q", src.Transport)
 }
 
 // fromLayout selects the image named ref in an OCI layout's index.json, or the
 // only entry when ref is empty (containers/image's oci transport does the same).
-func fromLayout(dir, ref string) (v1.Image, error) {
+func fromLayout(dir, ref string) (*Loaded, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		return nil, err
@@ -126,13 +131,21 @@ func fromLayout(dir, ref string) (v1.Image, error) {
 		return nil, fmt.Errorf("index.json lists %d images named %q; rebuild the layout with one", len(chosen), ref)
 	}
 	d := chosen[0]
-	if d.MediaType.IsIndex() {
-		return nil, ErrIndex
+	switch {
+	case d.MediaType.IsIndex():
+		ii, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return &Loaded{Index: ii}, nil
+	case d.MediaType.IsImage():
+		img, err := p.Image(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return &Loaded{Image: img}, nil
 	}
-	if !d.MediaType.IsImage() {
-		return nil, fmt.Errorf("entry %s has media type %q, which is not an image", d.Digest, d.MediaType)
-	}
-	return p.Image(d.Digest)
+	return nil, fmt.Errorf("entry %s has media type %q, which is not an image", d.Digest, d.MediaType)
 }
 
 // fromDockerArchive reads a docker save tarball, selecting ref (a repo:tag in
@@ -164,15 +177,26 @@ func fromDockerArchive(path, ref string) (v1.Image, error) {
 	return img, nil
 }
 
-func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (v1.Image, error) {
+func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loaded, error) {
 	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(opts.Keychain), remote.WithTransport(transport(opts)))
 	if err != nil {
 		return nil, err
 	}
-	if desc.MediaType.IsIndex() {
-		return nil, ErrIndex
+	switch {
+	case desc.MediaType.IsIndex():
+		ii, err := desc.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		return &Loaded{Index: ii}, nil
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return nil, err
+		}
+		return &Loaded{Image: img}, nil
 	}
-	return desc.Image()
+	return nil, fmt.Errorf("media type %q is neither an image nor an index", desc.MediaType)
 }
 
 func transport(opts Options) http.RoundTripper {

@@ -193,6 +193,18 @@ func checkErr(t *testing.T, err, wantIs error, wantText []string) bool {
 	return false
 }
 
+// checkIndex fails the test unless l is the index with digest want.
+func checkIndex(t *testing.T, l *source.Loaded, want v1.Hash) {
+	t.Helper()
+	if l.Index == nil || l.Image != nil {
+		t.Fatalf("Load() = %+v, want an index and no image", l)
+	}
+	got, err := l.Index.Digest()
+	if err != nil || got != want {
+		t.Errorf("Load() index digest = %s, %v; want %s", got, err, want)
+	}
+}
+
 // checkEmpty fails the test unless dir exists and holds nothing.
 func checkEmpty(t *testing.T, dir string) {
 	t.Helper()
@@ -217,9 +229,11 @@ func TestLoadOCILayout(t *testing.T) {
 		entries []entry
 		ref     string
 		// want is the index of the entry to load, when no error is wanted.
-		want     int
-		wantIs   error
-		wantText []string
+		want   int
+		wantIs error
+		// wantIndex: the source is an index, loaded as one.
+		wantIndex bool
+		wantText  []string
 	}{
 		{name: "one image", entries: []entry{{}}},
 		{name: "one named image without REF", entries: []entry{{ref: "v1"}}},
@@ -255,8 +269,8 @@ func TestLoadOCILayout(t *testing.T) {
 			ref:      "v1",
 			wantText: []string{`2 images named "v1"`},
 		},
-		{name: "only entry is an index", entries: []entry{{index: true}}, wantIs: source.ErrIndex},
-		{name: "REF names an index", entries: []entry{{ref: "v1", index: true}, {ref: "v2"}}, ref: "v1", wantIs: source.ErrIndex},
+		{name: "only entry is an index", entries: []entry{{index: true}}, wantIndex: true},
+		{name: "REF names an index", entries: []entry{{ref: "v1", index: true}, {ref: "v2"}}, ref: "v1", wantIndex: true},
 		{name: "REF skips an index", entries: []entry{{ref: "v1", index: true}, {ref: "v2"}}, ref: "v2", want: 1},
 		{name: "no entries", wantText: []string{"lists no image"}},
 	}
@@ -271,6 +285,10 @@ func TestLoadOCILayout(t *testing.T) {
 				if !strings.Contains(err.Error(), dir) {
 					t.Errorf("Load() = %v, want it to name the layout %s", err, dir)
 				}
+				return
+			}
+			if tc.wantIndex {
+				checkIndex(t, l, digests[tc.want])
 				return
 			}
 			if got, want := digest(t, l.Image), digests[tc.want]; got != want {
@@ -290,20 +308,22 @@ func TestLoadOCILayout(t *testing.T) {
 func TestLoadOCIArchive(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name     string
-		entries  []entry
-		prefix   string
-		ref      string
-		want     int
-		wantIs   error
-		wantText []string
+		name    string
+		entries []entry
+		prefix  string
+		ref     string
+		want    int
+		wantIs  error
+		// wantIndex: the source is an index, loaded as one.
+		wantIndex bool
+		wantText  []string
 	}{
 		{name: "one image", entries: []entry{{}}},
 		{name: "names with ./", entries: []entry{{}}, prefix: "./"},
 		{name: "REF", entries: []entry{{ref: "a"}, {ref: "b"}}, ref: "b", want: 1},
 		{name: "several images without REF", entries: []entry{{ref: "a"}, {ref: "b"}}, wantText: []string{"add :REF", "a, b"}},
 		{name: "unknown REF", entries: []entry{{ref: "a"}}, ref: "c", wantText: []string{`no image named "c"`, "names there: a"}},
-		{name: "index", entries: []entry{{index: true}}, wantIs: source.ErrIndex},
+		{name: "index", entries: []entry{{index: true}}, wantIndex: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,6 +340,14 @@ func TestLoadOCIArchive(t *testing.T) {
 					t.Errorf("Load() = %v, want it to name the archive %s", err, archive)
 				}
 				// A failed load leaves nothing unpacked behind.
+				checkEmpty(t, tmp)
+				return
+			}
+			if tc.wantIndex {
+				checkIndex(t, l, digests[tc.want])
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
 				checkEmpty(t, tmp)
 				return
 			}
@@ -585,8 +613,8 @@ func TestLoadRegistry(t *testing.T) {
 			l, err := load(t, &inputs.Source{Line: "docker://" + ref.String(), Transport: inputs.Registry, Reference: ref}, opts)
 			switch {
 			case tc.wantIndex:
-				if !errors.Is(err, source.ErrIndex) {
-					t.Errorf("Load(%s) = %v, want ErrIndex", ref, err)
+				if err != nil || l.Index == nil || l.Image != nil {
+					t.Errorf("Load(%s) = %+v, %v; want an index", ref, l, err)
 				}
 			case tc.wantStatus != 0:
 				var terr *transport.Error

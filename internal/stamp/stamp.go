@@ -32,6 +32,9 @@ type Result struct {
 	// Changed is false when the image already carried everything, and so
 	// kept its digest.
 	Changed bool
+	// Entries describe each manifest of an index: its platform, digest and
+	// fate. Empty for a single image.
+	Entries []Entry
 }
 
 // Preview is the metadata a plan would stamp on an image that carries none:

@@ -1,0 +1,83 @@
+package inputs
+
+import (
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Attestations is what happens to BuildKit's attestation manifests in an
+// index when the images they describe are stamped.
+type Attestations string
+
+const (
+	// Preserve leaves images that have attestations byte-identical, so the
+	// attestations stay valid; the metadata goes on the index.
+	Preserve Attestations = "preserve"
+	// Repoint stamps every image and points each attestation at the new
+	// digest (the statement inside still names the digest it was made for).
+	Repoint Attestations = "repoint"
+	// Drop stamps every image and removes the attestations.
+	Drop Attestations = "drop"
+)
+
+func parseAttestations(v string) (Attestations, error) {
+	switch a := Attestations(strings.ToLower(v)); a {
+	case "":
+		return Preserve, nil
+	case Preserve, Repoint, Drop:
+		return a, nil
+	}
+	return Preserve, errorf("attestations", "%q is not a policy; use preserve, repoint or drop", v)
+}
+
+// ParsePlatforms parses a comma- or newline-separated list of platforms such
+// as linux/amd64,linux/arm64/v8.
+func ParsePlatforms(v string) ([]v1.Platform, error) {
+	var out []v1.Platform
+	seen := map[string]bool{}
+	for _, field := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		s := strings.TrimSpace(field)
+		if s == "" {
+			continue
+		}
+		p, err := v1.ParsePlatform(s)
+		if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 || strings.ContainsAny(s, " \t") {
+			return nil, errorf("platforms", "%q is not a platform; write OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7", s)
+		}
+		key := PlatformString(*p)
+		if seen[key] {
+			return nil, errorf("platforms", "lists %s twice", key)
+		}
+		seen[key] = true
+		out = append(out, *p)
+	}
+	if len(out) == 0 {
+		return nil, errorf("platforms", "lists no platform; give e.g. linux/amd64,linux/arm64, or leave it empty")
+	}
+	return out, nil
+}
+
+// PlatformString is the canonical os/arch[/variant][:os.version] form used
+// to compare platforms. arm64's variant v8 is its default, so it is dropped,
+// as containerd's platform matching does.
+func PlatformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" && !(p.Architecture == "arm64" && p.Variant == "v8") {
+		s += "/" + p.Variant
+	}
+	if p.OSVersion != "" {
+		s += ":" + p.OSVersion
+	}
+	return s
+}
+
+// PlatformStrings gives the canonical forms of a platform list, for messages.
+func PlatformStrings(ps []v1.Platform) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = PlatformString(p)
+	}
+	return out
+}
+

@@ -1,0 +1,486 @@
+package stamp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/source"
+)
+
+// BuildKit marks attestation manifests in an index with these annotations
+// (moby/buildkit, docs/attestations/attestation-storage.md); their platform
+// is unknown/unknown.
+const (
+	annotationRefType   = "vnd.docker.reference.type"
+	annotationRefDigest = "vnd.docker.reference.digest"
+	attestationRefType  = "attestation-manifest"
+)
+
+// Fate is what happened to one entry of an index.
+type Fate string
+
+const (
+	Stamped   Fate = "stamped"   // got the metadata, so a new digest
+	Unchanged Fate = "unchanged" // carried the metadata already
+	Preserved Fate = "preserved" // left byte-identical: it has attestations
+	Kept      Fate = "kept"      // an attestation, kept as it was
+	Repointed Fate = "repointed" // an attestation, now naming the stamped image
+	Dropped   Fate = "dropped"   // an attestation, removed
+)
+
+// Entry is one manifest of the published index, or of a single image.
+type Entry struct {
+	// Platform is os/arch[/variant]; for an attestation, the platform of the
+	// image it describes.
+	Platform string
+	// Digest is the digest published; empty when dropped.
+	Digest      string
+	Source      string // the source line it came from
+	Fate        Fate
+	Attestation bool
+}
+
+// entry is a manifest collected from the sources, before stamping.
+type entry struct {
+	line     string
+	desc     document // the descriptor as the source index had it
+	digest   v1.Hash
+	img      v1.Image
+	platform string
+	// attests is the digest an attestation manifest describes.
+	attests string
+}
+
+// Index stamps several sources into one index: every image, and for an
+// index source, each of its images (nested indexes are flattened). A single
+// index source keeps its order, its descriptors' platforms and annotations,
+// its own annotations and any fields we do not know; it gains no
+// artifactType it did not have.
+func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v1.ImageIndex, Result, error) {
+	base := document{
+		"schemaVersion": mustMarshal(2),
+		"mediaType":     mustMarshal(types.OCIImageIndex),
+	}
+	mediaType := types.OCIImageIndex
+	var original v1.ImageIndex
+	if len(sources) == 1 && sources[0].Index != nil {
+		original = sources[0].Index
+		raw, err := original.RawManifest()
+		if err != nil {
+			return nil, Result{}, fmt.Errorf("reading index of %s: %w", sources[0].Line, err)
+		}
+		if err := json.Unmarshal(raw, &base); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing index of %s: %w", sources[0].Line, err)
+		}
+		if mediaType, err = original.MediaType(); err != nil {
+			return nil, Result{}, err
+		}
+	}
+
+	var entries []*entry
+	for _, src := range sources {
+		var err error
+		if src.Index != nil {
+			entries, err = collectIndex(entries, src.Line, src.Index)
+		} else {
+			entries, err = collectImage(entries, src.Line, src.Image)
+		}
+		if err != nil {
+			return nil, Result{}, err
+		}
+	}
+	if err := checkDuplicates(entries); err != nil {
+		return nil, Result{}, err
+	}
+
+	attested := map[string]bool{}
+	platformOf := map[string]string{}
+	for _, e := range entries {
+		if e.attests != "" {
+			attested[e.attests] = true
+		} else {
+			platformOf[e.digest.String()] = e.platform
+		}
+	}
+
+	var res Result
+	children := map[v1.Hash]v1.Image{}
+	newDigest := map[string]string{}
+	var imageLabels [][]plan.Entry
+	var descs []document
+	for _, e := range entries {
+		if e.attests != "" {
+			continue
+		}
+		out := Entry{Platform: e.platform, Source: e.line, Fate: Preserved}
+		img := e.img
+		if policy != inputs.Preserve || !attested[e.digest.String()] {
+			stamped, r, err := Image(e.img, p)
+			if err != nil {
+				return nil, Result{}, fmt.Errorf("stamping %s from %s: %w", e.platform, e.line, err)
+			}
+			img, out.Fate = stamped, Unchanged
+			if r.Changed {
+				out.Fate = Stamped
+			}
+			res.ConvertedToOCI = res.ConvertedToOCI || r.ConvertedToOCI
+			imageLabels = append(imageLabels, r.Labels)
+			if err := redescribe(e.desc, img); err != nil {
+				return nil, Result{}, err
+			}
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return nil, Result{}, err
+		}
+		out.Digest = d.String()
+		newDigest[e.digest.String()] = d.String()
+		children[d] = img
+		e.img = img
+		res.Entries = append(res.Entries, out)
+	}
+	// Second pass, in source order: attestations can only be settled once
+	// the images they describe have their new digests.
+	for _, e := range entries {
+		if e.attests == "" {
+			descs = append(descs, e.desc)
+			continue
+		}
+		out := Entry{Platform: platformOf[e.attests], Source: e.line, Attestation: true, Fate: Kept, Digest: e.digest.String()}
+		switch {
+		case policy == inputs.Drop:
+			out.Fate, out.Digest = Dropped, ""
+			res.Entries = append(res.Entries, out)
+			continue
+		case newDigest[e.attests] != "" && newDigest[e.attests] != e.attests:
+			// Only Repoint gets here: Preserve left attested images alone.
+			var ann map[string]string
+			if err := json.Unmarshal(e.desc["annotations"], &ann); err != nil {
+				return nil, Result{}, fmt.Errorf("parsing attestation annotations: %w", err)
+			}
+			ann[annotationRefDigest] = newDigest[e.attests]
+			e.desc["annotations"] = mustMarshal(ann)
+			out.Fate = Repointed
+		}
+		children[e.digest] = e.img
+		descs = append(descs, e.desc)
+		res.Entries = append(res.Entries, out)
+	}
+	if len(res.Entries) == 0 || len(children) == 0 {
+		return nil, Result{}, fmt.Errorf("the sources hold no image")
+	}
+
+	// The index carries the same keys as its images' labels. Where every
+	// stamped image kept a value of its own (a Dockerfile LABEL), the index
+	// says the same rather than a derived guess.
+	res.Labels = indexLabels(p.Labels, imageLabels)
+	oldAnnotations := map[string]string{}
+	if raw, ok := base["annotations"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &oldAnnotations); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing index annotations: %w", err)
+		}
+	}
+	res.Annotations = annotate(res.Labels, oldAnnotations, p)
+	annotations := maps.Clone(oldAnnotations)
+	for _, k := range p.RemoveLabels {
+		delete(annotations, k)
+	}
+	for _, e := range res.Annotations {
+		annotations[e.Key] = e.Value
+	}
+	if len(annotations) > 0 {
+		base["annotations"] = mustMarshal(annotations)
+	}
+	if mediaType == types.DockerManifestList && len(annotations) > 0 {
+		// The Docker manifest list has no annotations field; writing one
+		// there would be dropped silently by some readers.
+		base["mediaType"] = mustMarshal(types.OCIImageIndex)
+		mediaType = types.OCIImageIndex
+		res.ConvertedToOCI = true
+	}
+	manifests := make([]json.RawMessage, len(descs))
+	for i, d := range descs {
+		manifests[i] = marshalOrdered(d, descriptorOrder)
+	}
+	base["manifests"] = mustMarshal(manifests)
+	raw := marshalOrdered(base, manifestOrder)
+
+	res.Changed = res.ConvertedToOCI || !maps.Equal(annotations, oldAnnotations)
+	for _, e := range res.Entries {
+		res.Changed = res.Changed || e.Fate == Stamped || e.Fate == Repointed || e.Fate == Dropped
+	}
+	if original != nil && !res.Changed {
+		// Byte-identical, so the digest stays: re-serialising could reorder
+		// fields the original wrote in another order.
+		return original, res, nil
+	}
+	return &index{mediaType: mediaType, raw: raw, children: children, descs: descs}, res, nil
+}
+
+// descriptorOrder is the field order of descriptors in image-spec examples.
+var descriptorOrder = []string{"mediaType", "artifactType", "digest", "size", "urls", "platform", "annotations"}
+
+// collectIndex appends the manifests of idx, flattening nested indexes.
+func collectIndex(entries []*entry, line string, idx v1.ImageIndex) ([]*entry, error) {
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index of %s: %w", line, err)
+	}
+	var doc struct {
+		Manifests []document `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("parsing index of %s: %w", line, err)
+	}
+	for _, desc := range doc.Manifests {
+		var d v1.Descriptor
+		if err := json.Unmarshal(mustMarshal(desc), &d); err != nil {
+			return nil, fmt.Errorf("parsing a descriptor in %s: %w", line, err)
+		}
+		switch {
+		case d.MediaType.IsIndex():
+			nested, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading nested index %s of %s: %w", d.Digest, line, err)
+			}
+			if entries, err = collectIndex(entries, line, nested); err != nil {
+				return nil, err
+			}
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s of %s: %w", d.Digest, line, err)
+			}
+			e := &entry{line: line, desc: desc, digest: d.Digest, img: img}
+			if d.Annotations[annotationRefType] == attestationRefType {
+				e.attests = d.Annotations[annotationRefDigest]
+			} else if e.platform, err = platformOf(d.Platform, img); err != nil {
+				return nil, fmt.Errorf("reading the platform of %s in %s: %w", d.Digest, line, err)
+			}
+			entries = append(entries, e)
+		default:
+			return nil, fmt.Errorf("%s lists %s with media type %q, which is neither an image nor an index", line, d.Digest, d.MediaType)
+		}
+	}
+	return entries, nil
+}
+
+// collectImage appends a plain image, its platform read from its config.
+func collectImage(entries []*entry, line string, img v1.Image) ([]*entry, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config of %s: %w", line, err)
+	}
+	d, err := partial.Descriptor(img)
+	if err != nil {
+		return nil, fmt.Errorf("describing %s: %w", line, err)
+	}
+	plat := cf.Platform()
+	if plat == nil || plat.OS == "" || plat.Architecture == "" {
+		return nil, fmt.Errorf("%s names no os and architecture in its config, so it cannot take a place in a multi-platform index", line)
+	}
+	desc := v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest, Platform: plat}
+	var doc document
+	if err := json.Unmarshal(mustMarshal(desc), &doc); err != nil {
+		return nil, err
+	}
+	return append(entries, &entry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat)}), nil
+}
+
+// ImageEntry describes a single image published on its own.
+func ImageEntry(line string, img v1.Image, res Result) (Entry, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return Entry{}, err
+	}
+	platform, err := platformOf(nil, img)
+	if err != nil {
+		platform = "unknown"
+	}
+	fate := Unchanged
+	if res.Changed {
+		fate = Stamped
+	}
+	return Entry{Platform: platform, Digest: d.String(), Source: line, Fate: fate}, nil
+}
+
+// CheckPlatforms compares the platforms published with the exact set
+// wanted, and names the difference.
+func CheckPlatforms(entries []Entry, want []v1.Platform) error {
+	got := map[string]bool{}
+	for _, e := range entries {
+		if !e.Attestation {
+			got[e.Platform] = true
+		}
+	}
+	var missing, extra []string
+	wanted := map[string]bool{}
+	for _, p := range inputs.PlatformStrings(want) {
+		wanted[p] = true
+		if !got[p] {
+			missing = append(missing, p)
+		}
+	}
+	for _, e := range entries {
+		if !e.Attestation && !wanted[e.Platform] {
+			extra = append(extra, e.Platform)
+		}
+	}
+	switch {
+	case len(missing) > 0 && len(extra) > 0:
+		return fmt.Errorf("the sources lack %s and add %s; fix the sources or the list", strings.Join(missing, ", "), strings.Join(extra, ", "))
+	case len(missing) > 0:
+		return fmt.Errorf("the sources lack %s; add a source line for it, or drop it from platforms", strings.Join(missing, ", "))
+	case len(extra) > 0:
+		return fmt.Errorf("the sources also hold %s, which platforms does not list; add it to platforms or leave it out of the sources", strings.Join(extra, ", "))
+	}
+	return nil
+}
+
+// platformOf is the descriptor's platform, or the config's when the index
+// does not say.
+func platformOf(p *v1.Platform, img v1.Image) (string, error) {
+	if p != nil && p.OS != "" && p.Architecture != "" {
+		return inputs.PlatformString(*p), nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	if cp := cf.Platform(); cp != nil && cp.OS != "" {
+		return inputs.PlatformString(*cp), nil
+	}
+	return "", fmt.Errorf("neither the index nor the config names a platform")
+}
+
+// checkDuplicates refuses two images for one platform: a client pulling
+// would get whichever comes first.
+func checkDuplicates(entries []*entry) error {
+	seen := map[string]*entry{}
+	for _, e := range entries {
+		if e.attests != "" {
+			continue
+		}
+		if first, dup := seen[e.platform]; dup {
+			if first.line == e.line {
+				return &inputs.Error{Input: "source", Msg: fmt.Sprintf("%q holds two images for %s (%s and %s); give each platform once", e.line, e.platform, first.digest, e.digest)}
+			}
+			return &inputs.Error{Input: "source", Msg: fmt.Sprintf("%s comes from both %q and %q; give each platform once", e.platform, first.line, e.line)}
+		}
+		seen[e.platform] = e
+	}
+	return nil
+}
+
+// redescribe points a descriptor at img, keeping its platform, annotations
+// and any other field.
+func redescribe(desc document, img v1.Image) error {
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	size, err := img.Size()
+	if err != nil {
+		return err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return err
+	}
+	desc["digest"] = mustMarshal(d)
+	desc["size"] = mustMarshal(size)
+	desc["mediaType"] = mustMarshal(mt)
+	return nil
+}
+
+// indexLabels picks the values the index is annotated with: the plan's,
+// except where every stamped image kept one value of its own.
+func indexLabels(planned []plan.Entry, perImage [][]plan.Entry) []plan.Entry {
+	out := make([]plan.Entry, 0, len(planned))
+	for _, e := range planned {
+		agreed, same := "", len(perImage) > 0
+		for _, labels := range perImage {
+			v, origin := lookup(labels, e.Key)
+			if origin != plan.FromImage || (agreed != "" && v != agreed) {
+				same = false
+				break
+			}
+			agreed = v
+		}
+		if same {
+			e = plan.Entry{Key: e.Key, Value: agreed, Origin: plan.FromImage}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func lookup(entries []plan.Entry, key string) (string, plan.Origin) {
+	for _, e := range entries {
+		if e.Key == key {
+			return e.Value, e.Origin
+		}
+	}
+	return "", ""
+}
+
+// index is the stamped index. It hands its children to go-containerregistry
+// as they are (partial.Manifests), so remote children keep their mountable
+// layers.
+type index struct {
+	mediaType types.MediaType
+	raw       []byte
+	children  map[v1.Hash]v1.Image
+	descs     []document
+}
+
+func (i *index) MediaType() (types.MediaType, error) { return i.mediaType, nil }
+func (i *index) RawManifest() ([]byte, error)        { return i.raw, nil }
+func (i *index) Size() (int64, error)                { return int64(len(i.raw)), nil }
+
+func (i *index) Digest() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(i.raw))
+	return h, err
+}
+
+func (i *index) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(i.raw))
+}
+
+func (i *index) Image(h v1.Hash) (v1.Image, error) {
+	img, ok := i.children[h]
+	if !ok {
+		return nil, fmt.Errorf("no image %s in the index", h)
+	}
+	return img, nil
+}
+
+func (i *index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	return nil, fmt.Errorf("no index %s in the index: nested indexes are flattened", h)
+}
+
+// Manifests implements partial's withManifests, in index order.
+func (i *index) Manifests() ([]partial.Describable, error) {
+	m, err := i.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]partial.Describable, 0, len(m.Manifests))
+	for _, d := range m.Manifests {
+		img, err := i.Image(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
