@@ -14,6 +14,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/stamp"
 )
 
 // Mode is what the run did with the registry.
@@ -34,6 +35,9 @@ type Report struct {
 	Tags        []name.Tag
 	Labels      []plan.Entry
 	Annotations []plan.Entry
+	// Entries are the published manifests: one per platform, and the
+	// attestations of an index with what became of them.
+	Entries []stamp.Entry
 	// Notes are remarks for the summary, e.g. a media type conversion.
 	Notes []string
 }
@@ -51,6 +55,21 @@ func (r Report) Outputs() (map[string]string, error) {
 		"labels":      lines(r.Labels),
 		"annotations": lines(r.Annotations),
 	}
+	type platform struct {
+		Platform string `json:"platform"`
+		Digest   string `json:"digest"`
+	}
+	platforms := []platform{}
+	for _, e := range r.Entries {
+		if !e.Attestation {
+			platforms = append(platforms, platform{e.Platform, e.Digest})
+		}
+	}
+	pj, err := json.Marshal(platforms)
+	if err != nil {
+		return nil, fmt.Errorf("encoding platforms output: %w", err)
+	}
+	out["platforms"] = string(pj)
 	j, err := json.Marshal(struct {
 		Mode        Mode              `json:"mode"`
 		Repository  string            `json:"repository"`
@@ -59,7 +78,8 @@ func (r Report) Outputs() (map[string]string, error) {
 		Tags        []string          `json:"tags"`
 		Labels      map[string]string `json:"labels"`
 		Annotations map[string]string `json:"annotations"`
-	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations)})
+		Platforms   []platform        `json:"platforms"`
+	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations), platforms})
 	if err != nil {
 		return nil, fmt.Errorf("encoding json output: %w", err)
 	}
@@ -68,7 +88,7 @@ func (r Report) Outputs() (map[string]string, error) {
 }
 
 // outputOrder is action.yml's order, so the log reads like the docs.
-var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "json"}
+var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "platforms", "json"}
 
 // Write sets the step outputs and appends the job summary. Outside a
 // workflow (no GITHUB_OUTPUT or GITHUB_STEP_SUMMARY file) it prints them.
@@ -103,6 +123,7 @@ var templates embed.FS
 // markdown, and html/template would escape characters such as '+' in tags.
 var summaryTemplate = template.Must(template.New("summary.md.tmpl").Funcs(template.FuncMap{
 	"cell": cell,
+	"fate": fate,
 	"code": code,
 }).ParseFS(templates, "summary.md.tmpl"))
 
@@ -167,4 +188,23 @@ func code(s string) string {
 		pad = " "
 	}
 	return fence + pad + strings.ReplaceAll(s, "|", "\\|") + pad + fence
+}
+
+// fate says in words what happened to one manifest.
+func fate(e stamp.Entry) string {
+	switch e.Fate {
+	case stamp.Stamped:
+		return "stamped"
+	case stamp.Unchanged:
+		return "already stamped, unchanged"
+	case stamp.Preserved:
+		return "left byte-identical: it has attestations (attestations: preserve)"
+	case stamp.Kept:
+		return "kept"
+	case stamp.Repointed:
+		return "repointed to the stamped image (the statement inside names the original digest)"
+	case stamp.Dropped:
+		return "dropped (attestations: drop)"
+	}
+	return string(e.Fate)
 }
