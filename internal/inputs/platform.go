@@ -80,4 +80,3 @@ func PlatformStrings(ps []v1.Platform) []string {
 	}
 	return out
 }
-

@@ -17,11 +17,21 @@ import (
 
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/report"
+	"github.com/ghcr-publish/publish-action/internal/stamp"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 const digest = "sha256:ed74d8a66111eb8a2bf6ce0dc439461fd1872d73c3e4930fea500d2a53ed39ff"
+
+// The manifests of a multi-platform index: its images and their BuildKit
+// attestations (moby/buildkit, docs/attestations/attestation-storage.md).
+const (
+	amd64Digest            = "sha256:5861314d7fccb39c2192173240eab44fa35ca66426201ca2acd0630a6258dd51"
+	arm64Digest            = "sha256:f69162950f235e3cdbbad33f1f912d1a504be90d8a37d002c735d6f3e3882265"
+	amd64AttestationDigest = "sha256:9c6bd5496b74c574d1efe05bb58297d3de62c21f0d778ec2d05d2b2b81fe4eaf"
+	arm64AttestationDigest = "sha256:7a5534a3f42a4adb02016ec0e3730ff5c51a54f2889eefb653b7f8de6774dedd"
+)
 
 func repository(t *testing.T) name.Repository {
 	t.Helper()
@@ -139,6 +149,76 @@ func escaping(t *testing.T) report.Report {
 		Tags:        tags(t, "main"),
 		Labels:      labels,
 		Annotations: labels,
+		// A layout path may hold what a table cell may not.
+		Entries: []stamp.Entry{
+			{Platform: "linux/amd64", Digest: digest, Source: "oci:build/a|b <c>", Fate: stamp.Stamped},
+		},
+	}
+}
+
+// multiPlatform is a published index whose entries have four fates
+// (pushByDigest and dropped have the other two). No single attestations
+// policy gives all four at once: this tests the table, not stamp.Index.
+func multiPlatform(t *testing.T) report.Report {
+	t.Helper()
+	const src = "ghcr.io/acme/widget-build:sha-0123456"
+	labels := []plan.Entry{
+		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromContext),
+		entry(specs.AnnotationVersion, "1.2.3", plan.FromContext),
+	}
+	return report.Report{
+		Mode:        report.Published,
+		Image:       repository(t),
+		Digest:      digest,
+		Tags:        tags(t, "1.2.3", "latest"),
+		Labels:      labels,
+		Annotations: labels,
+		Entries: []stamp.Entry{
+			{Platform: "linux/amd64", Digest: amd64Digest, Source: src, Fate: stamp.Stamped},
+			{Platform: "linux/arm64", Digest: arm64Digest, Source: src, Fate: stamp.Preserved},
+			{Platform: "linux/arm64", Digest: arm64AttestationDigest, Source: src, Fate: stamp.Kept, Attestation: true},
+			{Platform: "linux/amd64", Digest: amd64AttestationDigest, Source: src, Fate: stamp.Repointed, Attestation: true},
+		},
+	}
+}
+
+// dropped is an index whose attestation went with attestations: drop, so it
+// has no digest.
+func dropped(t *testing.T) report.Report {
+	t.Helper()
+	const src = "oci:build/oci"
+	labels := []plan.Entry{
+		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromContext),
+	}
+	return report.Report{
+		Mode:        report.Published,
+		Image:       repository(t),
+		Digest:      digest,
+		Tags:        tags(t, "main"),
+		Labels:      labels,
+		Annotations: labels,
+		Entries: []stamp.Entry{
+			{Platform: "linux/amd64", Digest: amd64Digest, Source: src, Fate: stamp.Stamped},
+			{Platform: "linux/amd64", Source: src, Fate: stamp.Dropped, Attestation: true},
+		},
+	}
+}
+
+// pushByDigest publishes one image under no tag: only its digest names it.
+func pushByDigest(t *testing.T) report.Report {
+	t.Helper()
+	labels := []plan.Entry{
+		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromImage),
+	}
+	return report.Report{
+		Mode:        report.Published,
+		Image:       repository(t),
+		Digest:      digest,
+		Labels:      labels,
+		Annotations: labels,
+		Entries: []stamp.Entry{
+			{Platform: "linux/amd64", Digest: digest, Source: "docker-archive:dist/widget.tar", Fate: stamp.Unchanged},
+		},
 	}
 }
 
@@ -176,6 +256,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.url=https://github.com/Acme/Widget\n" +
 				"org.opencontainers.image.vendor=Acme Corp.\n" +
 				"org.opencontainers.image.version=v1.2.3_rc.1",
+			"platforms": "[]",
 		},
 		wantJSON: map[string]any{
 			"mode":       "published",
@@ -207,6 +288,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.vendor":      "Acme Corp.",
 				"org.opencontainers.image.version":     "v1.2.3_rc.1",
 			},
+			"platforms": []any{},
 		},
 	}, {
 		name:   "dry run",
@@ -217,6 +299,7 @@ func TestOutputs(t *testing.T) {
 			"tags":        "ghcr.io/acme/widget:pr-42",
 			"labels":      "org.opencontainers.image.revision=fedcba9876543210fedcba9876543210fedcba98\norg.opencontainers.image.version=pr-42",
 			"annotations": "org.opencontainers.image.revision=fedcba9876543210fedcba9876543210fedcba98\norg.opencontainers.image.version=pr-42",
+			"platforms":   "[]",
 		},
 		wantJSON: map[string]any{
 			"mode":       "dry-run",
@@ -232,6 +315,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.revision": "fedcba9876543210fedcba9876543210fedcba98",
 				"org.opencontainers.image.version":  "pr-42",
 			},
+			"platforms": []any{},
 		},
 	}, {
 		// No digest, so no image reference; no tags is an empty list in
@@ -244,6 +328,7 @@ func TestOutputs(t *testing.T) {
 			"tags":        "",
 			"labels":      "org.opencontainers.image.source=https://github.com/Acme/Widget",
 			"annotations": "org.opencontainers.image.source=https://github.com/Acme/Widget",
+			"platforms":   "[]",
 		},
 		wantJSON: map[string]any{
 			"mode":        "metadata-only",
@@ -253,13 +338,14 @@ func TestOutputs(t *testing.T) {
 			"tags":        []any{},
 			"labels":      map[string]any{"org.opencontainers.image.source": "https://github.com/Acme/Widget"},
 			"annotations": map[string]any{"org.opencontainers.image.source": "https://github.com/Acme/Widget"},
+			"platforms":   []any{},
 		},
 	}, {
 		name: "nothing known",
 		report: func(t *testing.T) report.Report {
 			return report.Report{Mode: report.MetadataOnly, Image: repository(t)}
 		},
-		want: map[string]string{"digest": "", "image": "", "tags": "", "labels": "", "annotations": ""},
+		want: map[string]string{"digest": "", "image": "", "tags": "", "labels": "", "annotations": "", "platforms": "[]"},
 		wantJSON: map[string]any{
 			"mode":        "metadata-only",
 			"repository":  "ghcr.io/acme/widget",
@@ -268,6 +354,82 @@ func TestOutputs(t *testing.T) {
 			"tags":        []any{},
 			"labels":      map[string]any{},
 			"annotations": map[string]any{},
+			"platforms":   []any{},
+		},
+	}, {
+		// Attestations are not platforms: they are left out.
+		name:   "multi-platform",
+		report: multiPlatform,
+		want: map[string]string{
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        "ghcr.io/acme/widget:1.2.3\nghcr.io/acme/widget:latest",
+			"labels":      "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\norg.opencontainers.image.version=1.2.3",
+			"annotations": "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\norg.opencontainers.image.version=1.2.3",
+			"platforms": `[{"platform":"linux/amd64","digest":"` + amd64Digest + `"},` +
+				`{"platform":"linux/arm64","digest":"` + arm64Digest + `"}]`,
+		},
+		wantJSON: map[string]any{
+			"mode":       "published",
+			"repository": "ghcr.io/acme/widget",
+			"digest":     digest,
+			"image":      "ghcr.io/acme/widget@" + digest,
+			"tags":       []any{"ghcr.io/acme/widget:1.2.3", "ghcr.io/acme/widget:latest"},
+			"labels": map[string]any{
+				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.version":  "1.2.3",
+			},
+			"annotations": map[string]any{
+				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.version":  "1.2.3",
+			},
+			"platforms": []any{
+				map[string]any{"platform": "linux/amd64", "digest": amd64Digest},
+				map[string]any{"platform": "linux/arm64", "digest": arm64Digest},
+			},
+		},
+	}, {
+		name:   "dropped attestation",
+		report: dropped,
+		want: map[string]string{
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        "ghcr.io/acme/widget:main",
+			"labels":      "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
+			"annotations": "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
+			"platforms":   `[{"platform":"linux/amd64","digest":"` + amd64Digest + `"}]`,
+		},
+		wantJSON: map[string]any{
+			"mode":        "published",
+			"repository":  "ghcr.io/acme/widget",
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        []any{"ghcr.io/acme/widget:main"},
+			"labels":      map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
+			"annotations": map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
+			"platforms":   []any{map[string]any{"platform": "linux/amd64", "digest": amd64Digest}},
+		},
+	}, {
+		// No tags, but a digest, so an image reference.
+		name:   "push by digest",
+		report: pushByDigest,
+		want: map[string]string{
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        "",
+			"labels":      "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
+			"annotations": "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
+			"platforms":   `[{"platform":"linux/amd64","digest":"` + digest + `"}]`,
+		},
+		wantJSON: map[string]any{
+			"mode":        "published",
+			"repository":  "ghcr.io/acme/widget",
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        []any{},
+			"labels":      map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
+			"annotations": map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
+			"platforms":   []any{map[string]any{"platform": "linux/amd64", "digest": digest}},
 		},
 	}}
 	for _, tc := range tests {
@@ -318,7 +480,8 @@ func TestSummary(t *testing.T) {
 			"| `org.opencontainers.image.created` | 2026-10-30T14:15:16Z | context |",
 			"docker pull ghcr.io/acme/widget@" + digest,
 		},
-		notWant: []string{"&#43;", "<b>"},
+		// An index's table comes only with entries.
+		notWant: []string{"&#43;", "<b>", "#### Platforms", "by digest only"},
 	}, {
 		golden: "dry-run.md",
 		report: dryRun,
@@ -335,7 +498,7 @@ func TestSummary(t *testing.T) {
 			"### Metadata for `ghcr.io/acme/widget` (no source, nothing pushed)",
 			"| Tags | none |",
 		},
-		notWant: []string{"Digest", "docker pull", "@sha256"},
+		notWant: []string{"Digest", "docker pull", "@sha256", "by digest only", "#### Platforms"},
 	}, {
 		golden: "notes.md",
 		report: withNotes,
@@ -353,6 +516,35 @@ func TestSummary(t *testing.T) {
 			"| `com.example.pipe\\|key` | x | input |",
 			"| ``com.example.tick`key`` | y | input |",
 			"| `` ` `` | z | input |",
+			"| linux/amd64 | `" + digest + "` | oci:build/a\\|b &lt;c&gt; | stamped |",
+		},
+	}, {
+		golden: "multi-platform.md",
+		report: multiPlatform,
+		want: []string{
+			"\n\n#### Platforms\n\n| Platform | Digest | Source | Metadata |\n|---|---|---|---|\n",
+			"| linux/amd64 | `" + amd64Digest + "` | ghcr.io/acme/widget-build:sha-0123456 | stamped |",
+			"| linux/arm64 | `" + arm64Digest + "` | ghcr.io/acme/widget-build:sha-0123456 | left byte-identical: it has attestations (attestations: preserve) |",
+			"| attestation of linux/arm64 | `" + arm64AttestationDigest + "` | ghcr.io/acme/widget-build:sha-0123456 | kept |",
+			"| attestation of linux/amd64 | `" + amd64AttestationDigest + "` | ghcr.io/acme/widget-build:sha-0123456 | repointed to the stamped image (the statement inside names the original digest) |",
+			"| Tags | `ghcr.io/acme/widget:1.2.3`<br>`ghcr.io/acme/widget:latest` |",
+			"docker pull ghcr.io/acme/widget@" + digest,
+		},
+	}, {
+		golden: "dropped.md",
+		report: dropped,
+		want: []string{
+			"| linux/amd64 | `" + amd64Digest + "` | oci:build/oci | stamped |",
+			"| attestation of linux/amd64 | - | oci:build/oci | dropped (attestations: drop) |",
+		},
+	}, {
+		golden: "push-by-digest.md",
+		report: pushByDigest,
+		want: []string{
+			"| Image | `ghcr.io/acme/widget@" + digest + "` |",
+			"| Tags | none (by digest only) |",
+			"| linux/amd64 | `" + digest + "` | docker-archive:dist/widget.tar | already stamped, unchanged |",
+			"docker pull ghcr.io/acme/widget@" + digest,
 		},
 	}}
 	for _, tc := range tests {
@@ -504,7 +696,7 @@ func parseOutputs(t *testing.T, data string) ([]string, map[string]string) {
 func TestWrite(t *testing.T) {
 	t.Parallel()
 	// action.yml's order.
-	order := []string{"digest", "image", "tags", "labels", "annotations", "json"}
+	order := []string{"digest", "image", "tags", "labels", "annotations", "platforms", "json"}
 	tests := []struct {
 		name                string
 		setOutput, setSumry bool
