@@ -31,23 +31,12 @@ func readBack(t *testing.T, ref string) pushed {
 	host, rest, _ := strings.Cut(ref, "/")
 	repo, tag, _ := strings.Cut(rest, ":")
 
+	if at := strings.Index(rest, "@"); at >= 0 {
+		repo, tag = rest[:at], rest[at+1:]
+	}
 	bearer := fetchToken(t, host, repo)
 	get := func(path, accept string) ([]byte, http.Header) {
-		req, _ := http.NewRequest("GET", "http://"+host+"/v2/"+repo+path, nil)
-		req.Header.Set("Authorization", "Bearer "+bearer)
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-		}
-		return body, resp.Header
+		return httpDo(t, host, repo, bearer, path, accept)
 	}
 	rawManifest, hdr := get("/manifests/"+tag, "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
 	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(rawManifest))
@@ -84,18 +73,11 @@ func readBack(t *testing.T, ref string) pushed {
 	}
 
 	if skopeo := requireTool(t, "skopeo"); skopeo != "" {
-		args := []string{"inspect", "--tls-verify=false", "--creds", "reader:" + token}
-		out, err := exec.Command(skopeo, append(args, "--raw", "docker://"+ref)...).Output()
-		if err != nil {
-			t.Fatalf("skopeo inspect --raw %s: %v", ref, stderr(err))
-		}
+		out := runSkopeo(t, skopeo, "inspect", "--raw", "docker://"+ref)
 		if diff := cmp.Diff(string(rawManifest), strings.TrimSuffix(string(out), "\n")); diff != "" {
 			t.Errorf("skopeo reads another manifest for %s (-http +skopeo):\n%s", ref, diff)
 		}
-		out, err = exec.Command(skopeo, append(args, "--config", "docker://"+ref)...).Output()
-		if err != nil {
-			t.Fatalf("skopeo inspect --config %s: %v", ref, stderr(err))
-		}
+		out = runSkopeo(t, skopeo, "inspect", "--config", "docker://"+ref)
 		var sc struct {
 			Config struct {
 				Labels map[string]string `json:"Labels"`
@@ -109,6 +91,44 @@ func readBack(t *testing.T, ref string) pushed {
 		}
 	}
 	return p
+}
+
+// httpGet fetches path under /v2/REPO with a fresh pull token.
+func httpGet(t *testing.T, host, repo, path, accept string) []byte {
+	t.Helper()
+	body, _ := httpDo(t, host, repo, fetchToken(t, host, repo), path, accept)
+	return body
+}
+
+func httpDo(t *testing.T, host, repo, bearer, path, accept string) ([]byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+host+"/v2/"+repo+path, nil)
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	return body, resp.Header
+}
+
+// runSkopeo runs skopeo with the test credentials against the plain-HTTP
+// test registry.
+func runSkopeo(t *testing.T, skopeo, verb string, args ...string) []byte {
+	t.Helper()
+	full := append([]string{verb, "--tls-verify=false", "--creds", "reader:" + token}, args...)
+	out, err := exec.Command(skopeo, full...).Output()
+	if err != nil {
+		t.Fatalf("skopeo %s: %v", strings.Join(full, " "), stderr(err))
+	}
+	return out
 }
 
 // fetchToken does the token exchange a registry client does after a 401.

@@ -182,14 +182,19 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 	// The index carries the same keys as its images' labels. Where every
 	// stamped image kept a value of its own (a Dockerfile LABEL), the index
 	// says the same rather than a derived guess.
-	res.Labels = indexLabels(p.Labels, imageLabels)
+	labels := indexLabels(p.Labels, imageLabels)
+	if len(imageLabels) > 0 {
+		// Labels live in image configs: report them only when some image
+		// was stamped (with attestations: preserve, none may be).
+		res.Labels = labels
+	}
 	oldAnnotations := map[string]string{}
 	if raw, ok := base["annotations"]; ok && !isNull(raw) {
 		if err := json.Unmarshal(raw, &oldAnnotations); err != nil {
 			return nil, Result{}, fmt.Errorf("parsing index annotations: %w", err)
 		}
 	}
-	res.Annotations = annotate(res.Labels, oldAnnotations, p)
+	res.Annotations = annotate(labels, oldAnnotations, p)
 	annotations := maps.Clone(oldAnnotations)
 	for _, k := range p.RemoveLabels {
 		delete(annotations, k)
