@@ -120,6 +120,19 @@ func TestPublishBuildxIndex(t *testing.T) {
 			if again.err != nil || again.outputs["digest"] != r.outputs["digest"] {
 				t.Errorf("second publish = %v, digest %s; want %s", again.err, again.outputs["digest"], r.outputs["digest"])
 			}
+			// Promoting the published index from the registry into another
+			// repository keeps its digest and uploads no blob.
+			f.reg.ResetRequests()
+			promoted := f.run(t, map[string]string{"INPUT_SOURCE": "docker://" + ref, "INPUT_IMAGE": f.reg.Host() + "/acme/promoted", "INPUT_TAGS": "1.0", "INPUT_ATTESTATIONS": policy})
+			if promoted.err != nil || promoted.outputs["digest"] != r.outputs["digest"] {
+				t.Errorf("promotion = %v, digest %s; want %s", promoted.err, promoted.outputs["digest"], r.outputs["digest"])
+			}
+			for _, w := range f.writes() {
+				if w.Method == "PATCH" {
+					t.Errorf("promotion uploaded a blob: %s %s", w.Method, w.Path)
+				}
+			}
+			readIndex(t, f.reg.Host()+"/acme/promoted:1.0")
 		})
 	}
 }
