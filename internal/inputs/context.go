@@ -30,6 +30,10 @@ type Context struct {
 	// CommitTime is the head commit's timestamp from the event payload, when
 	// the event carries one (push events do, pull requests do not).
 	CommitTime *time.Time
+	// FromFork is true for a pull request from a fork, whose GITHUB_TOKEN is
+	// read-only whatever the workflow asks (GitHub docs, "Automatic token
+	// authentication").
+	FromFork bool
 }
 
 // Repository returns "owner/repo", or "" outside a workflow.
@@ -97,6 +101,16 @@ func readContext(gha *githubactions.Action) (Context, error) {
 	if repo, ok := ghc.Event["repository"].(map[string]any); ok {
 		if owner, ok := repo["owner"].(map[string]any); ok {
 			c.OwnerType, _ = owner["type"].(string)
+		}
+	}
+	if pr, ok := ghc.Event["pull_request"].(map[string]any); ok {
+		head, _ := pr["head"].(map[string]any)
+		base, _ := pr["base"].(map[string]any)
+		headRepo, _ := head["repo"].(map[string]any)
+		baseRepo, _ := base["repo"].(map[string]any)
+		if headRepo != nil && baseRepo != nil {
+			fork, _ := headRepo["fork"].(bool)
+			c.FromFork = fork || headRepo["full_name"] != baseRepo["full_name"]
 		}
 	}
 	if head, ok := ghc.Event["head_commit"].(map[string]any); ok {

@@ -59,6 +59,8 @@ type Inputs struct {
 	Platforms []v1.Platform
 	// Attestations says what happens to build attestations in an index.
 	Attestations Attestations
+	// LinkCheck says what a package not linked to the repository means.
+	LinkCheck LinkCheck
 
 	Context Context
 	// extraGitHubRegistries are hosts that tests treat as GitHub's.
@@ -158,12 +160,36 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	}
 	in.Attestations, err = parseAttestations(gha.GetInput("attestations"))
 	add(err)
+	in.LinkCheck, err = parseLinkCheck(gha.GetInput("link-check"))
+	add(err)
 
 	if in.Push && len(in.Sources) > 0 && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
 		add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
 	}
 
 	return in, errors.Join(errs...)
+}
+
+// legacyRegistry reports whether host is GitHub's old Docker registry:
+// docker.pkg.github.com, or docker.HOST on GitHub Enterprise Server (GitHub
+// docs, "Migrating to the Container registry from the Docker registry").
+func legacyRegistry(host string, ctx Context) bool {
+	host = strings.ToLower(host)
+	if host == "docker.pkg.github.com" {
+		return true
+	}
+	server := ctx.ServerHost()
+	return server != "" && server != "github.com" && host == "docker."+server
+}
+
+// migratedName is where the migration put an image:
+// docker.pkg.github.com/OWNER/REPO/IMAGE became ghcr.io/OWNER/IMAGE.
+func migratedName(repo name.Repository, ctx Context) string {
+	parts := strings.Split(repo.RepositoryStr(), "/")
+	if len(parts) >= 3 {
+		parts = append(parts[:1], parts[len(parts)-1])
+	}
+	return ctx.Registry() + "/" + strings.Join(parts, "/")
 }
 
 // parseBool reads a boolean input; empty means def.
@@ -226,6 +252,9 @@ func parseImage(v string, ctx Context) (repo name.Repository, derived, lowercase
 			}
 		}
 		return name.Repository{}, false, false, errorf("image", "%q is not a valid repository name (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", v)
+	}
+	if legacy := legacyRegistry(repo.RegistryStr(), ctx); legacy {
+		return name.Repository{}, false, false, errorf("image", "%s is GitHub's retired Docker registry, replaced by %s; use %s", repo.RegistryStr(), ctx.Registry(), migratedName(repo, ctx))
 	}
 	if repo.RepositoryStr() == "" || !strings.Contains(repo.RepositoryStr(), "/") && repo.RegistryStr() == ctx.Registry() {
 		return name.Repository{}, false, false, errorf("image", "%q names no owner; GitHub's registry needs %s/OWNER/NAME", v, repo.RegistryStr())

@@ -74,6 +74,7 @@ func TestReadValues(t *testing.T) {
 		"INPUT_SOURCE-URL":   "https://github.com/acme/other",
 		"INPUT_PUSH":         "False",
 		"INPUT_ATTESTATIONS": "repoint",
+		"INPUT_LINK-CHECK":   "ERROR",
 		"INPUT_PLATFORMS":    "linux/amd64,\nlinux/arm/v7",
 		"GITHUB_EVENT_PATH":  filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"),
 		"GITHUB_EVENT_NAME":  "push",
@@ -85,6 +86,7 @@ func TestReadValues(t *testing.T) {
 	want := Inputs{
 		Sources:      []*Source{{Line: "oci:out:app", Transport: OCILayout, Path: filepath.Join(ws, "out"), Ref: "app"}},
 		Attestations: Repoint,
+		LinkCheck:    LinkError,
 		Platforms:    []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm", Variant: "v7"}},
 		Tags:         []string{"1.2.3", "latest"},
 		Labels:       []KeyValue{{"a", "2"}, {"b", "x=y"}, {"c", ""}},
@@ -152,6 +154,9 @@ func TestReadBadInputs(t *testing.T) {
 		{"push-by-digest with tags", map[string]string{"INPUT_PUSH-BY-DIGEST": "true", "INPUT_TAGS": "1.0"}, "push-by-digest", "writes no tag"},
 		{"platform malformed", map[string]string{"INPUT_PLATFORMS": "linux/amd64,amd64"}, "platforms", `"amd64" is not a platform`},
 		{"platform twice", map[string]string{"INPUT_PLATFORMS": "linux/arm64,linux/arm64/v8"}, "platforms", "twice"},
+		{"legacy registry", map[string]string{"INPUT_IMAGE": "docker.pkg.github.com/acme/widget/app"}, "image", "use ghcr.io/acme/app"},
+		{"legacy enterprise registry", map[string]string{"INPUT_IMAGE": "docker.ghe.example.com/acme/widget/app", "GITHUB_SERVER_URL": "https://ghe.example.com"}, "image", "use containers.ghe.example.com/acme/app"},
+		{"unknown link-check mode", map[string]string{"INPUT_LINK-CHECK": "strict"}, "link-check", "warn, error or off"},
 		{"unknown attestation policy", map[string]string{"INPUT_ATTESTATIONS": "keep"}, "attestations", "preserve, repoint or drop"},
 		{"missing path", map[string]string{"INPUT_SOURCE": "oci:nowhere", "GITHUB_WORKSPACE": ws}, "source", "does not exist"},
 		{"path leaving the workspace", map[string]string{"INPUT_SOURCE": "oci:../../etc", "GITHUB_WORKSPACE": ws}, "source", "leaves the workspace"},
@@ -281,5 +286,25 @@ func TestParseSource(t *testing.T) {
 		if err != nil || got.Transport != Registry || got.Reference == nil {
 			t.Errorf("ParseSource(%q) = %+v, %v; want a registry reference", line, got, err)
 		}
+	}
+}
+
+func TestReadForkPullRequest(t *testing.T) {
+	t.Parallel()
+	event := filepath.Join("..", "..", "testdata", "github", "events", "pull-request.json")
+	in, err := Read(env(t, map[string]string{"GITHUB_EVENT_PATH": event, "GITHUB_EVENT_NAME": "pull_request"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Context.FromFork {
+		t.Errorf("FromFork = true for a pull request within the repository")
+	}
+	fork := filepath.Join("..", "..", "testdata", "github", "events", "pull-request-fork.json")
+	in, err = Read(env(t, map[string]string{"GITHUB_EVENT_PATH": fork, "GITHUB_EVENT_NAME": "pull_request"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.Context.FromFork {
+		t.Errorf("FromFork = false for a pull request from a fork")
 	}
 }

@@ -80,3 +80,23 @@ func PlatformStrings(ps []v1.Platform) []string {
 	}
 	return out
 }
+
+// LinkCheck is what happens when the package is not linked to the
+// repository after a push.
+type LinkCheck string
+
+const (
+	LinkWarn  LinkCheck = "warn"
+	LinkError LinkCheck = "error"
+	LinkOff   LinkCheck = "off"
+)
+
+func parseLinkCheck(v string) (LinkCheck, error) {
+	switch l := LinkCheck(strings.ToLower(v)); l {
+	case "":
+		return LinkWarn, nil
+	case LinkWarn, LinkError, LinkOff:
+		return l, nil
+	}
+	return LinkWarn, errorf("link-check", "%q is not a mode; use warn, error or off", v)
+}
