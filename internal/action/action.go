@@ -20,6 +20,7 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/report"
 	"github.com/ghcr-publish/publish-action/internal/source"
 	"github.com/ghcr-publish/publish-action/internal/stamp"
+	"github.com/ghcr-publish/publish-action/internal/verify"
 )
 
 // Options are the seams that only code can set: nothing a workflow writes
@@ -35,6 +36,9 @@ type Options struct {
 	APITransport      http.RoundTripper
 	// TempDir receives unpacked archives; empty means os.TempDir().
 	TempDir string
+	// Link bounds the wait for GitHub to link a pushed package; zero
+	// values mean verify's defaults (about 20 seconds).
+	Link verify.Options
 }
 
 // Run publishes according to the inputs gha reads. A returned error is
@@ -130,13 +134,21 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 		return report.Write(gha, r)
 	}
 
+	github := newGitHub(gha, in, info, opts)
+	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent()}
+	if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
+		return explain(err, github.denial(ctx, p.Image))
+	}
 	gha.Infof("Pushing %s@%s", p.Image, digest)
-	if _, err := push.All(ctx, artifact, p.Image, p.Tags, push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent()}); err != nil {
-		return explain(err, p.Image.RegistryStr(), in.IsGitHubRegistry(p.Image.RegistryStr()))
+	if _, err := push.All(ctx, artifact, p.Image, p.Tags, pushOpts); err != nil {
+		return explain(err, github.denial(ctx, p.Image))
 	}
 	r.Mode = report.Published
 	for _, t := range p.Tags {
 		gha.Infof("Tagged %s", t)
+	}
+	if err := github.checkLink(ctx, &r, p); err != nil {
+		return err
 	}
 	return report.Write(gha, r)
 }

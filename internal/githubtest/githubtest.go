@@ -71,9 +71,10 @@ type API struct {
 	fsys  fs.FS
 	reset int64 // X-RateLimit-Reset, Unix seconds
 
-	mu   sync.Mutex
-	reqs []Request
-	fail int
+	mu     sync.Mutex
+	reqs   []Request
+	fail   int
+	misses map[string]int // fixture name → 404s still to give
 }
 
 // Start serves the files of fsys, an fs.FS rooted at testdata/github (for
@@ -116,6 +117,18 @@ func (a *API) Fail(status int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.fail = status
+}
+
+// Miss makes the next n requests for the fixture file name (for example
+// "orgs/acme/packages/container/widget.json") answer 404, as GitHub does
+// for a package in the moments after its first push.
+func (a *API) Miss(name string, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.misses == nil {
+		a.misses = map[string]int{}
+	}
+	a.misses[name] = n
 }
 
 // Close shuts the server down, waiting for requests in flight. Requests
@@ -176,8 +189,20 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	name, ok := route(r.Method, r.URL.Path)
+	// The escaped path: a nested package name arrives as widget%2Fsub,
+	// one segment.
+	name, ok := route(r.Method, r.URL.EscapedPath())
 	if !ok {
+		writeError(w, http.StatusNotFound, "Not Found", docsNotFound)
+		return
+	}
+	a.mu.Lock()
+	miss := a.misses[name] > 0
+	if miss {
+		a.misses[name]--
+	}
+	a.mu.Unlock()
+	if miss {
 		writeError(w, http.StatusNotFound, "Not Found", docsNotFound)
 		return
 	}
@@ -219,6 +244,12 @@ func route(method, urlPath string) (string, bool) {
 		name = path.Join("repos", seg[1], seg[2]+".json")
 	case len(seg) == 5 && seg[0] == "repos" && seg[3] == "commits":
 		name = path.Join("repos", seg[1], seg[2], "commits", seg[4]+".json")
+	case len(seg) == 2 && seg[0] == "users":
+		name = path.Join("users", seg[1]+".json")
+	case len(seg) == 5 && (seg[0] == "users" || seg[0] == "orgs") && seg[2] == "packages" && seg[3] == "container":
+		// A nested name is one escaped segment, widget%2fsub once
+		// lower-cased; its fixture is named so too.
+		name = path.Join(seg[0], seg[1], "packages", "container", seg[4]+".json")
 	default:
 		return "", false
 	}

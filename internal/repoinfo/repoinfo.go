@@ -48,7 +48,7 @@ type Options struct {
 // commit's date. It returns what it could learn, and an error describing what
 // it could not; callers warn and go on.
 func Fetch(ctx context.Context, owner, repo, sha string, opts Options) (Info, error) {
-	client, err := newClient(opts)
+	client, err := NewClient(opts)
 	if err != nil {
 		return Info{}, err
 	}
@@ -88,7 +88,9 @@ func Fetch(ctx context.Context, owner, repo, sha string, opts Options) (Info, er
 	return info, errors.Join(errs...)
 }
 
-func newClient(opts Options) (*github.Client, error) {
+// NewClient is a go-github client for the API opts names, authenticated with
+// its token when there is one.
+func NewClient(opts Options) (*github.Client, error) {
 	transport := opts.Transport
 	if transport == nil {
 		transport = http.DefaultTransport

@@ -38,6 +38,10 @@ type Report struct {
 	// Entries are the published manifests: one per platform, and the
 	// attestations of an index with what became of them.
 	Entries []stamp.Entry
+	// PackageURL is the package's page on GitHub, for GitHub's registries.
+	PackageURL string
+	// Link says whether the package is linked to the repository.
+	Link string
 	// Notes are remarks for the summary, e.g. a media type conversion.
 	Notes []string
 }
@@ -70,6 +74,7 @@ func (r Report) Outputs() (map[string]string, error) {
 		return nil, fmt.Errorf("encoding platforms output: %w", err)
 	}
 	out["platforms"] = string(pj)
+	out["package-url"] = r.PackageURL
 	j, err := json.Marshal(struct {
 		Mode        Mode              `json:"mode"`
 		Repository  string            `json:"repository"`
@@ -79,7 +84,8 @@ func (r Report) Outputs() (map[string]string, error) {
 		Labels      map[string]string `json:"labels"`
 		Annotations map[string]string `json:"annotations"`
 		Platforms   []platform        `json:"platforms"`
-	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations), platforms})
+		PackageURL  string            `json:"package-url,omitempty"`
+	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations), platforms, r.PackageURL})
 	if err != nil {
 		return nil, fmt.Errorf("encoding json output: %w", err)
 	}
@@ -88,7 +94,7 @@ func (r Report) Outputs() (map[string]string, error) {
 }
 
 // outputOrder is action.yml's order, so the log reads like the docs.
-var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "platforms", "json"}
+var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "platforms", "package-url", "json"}
 
 // Write sets the step outputs and appends the job summary. Outside a
 // workflow (no GITHUB_OUTPUT or GITHUB_STEP_SUMMARY file) it prints them.
