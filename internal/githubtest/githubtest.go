@@ -38,7 +38,8 @@ import (
 // Request is one request received by an API.
 type Request struct {
 	Method string
-	// Path is the URL path as received, before any lower-casing or
+	// Path is the URL path as received, still escaped (a nested package
+	// name keeps its %2F), before any lower-casing or
 	// prefix stripping (for example "/api/v3/repos/Acme/Widget").
 	Path string
 	// Authorization is the request's Authorization header. It is kept so
@@ -166,7 +167,7 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.reqs = append(a.reqs, Request{
 		Method:        r.Method,
-		Path:          r.URL.Path,
+		Path:          r.URL.EscapedPath(),
 		Authorization: r.Header.Get("Authorization"),
 	})
 	used := len(a.reqs)
