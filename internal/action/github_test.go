@@ -119,3 +119,33 @@ func TestDenialAdvice(t *testing.T) {
 		t.Errorf("the error shows the token: %v", r.err)
 	}
 }
+
+func TestEnterpriseHost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	r := f.run(t, map[string]string{
+		"GITHUB_SERVER_URL": "https://ghe.example.com",
+		// GitHub Enterprise Server's API lives under /api/v3.
+		"GITHUB_API_URL": strings.TrimSuffix(f.api.URL, "/") + "/api/v3",
+		"INPUT_IMAGE":    "",
+		"INPUT_SOURCE":   "",
+		"INPUT_TAGS":     "1.0",
+	})
+	if r.err != nil {
+		t.Fatalf("Run() = %v", r.err)
+	}
+	if r.outputs["tags"] != "containers.ghe.example.com/acme/widget:1.0" {
+		t.Errorf("tags = %q, want the Enterprise registry", r.outputs["tags"])
+	}
+	if !strings.Contains(r.outputs["labels"], "org.opencontainers.image.source=https://ghe.example.com/Acme/Widget") {
+		t.Errorf("labels = %q, want the Enterprise source URL", r.outputs["labels"])
+	}
+	if !strings.Contains(r.outputs["labels"], "org.opencontainers.image.licenses=MIT") {
+		t.Errorf("labels = %q: the API under /api/v3 was not asked", r.outputs["labels"])
+	}
+	for _, req := range f.api.Requests() {
+		if !strings.HasPrefix(req.Path, "/api/v3/") {
+			t.Errorf("API request %s outside /api/v3", req.Path)
+		}
+	}
+}
