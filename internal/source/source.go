@@ -137,10 +137,16 @@ func fromLayout(dir, ref string) (*Loaded, error) {
 		if err != nil {
 			return nil, err
 		}
+		if ii, err = verifyIndex(ii, d.Digest); err != nil {
+			return nil, err
+		}
 		return &Loaded{Index: ii}, nil
 	case d.MediaType.IsImage():
 		img, err := p.Image(d.Digest)
 		if err != nil {
+			return nil, err
+		}
+		if img, err = verifyImage(img, d.Digest); err != nil {
 			return nil, err
 		}
 		return &Loaded{Image: img}, nil
@@ -160,19 +166,46 @@ func fromDockerArchive(path, ref string) (v1.Image, error) {
 	for _, d := range m {
 		tags = append(tags, d.RepoTags...)
 	}
-	if ref == "" {
-		if len(m) != 1 {
-			return nil, fmt.Errorf("it holds %d images; add :REPO:TAG to choose one (tags there: %s)", len(m), list(tags))
+	var selected *name.Tag
+	switch {
+	case ref != "":
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a REPO:TAG to select: %w", ref, err)
 		}
-		return tarball.Image(opener, nil)
+		selected = &tag
+	case len(m) != 1:
+		return nil, fmt.Errorf("it holds %d images; add :REPO:TAG to choose one (tags there: %s)", len(m), list(tags))
 	}
-	tag, err := name.NewTag(ref)
+	img, err := tarball.Image(opener, selected)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a REPO:TAG to select: %w", ref, err)
+		if selected != nil {
+			return nil, fmt.Errorf("selecting %s (tags there: %s): %w", ref, list(tags), err)
+		}
+		return nil, err
 	}
-	img, err := tarball.Image(opener, &tag)
+	return verifyArchiveLayers(img)
+}
+
+// verifyArchiveLayers reads every layer of a docker save archive once and
+// checks it against the diff ID its config lists. go-containerregistry
+// compresses such layers itself on push, from a reader this package cannot
+// wrap, so the check happens before anything is sent.
+func verifyArchiveLayers(img v1.Image) (v1.Image, error) {
+	layers, err := img.Layers()
 	if err != nil {
-		return nil, fmt.Errorf("selecting %s (tags there: %s): %w", ref, list(tags), err)
+		return nil, err
+	}
+	for _, l := range layers {
+		rc, err := (&verifiedLayer{Layer: l}).Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
 	return img, nil
 }
