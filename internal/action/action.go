@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ghcr-publish/publish-action/internal/credentials"
@@ -39,11 +40,21 @@ type Options struct {
 	// Link bounds the wait for GitHub to link a pushed package; zero
 	// values mean verify's defaults (about 20 seconds).
 	Link verify.Options
+	// RegistryBackoff paces retries of failed registry requests; zero means
+	// go-containerregistry's default (1 s, 3 s, 9 s).
+	RegistryBackoff remote.Backoff
 }
 
 // Run publishes according to the inputs gha reads. A returned error is
 // for the user; input errors are joined *inputs.Error values.
-func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
+func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err error) {
+	defer func() {
+		// The runner sends SIGTERM (then SIGKILL) when a job is cancelled
+		// or times out; say plainly what state that leaves.
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("cancelled before the publish finished (%v): no tag points at incomplete content; run the step again to finish, uploaded blobs are reused", context.Cause(ctx))
+		}
+	}()
 	in, err := inputs.Read(gha, opts.GitHubRegistries...)
 	// Mask before anything can be printed, even when inputs are bad.
 	for _, secret := range []string{in.Token, in.Password} {
@@ -135,7 +146,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	}
 
 	github := newGitHub(gha, in, info, opts)
-	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent()}
+	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(), Backoff: opts.RegistryBackoff}
 	if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
 		return explain(err, github.denial(ctx, p.Image))
 	}

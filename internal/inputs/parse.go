@@ -2,8 +2,10 @@ package inputs
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/github/go-spdx/v2/spdxexp"
 )
@@ -33,9 +35,9 @@ func ParseTags(v string) ([]string, error) {
 		case t == "":
 			continue
 		case strings.ContainsAny(t, "/@") || strings.Contains(t, ":"):
-			return nil, errorf("tags", "%q is a reference, not a tag; give the tag alone (e.g. 1.2.3) and the repository in image", t)
+			return nil, errorf("tags", "%q is a reference, not a tag; give the tag alone (e.g. 1.2.3) and the repository in image", truncate(t, 60))
 		case !ValidTag(t):
-			return nil, errorf("tags", "%q is not a valid tag: use up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", t)
+			return nil, errorf("tags", "%q is not a valid tag: use up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", truncate(t, 60))
 		}
 		if !seen[t] {
 			seen[t] = true
@@ -66,9 +68,9 @@ func ParseKeyValues(input, v string) ([]KeyValue, error) {
 		case key == "":
 			return nil, errorf(input, "line %d %q has no key before '='; write key=value", i+1, truncate(line, 60))
 		case strings.IndexFunc(key, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
-			return nil, errorf(input, "line %d: key %q contains spaces or control characters; use a key like org.opencontainers.image.title", i+1, key)
+			return nil, errorf(input, "line %d: key %q contains spaces or control characters; use a key like org.opencontainers.image.title", i+1, truncate(key, 60))
 		case strings.IndexFunc(value, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }) >= 0:
-			return nil, errorf(input, "line %d: the value of %q contains control characters; remove them", i+1, key)
+			return nil, errorf(input, "line %d: the value of %q contains control characters; remove them", i+1, truncate(key, 60))
 		}
 		if j, dup := index[key]; dup {
 			out[j].Value = value
@@ -89,17 +91,39 @@ func parseLicenses(v string) (Optional, error) {
 	if n := len([]rune(v)); n > MaxLicenses {
 		return Optional{}, errorf("licenses", "is %d characters; ghcr.io accepts at most %d", n, MaxLicenses)
 	}
-	if ok, _ := spdxexp.ValidateLicenses([]string{v}); !ok {
+	if !validLicenses(v) {
 		return Optional{}, errorf("licenses", "%q is not an SPDX license expression; use identifiers from https://spdx.org/licenses/ such as MIT or Apache-2.0 OR MIT", truncate(v, 80))
 	}
 	return Optional{Value: v, Set: true}, nil
 }
 
-// truncate shortens s for an error message.
+// validLicenses reports whether v is a valid SPDX expression. go-spdx's
+// parser panics instead of failing on an expression that ends in an open
+// parenthesis or in WITH ("(", "MIT OR (", "MIT WITH"): github/go-spdx#158,
+// open as of v2.7.0. Such an expression is invalid, not a crash.
+func validLicenses(v string) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	ok, _ = spdxexp.ValidateLicenses([]string{v})
+	return ok
+}
+
+// truncate shortens s for an error message so that s quoted with %q takes at
+// most n bytes plus the ellipsis. It counts each rune as %q writes it, so that
+// a value of control characters or invalid UTF-8 (\x01, \u202e: up to ten
+// bytes a rune) cannot make a message many times longer than n either.
 func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	width := 0
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		width += len(strconv.Quote(s[i:i+size])) - 2
+		if width > n {
+			return s[:i] + "…"
+		}
+		i += size
 	}
-	return string(r[:n]) + "…"
+	return s
 }

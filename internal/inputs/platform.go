@@ -2,6 +2,7 @@ package inputs
 
 import (
 	"strings"
+	"unicode"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -42,12 +43,18 @@ func ParsePlatforms(v string) ([]v1.Platform, error) {
 			continue
 		}
 		p, err := v1.ParsePlatform(s)
-		if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 || strings.ContainsAny(s, " \t") {
-			return nil, errorf("platforms", "%q is not a platform; write OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7", s)
+		// go-containerregistry drops what it does not understand: an empty
+		// variant or os.version ("linux/amd64/", "linux/amd64:") and all
+		// after a second colon ("windows/amd64:10.0:x"). Every part of what
+		// was written must be in the platform.
+		if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 ||
+			strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) ||
+			platformText(*p) != s {
+			return nil, errorf("platforms", "%q is not a platform; write OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7", truncate(s, 60))
 		}
 		key := PlatformString(*p)
 		if seen[key] {
-			return nil, errorf("platforms", "lists %s twice", key)
+			return nil, errorf("platforms", "lists %s twice", truncate(key, 80))
 		}
 		seen[key] = true
 		out = append(out, *p)
@@ -64,6 +71,19 @@ func ParsePlatforms(v string) ([]v1.Platform, error) {
 func PlatformString(p v1.Platform) string {
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" && !(p.Architecture == "arm64" && p.Variant == "v8") {
+		s += "/" + p.Variant
+	}
+	if p.OSVersion != "" {
+		s += ":" + p.OSVersion
+	}
+	return s
+}
+
+// platformText is p as written: os/arch[/variant][:os.version], the variant
+// kept even where PlatformString drops it.
+func platformText(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
 		s += "/" + p.Variant
 	}
 	if p.OSVersion != "" {

@@ -71,8 +71,10 @@ func ParseSources(v, workspace string) ([]*Source, error) {
 
 // ParseSource parses one source line.
 func ParseSource(line, workspace string) (*Source, error) {
+	// Messages quote the line shortened: it may be MiBs.
+	shown := truncate(line, 80)
 	if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return nil, errorf("source", "%q contains control characters; give one source per line", truncate(line, 60))
+		return nil, errorf("source", "%q contains control characters; give one source per line", shown)
 	}
 	transport, rest, hasTransport := strings.Cut(line, ":")
 	switch Transport(transport) {
@@ -80,28 +82,28 @@ func ParseSource(line, workspace string) (*Source, error) {
 		// containers/image splits path and reference at the first colon.
 		path, ref, _ := strings.Cut(rest, ":")
 		if path == "" {
-			return nil, errorf("source", "%q names no path; write %s:PATH[:REF]", line, transport)
+			return nil, errorf("source", "%q names no path; write %s:PATH[:REF]", shown, transport)
 		}
 		abs, err := resolvePath(path, workspace)
 		if err != nil {
-			return nil, errorf("source", "%q: %v", line, err)
+			return nil, errorf("source", "%q: %v", shown, err)
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return nil, errorf("source", "%q: %s does not exist; build the image first or fix the path (relative paths start at the workspace)", line, abs)
+			return nil, errorf("source", "%q: %s does not exist; build the image first or fix the path (relative paths start at the workspace)", shown, truncate(abs, 120))
 		}
 		return &Source{Line: line, Transport: Transport(transport), Path: abs, Ref: ref}, nil
 	case Registry:
 		ref, ok := strings.CutPrefix(rest, "//")
 		if !ok {
-			return nil, errorf("source", "%q: the docker transport takes docker://REFERENCE", line)
+			return nil, errorf("source", "%q: the docker transport takes docker://REFERENCE", shown)
 		}
 		return parseRegistry(line, ref)
 	}
 	if msg, known := otherTransports[transport]; hasTransport && known {
-		return nil, errorf("source", "%q: transport %s: %s", line, transport, msg)
+		return nil, errorf("source", "%q: transport %s: %s", shown, transport, msg)
 	}
 	if hasTransport && (strings.HasPrefix(rest, "//") || !looksLikeImage(line)) {
-		return nil, errorf("source", "%q: unknown transport %q; use oci:DIR, oci-archive:FILE, docker-archive:FILE, docker://REF or a registry reference", line, transport)
+		return nil, errorf("source", "%q: unknown transport %q; use oci:DIR, oci-archive:FILE, docker-archive:FILE, docker://REF or a registry reference", shown, truncate(transport, 40))
 	}
 	return parseRegistry(line, line)
 }
@@ -124,12 +126,14 @@ func looksLikeImage(line string) bool {
 func parseRegistry(line, ref string) (*Source, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
+		// go-containerregistry's messages repeat the reference in full.
+		shown := truncate(line, 80)
 		if lower := strings.ToLower(ref); lower != ref {
 			if _, lerr := name.ParseReference(lower); lerr == nil {
-				return nil, errorf("source", "%q has upper-case letters in the repository name; use %q", line, lower)
+				return nil, errorf("source", "%q has upper-case letters in the repository name; use %q", shown, truncate(lower, 80))
 			}
 		}
-		return nil, errorf("source", "%q is not a valid image reference (REGISTRY/REPOSITORY[:TAG|@DIGEST]): %v", line, err)
+		return nil, errorf("source", "%q is not a valid image reference (REGISTRY/REPOSITORY[:TAG|@DIGEST]): %s", shown, truncate(err.Error(), 120))
 	}
 	return &Source{Line: line, Transport: Registry, Reference: r}, nil
 }
@@ -143,13 +147,13 @@ func resolvePath(path, workspace string) (string, error) {
 	if workspace == "" {
 		wd, err := os.Getwd()
 		if err != nil {
-			return "", fmt.Errorf("resolving %s: %w", path, err)
+			return "", fmt.Errorf("resolving %s: %w", truncate(path, 80), err)
 		}
 		workspace = wd
 	}
 	clean := filepath.Clean(path)
 	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("relative path %s leaves the workspace; give a path inside it, or an absolute path", path)
+		return "", fmt.Errorf("relative path %s leaves the workspace; give a path inside it, or an absolute path", truncate(path, 80))
 	}
 	return filepath.Join(workspace, clean), nil
 }

@@ -2,9 +2,14 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -17,14 +22,47 @@ import (
 // publish fails in seconds instead of after uploading gigabytes. Refusals
 // come back as *transport.Error.
 func Probe(ctx context.Context, repo name.Repository, opts Options) error {
+	backoff := opts.Backoff
+	if backoff.Steps == 0 {
+		backoff = remote.Backoff{Duration: time.Second, Factor: 3, Steps: 3}
+	}
+	wait := backoff.Duration
+	for attempt := 1; ; attempt++ {
+		err := probe(ctx, repo, opts)
+		if err == nil || attempt > backoff.Steps || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = time.Duration(float64(wait) * backoff.Factor)
+	}
+}
+
+// retryable reports whether a probe failure may pass: the same answers
+// go-containerregistry retries for the push itself.
+func retryable(err error) bool {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch terr.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func probe(ctx context.Context, repo name.Repository, opts Options) error {
 	auth, err := opts.Keychain.Resolve(repo)
 	if err != nil {
 		return fmt.Errorf("resolving credentials for %s: %w", repo.RegistryStr(), err)
 	}
-	base := opts.Transport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
+	base := opts.transport()
 	if opts.UserAgent != "" {
 		base = transport.NewUserAgent(base, opts.UserAgent)
 	}

@@ -22,6 +22,18 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent identifies the action to the registry.
 	UserAgent string
+	// Backoff paces retries of failed requests; zero means
+	// go-containerregistry's default (1 s, then 3 s, then 9 s).
+	Backoff remote.Backoff
+}
+
+// transport is the registry transport with Retry-After honoured.
+func (o Options) transport() http.RoundTripper {
+	base := o.Transport
+	if base == nil {
+		base = remote.DefaultTransport
+	}
+	return RetryAfter(base)
 }
 
 // Result is what was written.
@@ -50,8 +62,9 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(opts.Keychain),
 	}
-	if opts.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(opts.Transport))
+	ropts = append(ropts, remote.WithTransport(opts.transport()))
+	if opts.Backoff.Steps > 0 {
+		ropts = append(ropts, remote.WithRetryBackoff(opts.Backoff))
 	}
 	if opts.UserAgent != "" {
 		ropts = append(ropts, remote.WithUserAgent(opts.UserAgent))

@@ -1,0 +1,681 @@
+package inputs
+
+// Fuzz targets for every parser of user input. A workflow file is user input,
+// and with pull_request_target or a reusable workflow it may be someone
+// else's: each parser must either accept a value that is safe to use as is, or
+// reject it with a short, one-line message naming the input. .ci/fuzz runs
+// these targets for a fixed time each; crashers go to testdata/fuzz/ and stay
+// there as regression cases.
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/github/go-spdx/v2/spdxexp"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// maxMsg bounds an error message in bytes, whatever the input's size: a
+// message becomes one workflow annotation, and a parser that quotes a MiB
+// value in full floods the log.
+const maxMsg = 400
+
+// mib is a MiB, the size of the hostile seeds below.
+const mib = 1 << 20
+
+// hostile are values that every parser is seeded with: control characters,
+// line breaks inside values, paths that climb, empty transports, unicode that
+// changes width or direction, invalid UTF-8, and MiB-sized values.
+var hostile = []string{
+	"",
+	"\x00",
+	"a\x00b",
+	"a\nb",
+	"a\r\nb",
+	"\r",
+	"\t",
+	"\x1b[31mred\x1b[0m",
+	"\x7f",
+	"\u0085",   // NEL, a C1 control
+	"\u2028",   // LINE SEPARATOR
+	"\u202e",   // RIGHT-TO-LEFT OVERRIDE
+	"\ufeff",   // BOM
+	"\xff\xfe", // invalid UTF-8
+	"..",
+	"../../etc",
+	"oci:../../etc",
+	"oci:..",
+	"oci:",
+	"oci::",
+	"docker://",
+	"docker:",
+	":::",
+	",,,",
+	"=",
+	"==",
+	"/",
+	"//",
+	"@",
+	"ラベル=値",
+	"🐳",
+	strings.Repeat("a", mib),
+	strings.Repeat("é", mib/2),
+	strings.Repeat("\x01", mib),
+	strings.Repeat("\u202e", 1000),
+	strings.Repeat("\xff", 1000),
+	strings.Repeat("\\\"", 1000),
+	strings.Repeat("a\n", mib/2),
+	strings.Repeat(",", mib),
+}
+
+// checkError asserts that err is an *Error for input whose message is one
+// short line.
+func checkError(t *testing.T, err error, input string) {
+	t.Helper()
+	e, ok := err.(*Error)
+	if !ok {
+		t.Fatalf("error %T %.200q is not an *Error", err, err.Error())
+	}
+	if e.Input != input {
+		t.Errorf("Error.Input = %q, want %q (message %.200q)", e.Input, input, e.Msg)
+	}
+	if e.Msg == "" {
+		t.Errorf("Error.Msg is empty")
+	}
+	if strings.ContainsAny(e.Msg, "\n\r") {
+		t.Errorf("Error.Msg %.200q spans several lines", e.Msg)
+	}
+	if len(e.Msg) > maxMsg {
+		t.Errorf("Error.Msg is %d bytes, want at most %d: %.200q…", len(e.Msg), maxMsg, e.Msg)
+	}
+}
+
+// hasControl reports whether s holds a control character other than those
+// allowed.
+func hasControl(s, allowed string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) && !strings.ContainsRune(allowed, r)
+	})
+}
+
+// fields splits a list input the way tags and platforms are documented to
+// split: on commas and line breaks, trimmed, blanks dropped.
+func fields(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func FuzzParseKeyValues(f *testing.F) {
+	for _, s := range []string{
+		"org.opencontainers.image.title=Widget",
+		"a=1\nb=2\na=3",
+		"a=1\r\nb=\r\n\r\n",
+		"  spaced = value with spaces  ",
+		"k=v=w",
+		"k=\tindented",
+		"k=a\tb",
+		"k=line1\\nline2",
+		"=v",
+		"no equals",
+		"my key=v",
+		"k\x00=v",
+		"k=v\x00",
+		"k=\x1b[2J",
+		"k=v\u0085",
+		"k=\u202eevil",
+		"ключ=значение",
+		"k=" + strings.Repeat("v", mib),
+		strings.Repeat("k", mib) + "=v",
+		strings.Repeat("k ", mib/2) + "=v",
+		strings.Repeat("k", mib) + "=\x00",
+		strings.Repeat("k=v\n", mib/4),
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	for _, s := range hostile {
+		f.Add(s, false)
+		f.Add("k="+s, true)
+	}
+	f.Fuzz(func(t *testing.T, v string, annotations bool) {
+		input := "labels"
+		if annotations {
+			input = "annotations"
+		}
+		got, err := ParseKeyValues(input, v)
+
+		// The documented behaviour: one key=value per line, blank lines
+		// skipped, later lines win, in order of first appearance.
+		var want []KeyValue
+		index := map[string]int{}
+		bad := false
+		for _, line := range strings.Split(v, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			key, value, ok := strings.Cut(line, "=")
+			key = strings.TrimSpace(key)
+			if !ok || key == "" || strings.ContainsFunc(key, unicode.IsSpace) || hasControl(key, "") || hasControl(value, "\t") {
+				bad = true
+				break
+			}
+			if j, dup := index[key]; dup {
+				want[j].Value = value
+				continue
+			}
+			index[key] = len(want)
+			want = append(want, KeyValue{Key: key, Value: value})
+		}
+
+		if err != nil {
+			checkError(t, err, input)
+			if !bad {
+				t.Fatalf("ParseKeyValues(%q, %.200q) = %v, but every line is key=value", input, v, err)
+			}
+			return
+		}
+		if bad {
+			t.Fatalf("ParseKeyValues(%q, %.200q) accepted a bad line", input, v)
+		}
+		for _, kv := range got {
+			if kv.Key == "" || strings.ContainsFunc(kv.Key, unicode.IsSpace) || hasControl(kv.Key, "") {
+				t.Errorf("accepted key %.200q is empty or holds spaces or control characters", kv.Key)
+			}
+			if hasControl(kv.Value, "\t") {
+				t.Errorf("accepted value %.200q of %.200q holds control characters", kv.Value, kv.Key)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ParseKeyValues(%q, %.200q) mismatch (-want +got):\n%.2000s", input, v, diff)
+		}
+	})
+}
+
+// tagGrammar is the distribution spec's tag grammar, written out here rather
+// than taken from tagPattern so that the test checks the parser, not itself.
+var tagGrammar = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+
+func FuzzParseTags(f *testing.F) {
+	for _, s := range []string{
+		"latest",
+		"1.2.3,1.2,1",
+		"v1\nv1\nlatest",
+		" a , b \r\n c ",
+		"_underscore",
+		".dot",
+		"-dash",
+		"ghcr.io/acme/app:1",
+		"app@sha256:abc",
+		"a:b",
+		strings.Repeat("a", 128),
+		strings.Repeat("a", 129),
+		strings.Repeat("a", mib),
+		strings.Repeat("a,", mib/2),
+		strings.Repeat(":", mib),
+		"tag\x00",
+		"täg",
+	} {
+		f.Add(s)
+	}
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := ParseTags(v)
+		want := fields(v)
+		if err != nil {
+			checkError(t, err, "tags")
+			// A rejection needs a reason: no tag at all, or a bad one.
+			for _, w := range want {
+				if !tagGrammar.MatchString(w) {
+					return
+				}
+			}
+			if len(want) > 0 {
+				t.Fatalf("ParseTags(%.200q) = %v, but every tag is valid", v, err)
+			}
+			return
+		}
+		if len(got) == 0 {
+			t.Fatalf("ParseTags(%.200q) accepted no tag", v)
+		}
+		seen := map[string]bool{}
+		for _, tag := range got {
+			if !tagGrammar.MatchString(tag) {
+				t.Errorf("accepted tag %.200q does not match %s", tag, tagGrammar)
+			}
+			if seen[tag] {
+				t.Errorf("tag %q accepted twice", tag)
+			}
+			seen[tag] = true
+		}
+		// Every tag the user wrote is kept: blanks and repeats are the only
+		// things dropped.
+		for _, w := range want {
+			if !seen[w] {
+				t.Errorf("ParseTags(%.200q) dropped %.200q", v, w)
+			}
+		}
+	})
+}
+
+// sourceWorkspace makes a workspace holding what source lines point at: an
+// OCI layout, archives, a name that starts with two dots without climbing,
+// and a symlink that leads out of the workspace.
+func sourceWorkspace(f *testing.F) string {
+	ws := f.TempDir()
+	outside := f.TempDir()
+	for _, dir := range []string{"out", "sub/layout", "..dots"} {
+		if err := os.MkdirAll(filepath.Join(ws, dir), 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for _, file := range []string{"img.tar", "out/index.json", "with:colon.tar"} {
+		if err := os.WriteFile(filepath.Join(ws, file), []byte("{}"), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	// The check that a relative path stays in the workspace is lexical, as
+	// skopeo's is: a symlink the repository itself holds is followed.
+	if err := os.Symlink(outside, filepath.Join(ws, "link")); err != nil {
+		f.Fatal(err)
+	}
+	return ws
+}
+
+// sourceSeeds are realistic and hostile source lines for ws.
+func sourceSeeds(ws string) []string {
+	return []string{
+		"oci:out",
+		"oci:out:app",
+		"oci:./out:v1",
+		"oci:" + filepath.Join(ws, "out"),
+		"oci:" + ws + "/../../etc",
+		"oci:/",
+		"oci:/etc",
+		"oci-archive:img.tar",
+		"docker-archive:img.tar:app:latest",
+		"oci:sub/layout",
+		"oci:sub/../out",
+		"oci:sub/../../out",
+		"oci:..dots",
+		"oci:link",
+		"oci:link/../..",
+		"oci:./link/../../etc",
+		"oci:out/" + strings.Repeat("./", mib/2),
+		"oci:out:" + strings.Repeat("r", mib),
+		"oci:" + strings.Repeat("x", mib),
+		"oci:" + strings.Repeat("../", mib/3),
+		"oci:out\x00",
+		"oci:out\t",
+		"oci:~/out",
+		"oci-archive:",
+		"docker-archive::",
+		"docker://alpine:3.20",
+		"docker://ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64),
+		"docker://" + strings.Repeat("a", mib),
+		"docker:alpine",
+		"alpine",
+		"alpine:3.20",
+		"localhost:5000/app",
+		"ghcr.io/Acme/App:1",
+		"ghcr.io/acme/app:" + strings.Repeat("t", mib),
+		strings.Repeat("A", mib) + ":" + strings.Repeat("B", mib),
+		"foo:bar/baz",
+		"ftp://example.com/x",
+		"http://example.com/x",
+		"dir:out",
+		"docker-daemon:app:latest",
+		strings.Repeat("x", mib) + "://y",
+	}
+}
+
+// checkSource asserts what an accepted source promises its users.
+func checkSource(t *testing.T, line, ws string, src *Source) {
+	t.Helper()
+	if src == nil {
+		t.Fatalf("ParseSource(%.200q) = nil, nil", line)
+	}
+	if src.Line != line {
+		t.Errorf("Line = %.200q, want %.200q", src.Line, line)
+	}
+	if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		t.Errorf("ParseSource(%.200q) accepted control characters", line)
+	}
+	switch src.Transport {
+	case OCILayout, OCIArchive, DockerArchive:
+		if src.Reference != nil || src.Path == "" {
+			t.Fatalf("ParseSource(%.200q) = %+v, want a path and no reference", line, src)
+		}
+		if !filepath.IsAbs(src.Path) || filepath.Clean(src.Path) != src.Path {
+			t.Errorf("Path %.200q is not absolute and clean", src.Path)
+		}
+		rest := strings.TrimPrefix(line, string(src.Transport)+":")
+		path, ref, _ := strings.Cut(rest, ":")
+		if ref != src.Ref {
+			t.Errorf("Ref = %.200q, want %.200q", src.Ref, ref)
+		}
+		if !filepath.IsAbs(path) {
+			rel, err := filepath.Rel(ws, src.Path)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+				t.Errorf("relative %.200q resolved to %.200q, outside the workspace %s", path, src.Path, ws)
+			}
+		}
+	case Registry:
+		if src.Reference == nil || src.Path != "" || src.Ref != "" {
+			t.Fatalf("ParseSource(%.200q) = %+v, want a reference alone", line, src)
+		}
+		// What the source step will pull must parse again to itself.
+		again, err := name.ParseReference(src.Reference.String())
+		if err != nil || again.Name() != src.Reference.Name() {
+			t.Errorf("reference %q does not round-trip: %v, %v", src.Reference, again, err)
+		}
+	default:
+		t.Errorf("ParseSource(%.200q) has transport %q", line, src.Transport)
+	}
+}
+
+func FuzzParseSource(f *testing.F) {
+	ws := sourceWorkspace(f)
+	for _, s := range sourceSeeds(ws) {
+		f.Add(s)
+	}
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		src, err := ParseSource(line, ws)
+		if err != nil {
+			checkError(t, err, "source")
+			return
+		}
+		checkSource(t, line, ws, src)
+	})
+}
+
+func FuzzParseSources(f *testing.F) {
+	ws := sourceWorkspace(f)
+	seeds := sourceSeeds(ws)
+	f.Add(strings.Join(seeds, "\n"))
+	f.Add("oci:out\noci:out\n\n  oci:out  \r\ndocker://alpine")
+	f.Add("oci:../../etc\nftp://x\n" + strings.Repeat("y", mib))
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := ParseSources(v, ws)
+		// Every distinct non-blank line gives a source or an error.
+		lines := map[string]bool{}
+		for _, l := range strings.Split(v, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines[l] = true
+			}
+		}
+		var errs []error
+		if err != nil {
+			joined, ok := err.(interface{ Unwrap() []error })
+			if !ok {
+				t.Fatalf("ParseSources(%.200q) = %T, want errors.Join of *Error", v, err)
+			}
+			errs = joined.Unwrap()
+		}
+		for _, e := range errs {
+			checkError(t, e, "source")
+		}
+		if n := len(got) + len(errs); n != len(lines) {
+			t.Errorf("ParseSources(%.200q) gave %d sources and %d errors for %d distinct lines", v, len(got), len(errs), len(lines))
+		}
+		for _, src := range got {
+			if !lines[src.Line] {
+				t.Errorf("source line %.200q is not a trimmed line of the input", src.Line)
+			}
+			delete(lines, src.Line) // a second source for it fails the count above
+			checkSource(t, src.Line, ws, src)
+		}
+	})
+}
+
+// asWritten is p in the form a user writes it, variant and os.version
+// included: the parser must keep all of a platform or reject it, never drop
+// part of it. Written out again here, not platformText, so the test checks
+// the parser rather than itself.
+func asWritten(p v1.Platform) string {
+	parts := []string{p.OS, p.Architecture}
+	if p.Variant != "" {
+		parts = append(parts, p.Variant)
+	}
+	s := strings.Join(parts, "/")
+	if p.OSVersion != "" {
+		s += ":" + p.OSVersion
+	}
+	return s
+}
+
+func FuzzParsePlatforms(f *testing.F) {
+	for _, s := range []string{
+		"linux/amd64",
+		"linux/amd64,linux/arm64",
+		"linux/arm64/v8",
+		"linux/arm64,linux/arm64/v8",
+		"linux/arm/v7\nlinux/arm/v6\r\nlinux/386",
+		"windows/amd64:10.0.17763.1234",
+		"windows/amd64:10.0:extra",
+		"linux/amd64/",
+		"linux/amd64:",
+		"linux//amd64",
+		"/amd64",
+		"linux",
+		"linux/amd64/v1/extra",
+		"linux/amd 64",
+		"linux/amd64\x00",
+		"linux/amd64\u00a0",
+		"linux/" + strings.Repeat("a", mib),
+		strings.Repeat("linux/amd64,", mib/12),
+		strings.Repeat("/", mib),
+	} {
+		f.Add(s)
+	}
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := ParsePlatforms(v)
+		if err != nil {
+			checkError(t, err, "platforms")
+			return
+		}
+		want := fields(v)
+		if len(got) != len(want) {
+			t.Fatalf("ParsePlatforms(%.200q) = %d platforms for %d fields", v, len(got), len(want))
+		}
+		seen := map[string]bool{}
+		for i, p := range got {
+			if p.OS == "" || p.Architecture == "" {
+				t.Errorf("accepted platform %+v has no OS or architecture", p)
+			}
+			if text := asWritten(p); text != want[i] {
+				t.Errorf("field %.200q parsed as %.200q: part of it was dropped", want[i], text)
+			}
+			if s := asWritten(p); strings.ContainsFunc(s, unicode.IsSpace) || hasControl(s, "") {
+				t.Errorf("accepted platform %.200q holds spaces or control characters", s)
+			}
+			key := PlatformString(p)
+			if seen[key] {
+				t.Errorf("platform %s accepted twice", key)
+			}
+			seen[key] = true
+
+			// The canonical form is itself a platform that means the same.
+			again, err := ParsePlatforms(key)
+			if err != nil || len(again) != 1 || PlatformString(again[0]) != key {
+				t.Errorf("PlatformString %.200q does not round-trip: %v, %v", key, again, err)
+				continue
+			}
+			norm := p
+			if norm.Architecture == "arm64" && norm.Variant == "v8" {
+				norm.Variant = ""
+			}
+			if diff := cmp.Diff(norm, again[0]); diff != "" {
+				t.Errorf("ParsePlatforms(%q) mismatch (-want +got):\n%s", key, diff)
+			}
+		}
+	})
+}
+
+func FuzzParseLicenses(f *testing.F) {
+	for _, s := range []string{
+		"MIT",
+		"Apache-2.0 OR MIT",
+		"(MIT AND BSD-3-Clause) OR GPL-2.0-or-later WITH Classpath-exception-2.0",
+		"LicenseRef-Acme",
+		"NOASSERTION",
+		"noassertion",
+		"NONE",
+		"MIT OR",
+		"((((MIT",
+		"MIT)",
+		"mit",
+		"GPL-2.0+",
+		"MIT\x00",
+		"MIT\nOR Apache-2.0",
+		strings.Repeat("(", 300),
+		strings.Repeat("(", 256),
+		strings.Repeat("MIT OR ", 36) + "MIT",
+		strings.Repeat("é", MaxLicenses),
+		strings.Repeat("é", MaxLicenses+1),
+		strings.Repeat("MIT OR ", mib/7),
+	} {
+		f.Add(s)
+	}
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := parseLicenses(v)
+		if err != nil {
+			checkError(t, err, "licenses")
+			return
+		}
+		if !got.Set {
+			t.Fatalf("parseLicenses(%.200q) = %+v, nil: not Set", v, got)
+		}
+		if strings.EqualFold(v, "NOASSERTION") {
+			if got.Value != "" {
+				t.Errorf("parseLicenses(%q) = %+v, want an empty Value", v, got)
+			}
+			return
+		}
+		if got.Value != v {
+			t.Errorf("parseLicenses(%.200q).Value = %.200q, want the input", v, got.Value)
+		}
+		if n := utf8.RuneCountInString(got.Value); n > MaxLicenses {
+			t.Errorf("accepted licenses of %d runes, more than %d", n, MaxLicenses)
+		}
+		if ok, _ := spdxexp.ValidateLicenses([]string{v}); !ok {
+			t.Errorf("accepted %.200q, which go-spdx rejects", v)
+		}
+	})
+}
+
+// TestHugeInputs proves that MiB-sized values are handled, or rejected with a
+// short message, quickly. The time limit is generous, for -race on a slow
+// runner: it catches quadratic work, not a few milliseconds.
+func TestHugeInputs(t *testing.T) {
+	t.Parallel()
+	const limit = 5 * time.Second
+	twoMiB := 2 * mib
+	tests := []struct {
+		name   string
+		input  string // the input an error must name
+		parse  func() error
+		reject bool
+	}{
+		{"labels: one 2 MiB value", "labels", func() error {
+			_, err := ParseKeyValues("labels", "k="+strings.Repeat("v", twoMiB))
+			return err
+		}, false},
+		{"labels: 2 MiB of lines", "labels", func() error {
+			_, err := ParseKeyValues("labels", strings.Repeat("org.example.k=v\n", twoMiB/16))
+			return err
+		}, false},
+		{"labels: 2 MiB without '='", "labels", func() error {
+			_, err := ParseKeyValues("labels", strings.Repeat("k", twoMiB))
+			return err
+		}, true},
+		{"labels: 2 MiB key with a space", "labels", func() error {
+			_, err := ParseKeyValues("labels", strings.Repeat("k", twoMiB)+" k=v")
+			return err
+		}, true},
+		{"annotations: 2 MiB key, control character in the value", "annotations", func() error {
+			_, err := ParseKeyValues("annotations", strings.Repeat("k", twoMiB)+"=\x07")
+			return err
+		}, true},
+		{"tags: one 1 MiB tag", "tags", func() error {
+			_, err := ParseTags(strings.Repeat("a", mib))
+			return err
+		}, true},
+		{"tags: one 1 MiB reference", "tags", func() error {
+			_, err := ParseTags("ghcr.io/acme/app:" + strings.Repeat("a", mib))
+			return err
+		}, true},
+		{"tags: 1 MiB of short tags", "tags", func() error {
+			_, err := ParseTags(strings.Repeat("v1,", mib/3))
+			return err
+		}, false},
+		{"source: 1 MiB path", "source", func() error {
+			_, err := ParseSources("oci:"+strings.Repeat("p", mib), t.TempDir())
+			return err
+		}, true},
+		{"source: 1 MiB reference", "source", func() error {
+			_, err := ParseSources("docker://"+strings.Repeat("r", mib), t.TempDir())
+			return err
+		}, true},
+		{"platforms: 1 MiB architecture, one slash too many", "platforms", func() error {
+			_, err := ParsePlatforms("linux/" + strings.Repeat("a", mib) + "/v7/extra")
+			return err
+		}, true},
+		{"licenses: 1 MiB expression", "licenses", func() error {
+			_, err := parseLicenses(strings.Repeat("MIT OR ", mib/7) + "MIT")
+			return err
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			err := tt.parse()
+			if d := time.Since(start); d > limit {
+				t.Errorf("took %v, want under %v", d, limit)
+			}
+			if !tt.reject {
+				if err != nil {
+					t.Errorf("error = %.200v, want none", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("error = nil, want one")
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T is not an *Error", err)
+			}
+			checkError(t, e, tt.input)
+		})
+	}
+}
