@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ghcr-publish/publish-action/internal/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/sample"
@@ -130,4 +136,129 @@ func TestBinary(t *testing.T) {
 			t.Errorf("the registry got requests from a run with bad inputs: %+v", got)
 		}
 	})
+}
+
+// TestCancellation sends the runner's SIGTERM in the middle of an upload:
+// the action must stop within 5 seconds, say so, exit 1, and a second run
+// must finish with the digest an uninterrupted run gives.
+func TestCancellation(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	reg, err := registrytest.Start(registrytest.Options{})
+	if err != nil {
+		t.Fatalf("starting the distribution registry: %v", err)
+	}
+	defer reg.Close()
+	slow := registrytest.NewFaultProxy(reg.Host(), func(n int, r *http.Request) registrytest.Fault {
+		if r.Method == http.MethodPatch {
+			return registrytest.Trickle
+		}
+		return ""
+	})
+	defer slow.Close()
+	ws := t.TempDir()
+	img, err := sample.Image(sample.Options{Seed: "cancel", Layers: 2, LayerSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sample.WriteLayout(filepath.Join(ws, "out"), img, ""); err != nil {
+		t.Fatal(err)
+	}
+	env := func(host string) map[string]string {
+		return map[string]string{
+			"GITHUB_SERVER_URL": "https://github.com",
+			"GITHUB_API_URL":    "http://127.0.0.1:1",
+			"GITHUB_REPOSITORY": "Acme/Widget",
+			"GITHUB_WORKSPACE":  ws,
+			"SOURCE_DATE_EPOCH": "1700000000",
+			"INPUT_SOURCE":      "oci:out",
+			"INPUT_IMAGE":       host + "/acme/widget",
+			"INPUT_TAGS":        "1.0",
+		}
+	}
+
+	dir := t.TempDir()
+	e := env(slow.Host())
+	e["GITHUB_OUTPUT"], e["GITHUB_STEP_SUMMARY"] = filepath.Join(dir, "out"), filepath.Join(dir, "summary")
+	cmd := exec.Command(bin)
+	for k, v := range e {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for an upload to be under way.
+	deadline := time.Now().Add(30 * time.Second)
+	for slow.Injected()[registrytest.Trickle] == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no upload started:\n%s", stdout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	took := time.Since(sent)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("exit after SIGTERM = %v, want code 1", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("stopped %s after SIGTERM, want within 5 s", took)
+	}
+	if !strings.Contains(stdout.String(), "::error::cancelled before the publish finished") {
+		t.Errorf("no clear cancellation message:\n%s", stdout.String())
+	}
+	t.Logf("SIGTERM mid-upload: stopped in %s", took.Round(time.Millisecond))
+	tags, _ := remote.List(mustRepo(t, reg.Host()+"/acme/widget"))
+	if len(tags) != 0 {
+		t.Errorf("tags after a cancelled publish: %v", tags)
+	}
+
+	// Run again, directly: it completes, with the digest of an
+	// uninterrupted publish elsewhere.
+	_, again, code := runBinary(t, bin, env(reg.Host()))
+	if code != 0 {
+		t.Fatalf("second run exit %d", code)
+	}
+	other, err := registrytest.Start(registrytest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, clean, code := runBinary(t, bin, env(other.Host()))
+	if code != 0 {
+		t.Fatalf("clean run exit %d", code)
+	}
+	if digestOf(again) == "" || digestOf(again) != digestOf(clean) {
+		t.Errorf("digest after cancel and rerun = %q, uninterrupted = %q", digestOf(again), digestOf(clean))
+	}
+}
+
+// digestOf pulls the digest output out of a GITHUB_OUTPUT file.
+func digestOf(outputs string) string {
+	_, rest, ok := strings.Cut(outputs, "digest<<")
+	if !ok {
+		return ""
+	}
+	lines := strings.SplitN(rest, "\n", 3)
+	if len(lines) < 2 {
+		return ""
+	}
+	return lines[1]
+}
+
+func mustRepo(t *testing.T, s string) name.Repository {
+	t.Helper()
+	r, err := name.NewRepository(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

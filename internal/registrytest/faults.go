@@ -3,6 +3,7 @@ package registrytest
 import (
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -63,7 +64,11 @@ func NewFaultProxy(host string, schedule Schedule) *FaultProxy {
 		schedule: schedule,
 		injected: map[Fault]int{},
 	}
-	p.proxy.ErrorLog = nil
+	// A dropped client is what these tests cause on purpose: say nothing.
+	p.proxy.ErrorLog = log.New(io.Discard, "", 0)
+	p.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		w.WriteHeader(http.StatusBadGateway)
+	}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	return p
 }
@@ -89,8 +94,12 @@ func (p *FaultProxy) Events() []Event {
 	return append([]Event(nil), p.log...)
 }
 
-// Close stops the proxy.
-func (p *FaultProxy) Close() { p.srv.Close() }
+// Close stops the proxy, cutting connections still trickling data a
+// cancelled client left in the socket buffers.
+func (p *FaultProxy) Close() {
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+}
 
 func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()

@@ -231,17 +231,27 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 // test call Requests) before the handler's deferred code has run.
 type recordingWriter struct {
 	http.ResponseWriter
-	reg *Registry
-	rec *Request
+	reg   *Registry
+	rec   *Request
+	wrote bool
 }
 
 func (w *recordingWriter) WriteHeader(code int) {
 	w.setStatus(code)
+	// Distribution writes an error header again when a client vanishes
+	// mid-upload; net/http would log that second call as superfluous.
+	if w.wrote {
+		return
+	}
+	if code >= 200 {
+		w.wrote = true
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *recordingWriter) Write(p []byte) (int, error) {
 	w.setStatus(http.StatusOK)
+	w.wrote = true
 	return w.ResponseWriter.Write(p)
 }
 
