@@ -48,12 +48,15 @@ type Options struct {
 // Run publishes according to the inputs gha reads. A returned error is
 // for the user; input errors are joined *inputs.Error values.
 func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err error) {
+	var sec secrets
 	defer func() {
 		// The runner sends SIGTERM (then SIGKILL) when a job is cancelled
 		// or times out; say plainly what state that leaves.
 		if err != nil && ctx.Err() != nil {
 			err = fmt.Errorf("cancelled before the publish finished (%v): no tag points at incomplete content; run the step again to finish, uploaded blobs are reused", context.Cause(ctx))
 		}
+		// A registry may echo credentials back in its error body.
+		err = sec.redactErr(err)
 	}()
 	in, err := inputs.Read(gha, opts.GitHubRegistries...)
 	// Mask before anything can be printed, even when inputs are bad.
@@ -62,11 +65,12 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 			gha.AddMask(secret)
 		}
 	}
+	sec = newSecrets(in)
 	if err != nil {
 		return err
 	}
 
-	info := lookUpRepository(ctx, gha, in, opts)
+	info := lookUpRepository(ctx, gha, in, sec, opts)
 	p, err := plan.Make(in, info)
 	if err != nil {
 		return err
@@ -145,7 +149,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		return report.Write(gha, r)
 	}
 
-	github := newGitHub(gha, in, info, opts)
+	github := newGitHub(gha, in, info, sec, opts)
 	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(), Backoff: opts.RegistryBackoff}
 	if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
 		return explain(err, github.denial(ctx, p.Image))
@@ -193,7 +197,7 @@ func stampAll(loaded []*source.Loaded, p plan.Plan, policy inputs.Attestations) 
 // lookUpRepository asks the API for the repository's description, license
 // and the commit's date. It never fails the run: a missing answer costs
 // metadata, not the publish, so it warns once and goes on.
-func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, opts Options) repoinfo.Info {
+func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, sec secrets, opts Options) repoinfo.Info {
 	c := in.Context
 	if c.Repository() == "" {
 		return repoinfo.Info{}
@@ -207,7 +211,7 @@ func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.
 		if errors.Is(err, context.Canceled) {
 			return info
 		}
-		gha.Warningf("asking the GitHub API about %s: %v; continuing with what the workflow context gives (set description and licenses to choose them)", c.Repository(), err)
+		gha.Warningf("asking the GitHub API about %s: %s; continuing with what the workflow context gives (set description and licenses to choose them)", c.Repository(), sec.redact(err.Error()))
 	}
 	return info
 }

@@ -26,15 +26,16 @@ type gitHubSide struct {
 	in     inputs.Inputs
 	info   repoinfo.Info
 	opts   Options
+	sec    secrets
 	client *github.Client // nil when the client could not be made
 }
 
-func newGitHub(gha *githubactions.Action, in inputs.Inputs, info repoinfo.Info, opts Options) *gitHubSide {
+func newGitHub(gha *githubactions.Action, in inputs.Inputs, info repoinfo.Info, sec secrets, opts Options) *gitHubSide {
 	client, err := repoinfo.NewClient(repoinfo.Options{APIURL: in.Context.APIURL, Token: in.Token, Transport: opts.APITransport})
 	if err != nil {
 		client = nil
 	}
-	return &gitHubSide{gha: gha, in: in, info: info, opts: opts, client: client}
+	return &gitHubSide{gha: gha, in: in, info: info, sec: sec, opts: opts, client: client}
 }
 
 func (g *gitHubSide) active(image name.Repository) bool {
@@ -126,7 +127,7 @@ func (g *gitHubSide) cannotCheck(mode inputs.LinkCheck, err error) error {
 		return fmt.Errorf("link-check: cannot tell whether the package is linked to the repository: %w; the job needs permissions: packages: read (write includes it)", err)
 	}
 	if mode != inputs.LinkOff {
-		g.gha.Warningf("link-check: cannot tell whether the package is linked to the repository: %v", err)
+		g.gha.Warningf("link-check: cannot tell whether the package is linked to the repository: %s", g.sec.redact(err.Error()))
 	}
 	return nil
 }

@@ -1,0 +1,71 @@
+package action
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ghcr-publish/publish-action/internal/registrytest"
+)
+
+// echoRegistry refuses every request and echoes the request's credentials
+// back in its error body — raw, and decoded — as a careless or hostile
+// registry might.
+func echoRegistry(t *testing.T) *httptest.Server {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if r.URL.Path == "/v2/" && auth == "" {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s/token",service="%s"`, srv.URL, srv.Listener.Addr()))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		decoded, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(auth, "Basic "))
+		body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{
+			"code":    "DENIED",
+			"message": fmt.Sprintf("you sent %q, that is %q, and %v", auth, decoded, r.Header),
+		}}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	echo := echoRegistry(t)
+	host := echo.Listener.Addr().String()
+
+	// As GitHub's registry: it gets the token, and echoes it.
+	opts := f.options()
+	opts.GitHubRegistries = append(opts.GitHubRegistries, host)
+	r := runAction(t, f.env(map[string]string{"INPUT_IMAGE": host + "/acme/widget", "INPUT_TAGS": "1"}), opts)
+	if r.err == nil {
+		t.Fatal("Run() against the echoing registry succeeded")
+	}
+	assertNoSecret(t, r)
+	if !strings.Contains(r.err.Error(), "***") {
+		t.Errorf("error %q: want the echoed token shown as ***", r.err)
+	}
+
+	// As another registry: it gets the password, and echoes it.
+	const password = "hunter2-registry-password"
+	r = runAction(t, f.env(map[string]string{"INPUT_IMAGE": host + "/acme/widget", "INPUT_TAGS": "1", "INPUT_PASSWORD": password, "INPUT_USERNAME": "robot"}), f.options())
+	if r.err == nil {
+		t.Fatal("Run() against the echoing registry succeeded")
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("robot:" + password))
+	for where, s := range map[string]string{"error": r.err.Error(), "log": strings.ReplaceAll(r.log, "::add-mask::"+password+"\n", ""), "outputs": r.raw, "summary": r.summary} {
+		if strings.Contains(s, password) || strings.Contains(s, basic) {
+			t.Errorf("the password shows in the %s: %s", where, s)
+		}
+	}
+}
