@@ -106,7 +106,7 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	add(err)
 	for _, kv := range in.Annotations {
 		if kv.Value == "" {
-			add(errorf("annotations", "%q has no value; give key=value (an empty value is only meaningful in labels, where it removes the label)", kv.Key))
+			add(errorf("annotations", "%q has no value; give key=value (an empty value is only meaningful in labels, where it removes the label)", truncate(kv.Key, 60)))
 		}
 	}
 
@@ -128,11 +128,11 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 		u, err := url.Parse(v)
 		switch {
 		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			add(errorf("source-url", "%q is not an http(s) URL; give the repository's address, e.g. %s/OWNER/REPO", v, ctx.ServerURL))
+			add(errorf("source-url", "%q is not an http(s) URL; give the repository's address, e.g. %s/OWNER/REPO", truncate(v, 80), ctx.ServerURL))
 		case strings.HasSuffix(v, ".git"):
 			// docker/build-push-action#221: ghcr.io does not link a package
 			// whose source label ends in .git.
-			in.Warnings = append(in.Warnings, fmt.Sprintf("source-url %q ends in .git, which stops ghcr.io from linking the package to the repository; drop the .git", v))
+			in.Warnings = append(in.Warnings, fmt.Sprintf("source-url %q ends in .git, which stops ghcr.io from linking the package to the repository; drop the .git", truncate(v, 120)))
 		}
 	}
 

@@ -10,6 +10,13 @@ import (
 	"github.com/github/go-spdx/v2/spdxexp"
 )
 
+// Bounds on label and annotation lines: generous for any real use, and they
+// keep a config or manifest from growing without bound.
+const (
+	MaxKey   = 256
+	MaxValue = 64 << 10
+)
+
 // KeyValue is one key=value line of labels or annotations. An empty Value in
 // labels removes that label.
 type KeyValue struct {
@@ -71,6 +78,12 @@ func ParseKeyValues(input, v string) ([]KeyValue, error) {
 			return nil, errorf(input, "line %d: key %q contains spaces or control characters; use a key like org.opencontainers.image.title", i+1, truncate(key, 60))
 		case strings.IndexFunc(value, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }) >= 0:
 			return nil, errorf(input, "line %d: the value of %q contains control characters; remove them", i+1, truncate(key, 60))
+		}
+		if len(key) > MaxKey {
+			return nil, errorf(input, "line %d: key %q… is %d bytes; keys are at most %d", i+1, truncate(key, 40), len(key), MaxKey)
+		}
+		if len(value) > MaxValue {
+			return nil, errorf(input, "line %d: the value of %q is %d KiB; values are at most %d KiB (ghcr.io shows 512 characters of a description)", i+1, truncate(key, 60), len(value)>>10, MaxValue>>10)
 		}
 		if j, dup := index[key]; dup {
 			out[j].Value = value

@@ -21,6 +21,9 @@ const (
 	Registry      Transport = "docker"
 )
 
+// maxSourceLine bounds one source line: longer than any path or reference.
+const maxSourceLine = 4096
+
 // Source is one parsed line of the source input.
 type Source struct {
 	Line      string // as the user wrote it, for messages
@@ -71,6 +74,9 @@ func ParseSources(v, workspace string) ([]*Source, error) {
 
 // ParseSource parses one source line.
 func ParseSource(line, workspace string) (*Source, error) {
+	if len(line) > maxSourceLine {
+		return nil, errorf("source", "a line of %d bytes (%q) is too long; a source is at most %d bytes", len(line), truncate(line, 40), maxSourceLine)
+	}
 	// Messages quote the line shortened: it may be MiBs.
 	shown := truncate(line, 80)
 	if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
