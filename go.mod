@@ -8,6 +8,7 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/go-github/v60 v60.0.0
+	github.com/klauspost/pgzip v1.2.6
 	github.com/opencontainers/image-spec v1.1.1
 	github.com/sethvargo/go-githubactions v1.3.2
 	github.com/sirupsen/logrus v1.9.4

@@ -107,7 +107,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	}()
 	for _, src := range in.Sources {
 		gha.Infof("Reading %s", src.Line)
-		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir})
+		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
 		if err != nil {
 			return &inputs.Error{Input: "source", Msg: err.Error()}
 		}

@@ -24,6 +24,8 @@ var contextKeys = []string{
 	"GITHUB_REF_PROTECTED", "GITHUB_REF_TYPE", "GITHUB_REPOSITORY", "GITHUB_REPOSITORY_OWNER", "GITHUB_RETENTION_DAYS",
 	"GITHUB_RUN_ATTEMPT", "GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_SERVER_URL", "GITHUB_SHA", "GITHUB_STEP_SUMMARY",
 	"GITHUB_TRIGGERING_ACTOR", "GITHUB_WORKFLOW", "GITHUB_WORKSPACE", "GITHUB_OUTPUT", "SOURCE_DATE_EPOCH",
+	// Docker's own variable, for docker-daemon sources.
+	"DOCKER_HOST",
 }
 
 // declaredInputs reads the input names from action.yml, so that reading an

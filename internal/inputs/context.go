@@ -30,6 +30,9 @@ type Context struct {
 	// CommitTime is the head commit's timestamp from the event payload, when
 	// the event carries one (push events do, pull requests do not).
 	CommitTime *time.Time
+	// DockerHost is DOCKER_HOST: where the Docker engine listens, for
+	// docker-daemon sources; empty means the socket the runner mounts.
+	DockerHost string
 	// FromFork is true for a pull request from a fork, whose GITHUB_TOKEN is
 	// read-only whatever the workflow asks (GitHub docs, "Automatic token
 	// authentication").
@@ -121,6 +124,7 @@ func readContext(gha *githubactions.Action) (Context, error) {
 			}
 		}
 	}
+	c.DockerHost = strings.TrimSpace(gha.Getenv("DOCKER_HOST"))
 	if v := strings.TrimSpace(gha.Getenv("SOURCE_DATE_EPOCH")); v != "" {
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || secs < 0 {

@@ -392,6 +392,10 @@ func checkSource(t *testing.T, line, ws string, src *Source) {
 		if err != nil || again.Name() != src.Reference.Name() {
 			t.Errorf("reference %q does not round-trip: %v, %v", src.Reference, again, err)
 		}
+	case DockerDaemon:
+		if src.Daemon == "" || src.Reference != nil || src.Path != "" || "docker-daemon:"+src.Daemon != line {
+			t.Fatalf("ParseSource(%.200q) = %+v, want the engine's image name alone", line, src)
+		}
 	default:
 		t.Errorf("ParseSource(%.200q) has transport %q", line, src.Transport)
 	}

@@ -148,7 +148,8 @@ func TestReadBadInputs(t *testing.T) {
 		{"annotation without value", map[string]string{"INPUT_ANNOTATIONS": "k="}, "annotations", "has no value"},
 		{"unknown transport", map[string]string{"INPUT_SOURCE": "ftp://example.com/x"}, "source", `unknown transport "ftp"`},
 		{"unknown transport without slashes", map[string]string{"INPUT_SOURCE": "foo:bar/baz"}, "source", `unknown transport "foo"`},
-		{"docker-daemon not yet", map[string]string{"INPUT_SOURCE": "docker-daemon:app:latest"}, "source", "not supported yet"},
+		{"docker-daemon by registry digest", map[string]string{"INPUT_SOURCE": "docker-daemon:app@sha256:" + strings.Repeat("a", 64)}, "source", "not by registry digest"},
+		{"docker-daemon without a name", map[string]string{"INPUT_SOURCE": "docker-daemon:"}, "source", "docker-daemon:NAME[:TAG]"},
 		{"bad second source line", map[string]string{"INPUT_SOURCE": "oci:out\nftp://x", "GITHUB_WORKSPACE": ws}, "source", `unknown transport "ftp"`},
 		{"push-by-digest not boolean", map[string]string{"INPUT_PUSH-BY-DIGEST": "1"}, "push-by-digest", "true or false"},
 		{"push-by-digest with tags", map[string]string{"INPUT_PUSH-BY-DIGEST": "true", "INPUT_TAGS": "1.0"}, "push-by-digest", "writes no tag"},
@@ -279,6 +280,12 @@ func TestParseSource(t *testing.T) {
 		tt.want.Line = tt.line
 		if *got != tt.want {
 			t.Errorf("ParseSource(%q) = %+v, want %+v", tt.line, *got, tt.want)
+		}
+	}
+	for line, want := range map[string]string{"docker-daemon:widget:dev": "widget:dev", "docker-daemon:widget": "widget", "docker-daemon:sha256:" + strings.Repeat("0", 64): "sha256:" + strings.Repeat("0", 64)} {
+		got, err := ParseSource(line, ws)
+		if err != nil || got.Transport != DockerDaemon || got.Daemon != want {
+			t.Errorf("ParseSource(%q) = %+v, %v; want docker-daemon %s", line, got, err, want)
 		}
 	}
 	for _, line := range []string{"docker://ghcr.io/acme/app:1", "ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64), "alpine:3.20", "localhost:5000/app"} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,6 +20,7 @@ const (
 	OCIArchive    Transport = "oci-archive"
 	DockerArchive Transport = "docker-archive"
 	Registry      Transport = "docker"
+	DockerDaemon  Transport = "docker-daemon"
 )
 
 // maxSourceLine bounds one source line: longer than any path or reference.
@@ -36,6 +38,9 @@ type Source struct {
 	Ref string
 	// Reference is the image to pull for the registry transport.
 	Reference name.Reference
+	// Daemon is the image's name[:tag] or sha256:ID in the Docker engine,
+	// for the docker-daemon transport.
+	Daemon string
 }
 
 // transports skopeo knows but this action does not read (yet), so that a line
@@ -98,6 +103,8 @@ func ParseSource(line, workspace string) (*Source, error) {
 			return nil, errorf("source", "%q: %s does not exist; build the image first or fix the path (relative paths start at the workspace)", shown, truncate(abs, 120))
 		}
 		return &Source{Line: line, Transport: Transport(transport), Path: abs, Ref: ref}, nil
+	case DockerDaemon:
+		return parseDaemon(line, rest)
 	case Registry:
 		ref, ok := strings.CutPrefix(rest, "//")
 		if !ok {
@@ -127,6 +134,24 @@ func looksLikeImage(line string) bool {
 	// "word:rest" with no slash is a repository and a tag; with a slash the
 	// part before it must be a registry host (a host:port).
 	return !hasSlash || strings.ContainsAny(first, ".:") || first == "localhost"
+}
+
+var imageID = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
+// parseDaemon reads docker-daemon:NAME[:TAG] or docker-daemon:sha256:ID, as
+// skopeo does.
+func parseDaemon(line, ref string) (*Source, error) {
+	if imageID.MatchString(ref) {
+		return &Source{Line: line, Transport: DockerDaemon, Daemon: ref}, nil
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil || ref == "" {
+		return nil, errorf("source", "%q: give docker-daemon:NAME[:TAG] or docker-daemon:sha256:ID, as docker images lists them", truncate(line, 80))
+	}
+	if _, isDigest := r.(name.Digest); isDigest {
+		return nil, errorf("source", "%q: the Docker engine exports by name or image ID, not by registry digest; give NAME[:TAG] or sha256:ID", truncate(line, 80))
+	}
+	return &Source{Line: line, Transport: DockerDaemon, Daemon: ref}, nil
 }
 
 func parseRegistry(line, ref string) (*Source, error) {

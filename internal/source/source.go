@@ -26,8 +26,12 @@ import (
 type Options struct {
 	Keychain  authn.Keychain
 	Transport http.RoundTripper
-	// TempDir receives unpacked archives; empty means os.TempDir().
+	// TempDir receives unpacked archives and engine exports; empty means
+	// os.TempDir().
 	TempDir string
+	// DockerHost is DOCKER_HOST for docker-daemon sources; empty means the
+	// socket the runner mounts, unix:///var/run/docker.sock.
+	DockerHost string
 }
 
 // Loaded is a source ready to stamp: an image, or an index (a multi-platform
@@ -83,6 +87,17 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
 		}
 		return &Loaded{Line: src.Line, Image: img}, nil
+	case inputs.DockerDaemon:
+		dir, err := os.MkdirTemp(opts.TempDir, "docker-daemon-")
+		if err != nil {
+			return nil, fmt.Errorf("exporting %s: %w", src.Daemon, err)
+		}
+		img, err := fromDaemon(ctx, opts.DockerHost, src.Daemon, dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("reading %s from the Docker engine: %w", src.Daemon, err)
+		}
+		return &Loaded{Line: src.Line, Image: img, cleanup: func() error { return os.RemoveAll(dir) }}, nil
 	case inputs.Registry:
 		l, err := fromRegistry(ctx, src.Reference, opts)
 		if err != nil {
