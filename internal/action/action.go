@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sethvargo/go-githubactions"
@@ -97,6 +99,15 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	}
 	if !in.IsGitHubRegistry(p.Image.RegistryStr()) {
 		keychain.PasswordHost = p.Image.RegistryStr()
+	}
+
+	if opts.TempDir == "" {
+		dir, err := scratchDir(gha, in)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		opts.TempDir = dir
 	}
 
 	var loaded []*source.Loaded
@@ -192,6 +203,28 @@ func stampAll(loaded []*source.Loaded, p plan.Plan, policy inputs.Attestations) 
 		return nil, stamp.Result{}, fmt.Errorf("stamping the index: %w", err)
 	}
 	return idx, res, nil
+}
+
+// scratchDir makes a private directory for unpacked archives and engine
+// exports. A container action runs on scratch, which has no /tmp: the
+// runner's mounted HOME (/github/home) or the workspace stand in for it.
+func scratchDir(gha *githubactions.Action, in inputs.Inputs) (string, error) {
+	var tried []string
+	for _, base := range []string{gha.Getenv("RUNNER_TEMP"), os.TempDir(), gha.Getenv("HOME"), in.Context.Workspace} {
+		if base == "" {
+			continue
+		}
+		if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+			tried = append(tried, base)
+			continue
+		}
+		dir, err := os.MkdirTemp(base, "publish-action-")
+		if err == nil {
+			return dir, nil
+		}
+		tried = append(tried, base)
+	}
+	return "", fmt.Errorf("no writable directory for temporary files (tried %s); set TMPDIR or mount one", strings.Join(tried, ", "))
 }
 
 // lookUpRepository asks the API for the repository's description, license

@@ -26,6 +26,8 @@ var contextKeys = []string{
 	"GITHUB_TRIGGERING_ACTOR", "GITHUB_WORKFLOW", "GITHUB_WORKSPACE", "GITHUB_OUTPUT", "SOURCE_DATE_EPOCH",
 	// Docker's own variable, for docker-daemon sources.
 	"DOCKER_HOST",
+	// Where temporary files may go: the runner's temp dir, else HOME.
+	"RUNNER_TEMP", "HOME",
 }
 
 // declaredInputs reads the input names from action.yml, so that reading an
