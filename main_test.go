@@ -166,6 +166,7 @@ func TestCancellation(t *testing.T) {
 	}
 	env := func(host string) map[string]string {
 		return map[string]string{
+			"GITHUB_ACTIONS":    "true",
 			"GITHUB_SERVER_URL": "https://github.com",
 			"GITHUB_API_URL":    "http://127.0.0.1:1",
 			"GITHUB_REPOSITORY": "Acme/Widget",

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sethvargo/go-githubactions"
 
@@ -42,6 +43,10 @@ type Options struct {
 	// Link bounds the wait for GitHub to link a pushed package; zero
 	// values mean verify's defaults (about 20 seconds).
 	Link verify.Options
+	// DockerConfig lets registries the inputs give no credentials for use
+	// the user's Docker config (~/.docker/config.json and its credential
+	// helpers): for the command line, never inside Actions.
+	DockerConfig bool
 	// RegistryBackoff paces retries of failed registry requests; zero means
 	// go-containerregistry's default (1 s, 3 s, 9 s).
 	RegistryBackoff remote.Backoff
@@ -99,6 +104,9 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	}
 	if !in.IsGitHubRegistry(p.Image.RegistryStr()) {
 		keychain.PasswordHost = p.Image.RegistryStr()
+	}
+	if opts.DockerConfig {
+		keychain.Fallback = authn.DefaultKeychain
 	}
 
 	if opts.TempDir == "" {

@@ -19,6 +19,9 @@ type Keychain struct {
 	// Password: the destination, when it is not GitHub's.
 	PasswordHost string
 	Password     string
+	// Fallback, when set, answers for every host the rules above leave
+	// without credentials: the user's Docker config, outside Actions.
+	Fallback authn.Keychain
 }
 
 // Resolve implements authn.Keychain. Hosts it has nothing for get anonymous
@@ -28,7 +31,7 @@ func (k Keychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
 	for _, h := range k.GitHubHosts {
 		if host == strings.ToLower(h) {
 			if k.Token == "" {
-				return authn.Anonymous, nil
+				return k.fallback(target)
 			}
 			// Basic credentials, which go-containerregistry exchanges for a
 			// bearer token at ghcr.io/token; a raw RegistryToken would skip
@@ -39,5 +42,12 @@ func (k Keychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
 	if k.Password != "" && host == strings.ToLower(k.PasswordHost) {
 		return &authn.Basic{Username: k.Username, Password: k.Password}, nil
 	}
-	return authn.Anonymous, nil
+	return k.fallback(target)
+}
+
+func (k Keychain) fallback(target authn.Resource) (authn.Authenticator, error) {
+	if k.Fallback == nil {
+		return authn.Anonymous, nil
+	}
+	return k.Fallback.Resolve(target)
 }

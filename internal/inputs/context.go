@@ -30,6 +30,8 @@ type Context struct {
 	// CommitTime is the head commit's timestamp from the event payload, when
 	// the event carries one (push events do, pull requests do not).
 	CommitTime *time.Time
+	// InActions is true inside a GitHub Actions run (GITHUB_ACTIONS=true).
+	InActions bool
 	// DockerHost is DOCKER_HOST: where the Docker engine listens, for
 	// docker-daemon sources; empty means the socket the runner mounts.
 	DockerHost string
@@ -93,6 +95,7 @@ func readContext(gha *githubactions.Action) (Context, error) {
 		EventName: ghc.EventName,
 		Actor:     ghc.Actor,
 		Workspace: ghc.Workspace,
+		InActions: ghc.Actions,
 	}
 	if ghc.Repository != "" {
 		owner, repo, ok := strings.Cut(ghc.Repository, "/")

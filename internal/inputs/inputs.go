@@ -163,7 +163,8 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	in.LinkCheck, err = parseLinkCheck(gha.GetInput("link-check"))
 	add(err)
 
-	if in.Push && len(in.Sources) > 0 && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
+	// Outside Actions the Docker config may hold credentials instead.
+	if ctx.InActions && in.Push && len(in.Sources) > 0 && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
 		add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
 	}
 

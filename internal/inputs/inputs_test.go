@@ -18,6 +18,7 @@ import (
 func env(t *testing.T, vars map[string]string) *githubactions.Action {
 	t.Helper()
 	base := map[string]string{
+		"GITHUB_ACTIONS":    "true",
 		"GITHUB_SERVER_URL": "https://github.com",
 		"GITHUB_API_URL":    "https://api.github.com",
 		"GITHUB_REPOSITORY": "Acme/Widget",
