@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sethvargo/go-githubactions"
 
@@ -77,6 +78,9 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		return err
 	}
 
+	phases := &phases{gha: gha}
+	defer phases.end()
+	phases.start("Resolve: inputs, repository, metadata")
 	info := lookUpRepository(ctx, gha, in, sec, opts)
 	p, err := plan.Make(in, info)
 	if err != nil {
@@ -89,10 +93,13 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		gha.Warningf("%s", w)
 	}
 
+	gha.Infof("Image: %s", p.Image)
+	gha.Infof("Tags: %s", tagList(p.Tags))
 	r := report.Report{Image: p.Image, Tags: p.Tags}
 	if len(in.Sources) == 0 {
 		res := stamp.Preview(p)
 		r.Mode, r.Labels, r.Annotations = report.MetadataOnly, res.Labels, res.Annotations
+		phases.end()
 		return report.Write(gha, r)
 	}
 
@@ -118,6 +125,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		opts.TempDir = dir
 	}
 
+	phases.start("Stamp: read the source, write the metadata")
 	var loaded []*source.Loaded
 	defer func() {
 		for _, l := range loaded {
@@ -165,9 +173,11 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	if !in.Push {
 		r.Mode = report.DryRun
 		gha.Infof("push: false, so nothing was written; %s would be %s", p.Image, digest)
+		phases.end()
 		return report.Write(gha, r)
 	}
 
+	phases.start("Push: " + p.Image.String())
 	github := newGitHub(gha, in, info, sec, opts)
 	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(), Backoff: opts.RegistryBackoff}
 	if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
@@ -181,10 +191,46 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	for _, t := range p.Tags {
 		gha.Infof("Tagged %s", t)
 	}
+	phases.start("Verify: the package's link to the repository")
 	if err := github.checkLink(ctx, &r, p); err != nil {
 		return err
 	}
+	phases.end()
 	return report.Write(gha, r)
+}
+
+// phases opens one collapsible log group per phase of the run, so the
+// Actions log reads as resolve, stamp, push, verify; the summary stays the
+// one place to look.
+type phases struct {
+	gha  *githubactions.Action
+	open bool
+}
+
+func (ph *phases) start(name string) {
+	ph.end()
+	ph.gha.Group(name)
+	ph.open = true
+}
+
+// end closes the open group, so that a final error prints outside it.
+func (ph *phases) end() {
+	if ph.open {
+		ph.gha.EndGroup()
+		ph.open = false
+	}
+}
+
+// tagList is the tags for the log.
+func tagList(tags []name.Tag) string {
+	if len(tags) == 0 {
+		return "none (by digest only)"
+	}
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.TagStr()
+	}
+	return strings.Join(names, ", ")
 }
 
 // stampAll stamps one image on its own, or anything else (an index, or
