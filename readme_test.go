@@ -1,0 +1,118 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ghcr-publish/publish-action/internal/cli"
+)
+
+func readme(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// TestReadmeRecipesMatchFiles keeps the README's workflows and the files
+// actionlint checks identical.
+func TestReadmeRecipesMatchFiles(t *testing.T) {
+	t.Parallel()
+	doc := readme(t)
+	marker := regexp.MustCompile("<!-- recipe: (\\S+) -->\n```yaml\n((?s:.*?))```\n")
+	shown := map[string]bool{}
+	for _, m := range marker.FindAllStringSubmatch(doc, -1) {
+		shown[m[1]] = true
+		file, err := os.ReadFile(m[1])
+		if err != nil {
+			t.Errorf("README shows %s, which does not exist: %v", m[1], err)
+			continue
+		}
+		if diff := cmp.Diff(string(file), m[2]); diff != "" {
+			t.Errorf("README's copy of %s differs from the file (-file +README):\n%s", m[1], diff)
+		}
+	}
+	files, _ := filepath.Glob("testdata/workflows/*.yml")
+	if len(files) == 0 {
+		t.Fatal("no recipe files")
+	}
+	for _, f := range files {
+		if !shown[f] {
+			t.Errorf("%s is not shown in the README (add <!-- recipe: %s --> and its text)", f, f)
+		}
+	}
+}
+
+// tableRows returns the first cells (without backticks) and the last cells
+// of the markdown table following heading.
+func tableRows(t *testing.T, doc, heading string) (names, lastCells []string) {
+	t.Helper()
+	_, after, ok := strings.Cut(doc, "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("README has no %q section", heading)
+	}
+	inTable := false
+	for _, line := range strings.Split(after, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			if inTable {
+				break
+			}
+			continue
+		}
+		inTable = true
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		first := strings.TrimSpace(cells[0])
+		if !strings.HasPrefix(first, "`") {
+			continue // header and separator rows
+		}
+		names = append(names, strings.Trim(first, "`"))
+		lastCells = append(lastCells, strings.TrimSpace(cells[len(cells)-1]))
+	}
+	return names, lastCells
+}
+
+// TestReadmeTablesMatchActionYML keeps the inputs and outputs tables in step
+// with action.yml: same names, same order, and every default action.yml
+// sets shown in the default column.
+func TestReadmeTablesMatchActionYML(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := cli.ParseSpec(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := readme(t)
+
+	var inputNames []string
+	for _, in := range spec.Inputs {
+		inputNames = append(inputNames, in.Name)
+	}
+	names, defaults := tableRows(t, doc, "## Inputs")
+	if diff := cmp.Diff(inputNames, names); diff != "" {
+		t.Errorf("README inputs table differs from action.yml (-action.yml +README):\n%s", diff)
+	}
+	for i, in := range spec.Inputs {
+		if in.Default != "" && i < len(defaults) && !strings.Contains(defaults[i], "`"+in.Default+"`") {
+			t.Errorf("README gives the default of %s as %q; action.yml says %q", in.Name, defaults[i], in.Default)
+		}
+	}
+
+	var outputNames []string
+	for _, out := range spec.Outputs {
+		outputNames = append(outputNames, out.Name)
+	}
+	names, _ = tableRows(t, doc, "## Outputs")
+	if diff := cmp.Diff(outputNames, names); diff != "" {
+		t.Errorf("README outputs table differs from action.yml (-action.yml +README):\n%s", diff)
+	}
+}
