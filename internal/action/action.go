@@ -151,6 +151,13 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		}
 	}
 	r.Labels, r.Annotations, r.Entries = res.Labels, res.Annotations, res.Entries
+	for _, e := range res.Entries {
+		kind := ""
+		if e.Attestation {
+			kind = "attestation of "
+		}
+		gha.Infof("%s%s: %s %s", kind, e.Platform, e.Fate, e.Digest)
+	}
 	if res.ConvertedToOCI {
 		note := "A Docker v2 schema 2 manifest or manifest list was rewritten with OCI media types, because the Docker schemas have no annotations; layer blobs are unchanged."
 		gha.Noticef("%s", note)
