@@ -188,20 +188,11 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 		// was stamped (with attestations: preserve, none may be).
 		res.Labels = labels
 	}
-	oldAnnotations := map[string]string{}
-	if raw, ok := base["annotations"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &oldAnnotations); err != nil {
-			return nil, Result{}, fmt.Errorf("parsing index annotations: %w", err)
-		}
+	oldAnnotations, annotations, annotated, err := reannotate(base, labels, p)
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("parsing index annotations: %w", err)
 	}
-	res.Annotations = annotate(labels, oldAnnotations, p)
-	annotations := maps.Clone(oldAnnotations)
-	for _, k := range p.RemoveLabels {
-		delete(annotations, k)
-	}
-	for _, e := range res.Annotations {
-		annotations[e.Key] = e.Value
-	}
+	res.Annotations = annotated
 	if len(annotations) > 0 {
 		base["annotations"] = mustMarshal(annotations)
 	}

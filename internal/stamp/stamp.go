@@ -101,20 +101,11 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	if err := json.Unmarshal(rawManifest, &m); err != nil {
 		return nil, Result{}, fmt.Errorf("parsing manifest: %w", err)
 	}
-	oldAnnotations := map[string]string{}
-	if raw, ok := m["annotations"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &oldAnnotations); err != nil {
-			return nil, Result{}, fmt.Errorf("parsing manifest annotations: %w", err)
-		}
+	oldAnnotations, annotations, entries, err := reannotate(m, effective, p)
+	if err != nil {
+		return nil, Result{}, fmt.Errorf("parsing manifest annotations: %w", err)
 	}
-	res.Annotations = annotate(effective, oldAnnotations, p)
-	annotations := maps.Clone(oldAnnotations)
-	for _, k := range p.RemoveLabels {
-		delete(annotations, k)
-	}
-	for _, e := range res.Annotations {
-		annotations[e.Key] = e.Value
-	}
+	res.Annotations = entries
 
 	configChanged := !bytes.Equal(newConfig, rawConfig)
 	annotationsChanged := !maps.Equal(annotations, oldAnnotations)
@@ -211,6 +202,27 @@ func annotate(labels []plan.Entry, existing map[string]string, p plan.Plan) []pl
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	return entries
+}
+
+// reannotate computes a manifest's or index's annotations: the ones it has,
+// less removed labels, plus the plan's (see annotate). It returns the old
+// set, the new set and the entries for the report.
+func reannotate(doc document, labels []plan.Entry, p plan.Plan) (old, updated map[string]string, entries []plan.Entry, err error) {
+	old = map[string]string{}
+	if raw, ok := doc["annotations"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &old); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	entries = annotate(labels, old, p)
+	updated = maps.Clone(old)
+	for _, k := range p.RemoveLabels {
+		delete(updated, k)
+	}
+	for _, e := range entries {
+		updated[e.Key] = e.Value
+	}
+	return old, updated, entries, nil
 }
 
 // dockerToOCI maps Docker layer media types to their OCI equivalents; the
