@@ -186,9 +186,15 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 
 	phases.start("Push: " + p.Image.String())
 	github := newGitHub(gha, in, info, sec, opts)
-	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(), Backoff: opts.RegistryBackoff}
-	if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
-		return explain(err, github.denial(ctx, p.Image))
+	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(), Backoff: opts.RegistryBackoff, Logf: gha.Infof}
+	// Probe push access before any layer bytes move, so a denied push
+	// fails in seconds, not after gigabytes. A source already on the
+	// destination registry is mounted, not uploaded: its first write is a
+	// tiny mount request that a refusal stops just as early.
+	if !onRegistry(in.Sources, p.Image.RegistryStr()) {
+		if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
+			return explain(err, github.denial(ctx, p.Image))
+		}
 	}
 	gha.Infof("Pushing %s@%s", p.Image, digest)
 	if _, err := push.All(ctx, artifact, p.Image, p.Tags, pushOpts); err != nil {
@@ -226,6 +232,16 @@ func (ph *phases) end() {
 		ph.gha.EndGroup()
 		ph.open = false
 	}
+}
+
+// onRegistry reports whether every source is an image on registry.
+func onRegistry(sources []*inputs.Source, registry string) bool {
+	for _, src := range sources {
+		if src.Transport != inputs.Registry || !strings.EqualFold(src.Reference.Context().RegistryStr(), registry) {
+			return false
+		}
+	}
+	return len(sources) > 0
 }
 
 // tagList is the tags for the log.

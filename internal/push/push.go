@@ -5,13 +5,20 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"runtime"
+	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Options say how to reach the registry.
@@ -25,6 +32,13 @@ type Options struct {
 	// Backoff paces retries of failed requests; zero means
 	// go-containerregistry's default (1 s, then 3 s, then 9 s).
 	Backoff remote.Backoff
+	// Jobs bounds how many blobs are uploaded or mounted at once; zero
+	// scales it to the work: one per blob, at most max(4, 2×GOMAXPROCS).
+	Jobs int
+	// Logf, when set, receives progress of uploads that take longer than
+	// ProgressInterval: one line per interval with the bytes done, the
+	// total, the percentage and the rate, and a closing line. Nil: silent.
+	Logf func(format string, args ...any)
 }
 
 // transport is the registry transport with Retry-After honoured.
@@ -34,6 +48,71 @@ func (o Options) transport() http.RoundTripper {
 		base = remote.DefaultTransport
 	}
 	return RetryAfter(base)
+}
+
+// backoff is Backoff or go-containerregistry's default.
+func (o Options) backoff() remote.Backoff {
+	if o.Backoff.Steps > 0 {
+		return o.Backoff
+	}
+	return remote.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
+}
+
+// jobs is how many blob operations run at once for n of them.
+func (o Options) jobs(n int) int {
+	if o.Jobs > 0 {
+		return o.Jobs
+	}
+	return max(1, min(n, max(4, 2*runtime.GOMAXPROCS(0))))
+}
+
+// retryStatusCodes are the answers worth another try: go-containerregistry's
+// defaults (remote.defaultRetryStatusCodes).
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+	499, // nginx: client closed request
+	522, // Cloudflare: connection timed out
+}
+
+// temporary is go-containerregistry's default retry predicate
+// (remote.defaultRetryPredicate): network failures and answers that say
+// so.
+func temporary(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if t, ok := err.(interface{ Temporary() bool }); ok && t.Temporary() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
+
+// authenticate returns one transport to repo's registry, authenticated for
+// scopes, wrapped so that go-containerregistry uses it as it is. Every
+// request of a push goes through it: the registry is pinged and a token
+// fetched once, not again for each tag, child or mounted repository.
+// Because go-containerregistry adds nothing to a transport.Wrapper, the
+// retries and user agent it would add are added here, the same way.
+func (o Options) authenticate(ctx context.Context, repo name.Repository, scopes []string) (http.RoundTripper, error) {
+	var auth authn.Authenticator = authn.Anonymous
+	if o.Keychain != nil {
+		var err error
+		if auth, err = authn.Resolve(ctx, o.Keychain, repo); err != nil {
+			return nil, fmt.Errorf("resolving credentials for %s: %w", repo.RegistryStr(), err)
+		}
+	}
+	t := transport.NewRetry(o.transport(),
+		transport.WithRetryBackoff(o.backoff()),
+		transport.WithRetryPredicate(temporary),
+		transport.WithRetryStatusCodes(retryStatusCodes...))
+	t = transport.NewUserAgent(t, o.UserAgent)
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, t, scopes)
+	if err != nil {
+		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
+	}
+	return rt, nil
 }
 
 // Result is what was written.
@@ -52,31 +131,58 @@ type Artifact interface {
 
 // All pushes img (an image, or an index with all its children) to repo and
 // points every tag at it. With no tags it is pushed by digest only.
+//
+// Before anything is uploaded, one HEAD asks whether the registry already
+// has the manifest: a re-run then writes only the tags. Otherwise only what
+// the registry lacks moves: layers read from another repository of the
+// same registry are mounted with one request each (no existence check
+// first: a mount of a blob already there succeeds too), layers and images
+// read from the destination repository itself are not touched at all, and
+// the rest is uploaded by go-containerregistry, which checks existence
+// first and streams each blob once.
 func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Tag, opts Options) (Result, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return Result{}, fmt.Errorf("computing digest: %w", err)
 	}
 	ref := repo.Digest(digest.String())
+	plan, err := planWrite(img, repo)
+	if err != nil {
+		return Result{}, fmt.Errorf("preparing push to %s: %w", repo, err)
+	}
+	rt, err := opts.authenticate(ctx, repo, plan.scopes(repo))
+	if err != nil {
+		return Result{}, err
+	}
 	ropts := []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(opts.Keychain),
+		remote.WithTransport(rt),
+		remote.WithRetryBackoff(opts.backoff()),
+		remote.WithJobs(opts.jobs(plan.operations)),
 	}
-	ropts = append(ropts, remote.WithTransport(opts.transport()))
-	if opts.Backoff.Steps > 0 {
-		ropts = append(ropts, remote.WithRetryBackoff(opts.Backoff))
+	exists, err := manifestExists(ctx, ref, ropts)
+	if err != nil {
+		return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
-	if opts.UserAgent != "" {
-		ropts = append(ropts, remote.WithUserAgent(opts.UserAgent))
+	var progress *progressLog
+	if !exists && opts.Logf != nil && plan.uploadBytes > 0 {
+		progress = newProgressLog(opts.Logf, plan.uploadBytes, ProgressInterval, time.Now())
+		updates, stop := watchProgress(progress)
+		// Every write sends updates, tags too: stop once all have returned.
+		defer stop()
+		ropts = append(ropts, remote.WithProgress(updates))
 	}
-	// One Pusher for everything: the token exchange happens once per
-	// repository and is reused for each tag.
+	// One Pusher for everything: its per-repository writer, and so every
+	// blob upload, manifest and tag, shares the transport above.
 	pusher, err := remote.NewPusher(ropts...)
 	if err != nil {
 		return Result{}, fmt.Errorf("preparing push to %s: %w", repo, err)
 	}
-	if err := pusher.Push(ctx, ref, img); err != nil {
-		return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
+	if !exists {
+		w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, sem: make(chan struct{}, opts.jobs(plan.operations)), progress: progress}
+		if err := w.write(ctx, img, digest); err != nil {
+			return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
+		}
 	}
 	for _, tag := range tags {
 		// Only the manifest: every blob it references is in place by now.

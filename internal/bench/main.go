@@ -1,0 +1,410 @@
+// Command bench compares publishing with this action against crane, regctl
+// and skopeo, side by side on one machine, and prints a markdown table.
+//
+//	go run ./internal/bench            # 1 GiB image, 5 runs of every scenario
+//	go run ./internal/bench -quick     # 64 MiB, 2 runs: a smoke test
+//
+// It starts the CNCF distribution registry on loopback, storing on disk,
+// behind a counter of requests, body bytes and concurrent uploads;
+// generates the images deterministically; builds the action and installs
+// the pinned peers (crane and regctl from the Go module proxy, skopeo from
+// Debian); then runs each scenario for every tool that can do it,
+// alternating tools run by run, and reports medians: wall time, CPU (user
+// plus system of the tool's processes), peak RSS, requests and bytes, and
+// our wall time divided by the fastest peer's. Only ratios from one run of
+// the benchmark mean anything: absolute figures depend on the machine.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == rawCommand {
+		if len(os.Args) != 5 {
+			fmt.Fprintln(os.Stderr, "usage: bench raw-put HOST REPO LAYOUT")
+			os.Exit(2)
+		}
+		if err := rawPut(context.Background(), os.Args[2], os.Args[3], os.Args[4]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if len(os.Args) == 3 && os.Args[1] == serveCommand {
+		err := serve(ctx, os.Args[2], os.Stdout)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// serveCommand runs the benchmark's registry on its own, storing in DIR,
+// until interrupted, to try a tool against it by hand: `bench serve DIR`.
+const serveCommand = "serve"
+
+func serve(ctx context.Context, dir string, stdout io.Writer) error {
+	reg, err := startRegistry(dir)
+	if err != nil {
+		return err
+	}
+	defer reg.close()
+	fmt.Fprintf(stdout, "registry on %s, storing in %s; interrupt to stop\n", reg.host, dir)
+	<-ctx.Done()
+	return nil
+}
+
+// config is what the flags say.
+type config struct {
+	runs      int
+	size      int64
+	scenarios map[string]bool
+	work      string
+	keep      bool
+	out       string
+	peersDir  string
+	trace     bool
+	// ours is a prebuilt action binary to measure instead of this tree's.
+	ours string
+	// smallBytes is the many-tags image's size, for its target.
+	smallBytes int64
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runs := fs.Int("runs", 5, "measured runs of each scenario for each tool")
+	size := fs.String("size", "1GiB", "cold-push image size (8 layers of a eighth each), e.g. 1GiB, 256MiB")
+	list := fs.String("scenarios", strings.Join(scenarioIDs(), ","), "comma-separated scenarios to run")
+	quick := fs.Bool("quick", false, "a fast smoke run: -size 64MiB -runs 2 unless given")
+	work := fs.String("work", "", "directory for images, the registry's storage and binaries (default: a new temporary one, removed afterwards)")
+	keep := fs.Bool("keep", false, "keep the work directory")
+	out := fs.String("o", "", "also write the report to this file")
+	trace := fs.Bool("trace", false, "log every request of every run")
+	oursFlag := fs.String("ours", "", "measure this action binary instead of building this tree's")
+	cache, _ := os.UserCacheDir()
+	peersDir := fs.String("peers", filepath.Join(cache, "publish-action-bench"), "where crane and regctl are installed (reused between runs)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		if !set["size"] {
+			*size = "64MiB"
+		}
+		if !set["runs"] {
+			*runs = 2
+		}
+	}
+	c := config{runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}}
+	var err error
+	if c.size, err = parseSize(*size); err != nil {
+		return c, err
+	}
+	if c.size < 8<<20 {
+		return c, fmt.Errorf("-size %s: at least 8MiB", *size)
+	}
+	if c.runs < 1 {
+		return c, fmt.Errorf("-runs %d: at least 1", c.runs)
+	}
+	known := map[string]bool{}
+	for _, id := range scenarioIDs() {
+		known[id] = true
+	}
+	for _, s := range strings.Split(*list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !known[s] {
+			return c, fmt.Errorf("-scenarios: unknown %q (known: %s)", s, strings.Join(scenarioIDs(), ", "))
+		}
+		c.scenarios[s] = true
+	}
+	return c, nil
+}
+
+// parseSize reads 1GiB, 512MiB, 64M, 1G or a plain count of bytes.
+func parseSize(in string) (int64, error) {
+	s, mult := in, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = num, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: want e.g. 1GiB or 256MiB", in)
+	}
+	return n * mult, nil
+}
+
+func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+	}
+
+	work := cfg.work
+	if work == "" {
+		if work, err = os.MkdirTemp("", "publish-action-bench-"); err != nil {
+			return err
+		}
+	}
+	if !cfg.keep {
+		defer os.RemoveAll(work)
+	}
+	home := filepath.Join(work, "home")
+	tmp := filepath.Join(work, "tmp")
+	for _, d := range []string{home, tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+
+	logf("building the action and the launcher")
+	ourBin := filepath.Join(work, "publish-action")
+	launcher := filepath.Join(work, "launch")
+	ourDesc := "this tree, built as the Dockerfile builds it (CGO_ENABLED=0, -trimpath, -ldflags=\"-s -w\")"
+	if cfg.ours != "" {
+		if ourBin, err = filepath.Abs(cfg.ours); err != nil {
+			return err
+		}
+		ourDesc = ourBin
+	} else if err := build(ctx, ourBin, ".", "-ldflags=-s -w"); err != nil {
+		return err
+	}
+	if err := build(ctx, launcher, "./internal/bench/launch"); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	pe := installPeers(ctx, cfg.peersDir, logf)
+	for _, n := range pe.notes {
+		logf("%s", n)
+	}
+
+	b := &bench{
+		ours:      binary{path: ourBin, base: baseEnv(home, tmp)},
+		peers:     pe,
+		self:      self,
+		launcher:  launcher,
+		env:       baseEnv(home, tmp),
+		workspace: work,
+		trace:     cfg.trace,
+	}
+	logf("generating images (%s)", human(cfg.size))
+	if err := b.generate(filepath.Join(work, "images"), cfg.size); err != nil {
+		return err
+	}
+
+	reg, err := startRegistry(filepath.Join(work, "registry"))
+	if err != nil {
+		return err
+	}
+	defer reg.close()
+	b.reg = reg
+	logf("registry on %s, storing in %s", reg.host, filepath.Join(work, "registry"))
+
+	var results []result
+	for _, sc := range scenarios() {
+		if !cfg.scenarios[sc.id] {
+			continue
+		}
+		r, err := b.measure(ctx, sc, cfg.runs, logf)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		results = append(results, r)
+	}
+
+	cfg.smallBytes = b.small.bytes()
+	report := renderReport(results, describeMachine(ctx, pe, ourBin, ourDesc), cfg)
+	fmt.Fprint(stdout, report)
+	if cfg.out != "" {
+		return os.WriteFile(cfg.out, []byte(report), 0o644)
+	}
+	return nil
+}
+
+// build builds pkg (relative to this module's root) into out, statically
+// (CGO_ENABLED=0) and without a module path in it (-trimpath).
+func build(ctx context.Context, out, pkg string, flags ...string) error {
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	args := append(append([]string{"build", "-trimpath"}, flags...), "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s in %s: %w\n%s", pkg, root, err, b)
+	}
+	return nil
+}
+
+// generate writes every image the scenarios use.
+func (b *bench) generate(dir string, size int64) error {
+	var err error
+	if b.big, err = writeLayout(filepath.Join(dir, "big"), imageSpec{Seed: "big", Layers: 8, LayerSize: size / 8}, layoutRef); err != nil {
+		return err
+	}
+	if b.small, err = writeLayout(filepath.Join(dir, "small"), imageSpec{Seed: "small", Layers: 8, LayerSize: 1 << 20}, layoutRef); err != nil {
+		return err
+	}
+	if b.amd, err = writeLayout(filepath.Join(dir, "amd64"), imageSpec{Seed: "amd64", Layers: 4, LayerSize: 1 << 20, Arch: "amd64"}, layoutRef); err != nil {
+		return err
+	}
+	b.arm, err = writeLayout(filepath.Join(dir, "arm64"), imageSpec{Seed: "arm64", Layers: 4, LayerSize: 1 << 20, Arch: "arm64"}, layoutRef)
+	return err
+}
+
+// sample is one measured run.
+type sample struct {
+	Wall, CPU time.Duration
+	// RegistryCPU is this process's CPU time during the run: the
+	// registry's, and the counter's.
+	RegistryCPU time.Duration
+	RSS         int64
+	counts
+	// Startup is from the first process's start to the first request the
+	// registry saw.
+	Startup  time.Duration
+	Commands int
+	// log is every request, with -trace, and started when the first
+	// command started.
+	log     []request
+	started time.Time
+}
+
+// result is a scenario's samples, by tool.
+type result struct {
+	scenario
+	samples map[string][]sample
+	// order lists the tools measured, in the scenario's order.
+	order []string
+}
+
+// measure runs sc runs times for each tool that can do it, rotating which
+// tool goes first so that none always runs on a cold or warm machine.
+func (b *bench) measure(ctx context.Context, sc scenario, runs int, logf func(string, ...any)) (result, error) {
+	r := result{scenario: sc, samples: map[string][]sample{}}
+	for _, t := range sc.tools {
+		if b.has(t) {
+			r.order = append(r.order, t)
+		}
+	}
+	if sc.setup != nil {
+		logf("%s: setting up", sc.name)
+		if err := sc.setup(ctx, b); err != nil {
+			return r, fmt.Errorf("setting up: %w", err)
+		}
+	}
+	// Run 0 warms up (page cache, registry directories, the tools'
+	// binaries) and is not counted.
+	for n := 0; n <= runs; n++ {
+		for i := range r.order {
+			tool := r.order[(i+n)%len(r.order)]
+			s, err := b.once(ctx, sc, tool, n)
+			if err != nil {
+				return r, fmt.Errorf("%s, run %d: %w", tool, n, err)
+			}
+			label := fmt.Sprintf("run %d/%d", n, runs)
+			if n == 0 {
+				label = "warm-up"
+			}
+			logf("%s: %-6s %s: %.3f s, %.2f s CPU (registry %.2f s), %d requests, %s up", sc.name, tool, label, s.Wall.Seconds(), s.CPU.Seconds(), s.RegistryCPU.Seconds(), s.Requests, human(s.Up))
+			if b.trace {
+				for _, q := range s.log {
+					logf("    +%5.1f ms %d %s %s?%s in=%d out=%d", float64(q.At.Sub(s.started))/1e6, q.Status, q.Method, q.Path, q.Query, q.In, q.Out)
+				}
+			}
+			if n > 0 {
+				r.samples[tool] = append(r.samples[tool], s)
+			}
+		}
+	}
+	return r, nil
+}
+
+// selfCPU is this process's user plus system time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// once is one measured run of tool, with its unmeasured before and after.
+func (b *bench) once(ctx context.Context, sc scenario, tool string, n int) (sample, error) {
+	if err := b.reg.rehost(); err != nil {
+		return sample{}, err
+	}
+	if sc.before != nil {
+		if err := sc.before(ctx, b, tool, n); err != nil {
+			return sample{}, fmt.Errorf("before: %w", err)
+		}
+	}
+	b.reg.reset()
+	x := &execer{launcher: b.launcher}
+	cpu0 := selfCPU()
+	start := time.Now()
+	err := sc.run(ctx, b, tool, n, x)
+	wall := time.Since(start)
+	registryCPU := selfCPU() - cpu0
+	k := b.reg.counts()
+	if err != nil {
+		return sample{}, err
+	}
+	if x.Commands > 0 {
+		// The commands' own time, without the launcher's start-up.
+		wall = x.Wall
+	}
+	s := sample{Wall: wall, CPU: x.CPU, RegistryCPU: registryCPU, RSS: x.RSS, counts: k, Commands: x.Commands}
+	if b.trace {
+		s.log, s.started = b.reg.requests(), x.Started
+	}
+	if !x.Started.IsZero() && !k.First.IsZero() {
+		s.Startup = k.First.Sub(x.Started)
+	}
+	if sc.after != nil {
+		if err := sc.after(ctx, b, tool, n); err != nil {
+			return sample{}, fmt.Errorf("after: %w", err)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// median of the values f picks from samples.
+func median[T int | int64 | time.Duration](samples []sample, f func(sample) T) T {
+	vs := make([]T, len(samples))
+	for i, s := range samples {
+		vs[i] = f(s)
+	}
+	slices.Sort(vs)
+	n := len(vs)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
+}
+
+// medians is the median of every figure, taken one by one.
+func medians(samples []sample) sample {
+	return sample{
+		Wall:        median(samples, func(s sample) time.Duration { return s.Wall }),
+		CPU:         median(samples, func(s sample) time.Duration { return s.CPU }),
+		RegistryCPU: median(samples, func(s sample) time.Duration { return s.RegistryCPU }),
+		RSS:         median(samples, func(s sample) int64 { return s.RSS }),
+		Startup:     median(samples, func(s sample) time.Duration { return s.Startup }),
+		Commands:    median(samples, func(s sample) int { return s.Commands }),
+		counts: counts{
+			Requests:     median(samples, func(s sample) int { return s.Requests }),
+			Up:           median(samples, func(s sample) int64 { return s.Up }),
+			Down:         median(samples, func(s sample) int64 { return s.Down }),
+			BlobUp:       median(samples, func(s sample) int64 { return s.BlobUp }),
+			Mounts:       median(samples, func(s sample) int { return s.Mounts }),
+			ManifestPuts: median(samples, func(s sample) int { return s.ManifestPuts }),
+			Errors:       median(samples, func(s sample) int { return s.Errors }),
+			MaxUploads:   median(samples, func(s sample) int { return s.MaxUploads }),
+		},
+	}
+}
+
+// bestPeer is the fastest peer's median wall time, and which it is.
+func (r result) bestPeer() (string, time.Duration) {
+	best, bestWall := "", time.Duration(0)
+	for _, t := range r.order {
+		if t == ours || t == raw {
+			continue
+		}
+		w := medians(r.samples[t]).Wall
+		if best == "" || w < bestWall {
+			best, bestWall = t, w
+		}
+	}
+	return best, bestWall
+}
+
+// ratio is our median wall time over tool's ("" for the fastest peer).
+func (r result) ratio(tool string) (float64, bool) {
+	if len(r.samples[ours]) == 0 {
+		return 0, false
+	}
+	var w time.Duration
+	if tool == "" {
+		_, w = r.bestPeer()
+	} else if len(r.samples[tool]) > 0 {
+		w = medians(r.samples[tool]).Wall
+	}
+	if w == 0 {
+		return 0, false
+	}
+	return medians(r.samples[ours]).Wall.Seconds() / w.Seconds(), true
+}
+
+func renderReport(results []result, machine string, cfg config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Medians of %d runs per tool; image %s (8 layers); tools alternate run by run.\n\n", cfg.runs, human(cfg.size))
+	b.WriteString("| scenario | tool | wall | CPU | peak RSS | requests | up | down | uploads at once | first request | registry CPU | ours ÷ best peer |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range results {
+		for _, t := range r.order {
+			m := medians(r.samples[t])
+			ratio := ""
+			if t == ours {
+				if x, ok := r.ratio(""); ok {
+					best, _ := r.bestPeer()
+					ratio = fmt.Sprintf("**%.2f** (%s)", x, best)
+				}
+			}
+			cmds := ""
+			if m.Commands > 1 {
+				cmds = fmt.Sprintf(" ×%d", m.Commands)
+			}
+			fmt.Fprintf(&b, "| %s | %s%s | %.3f s | %.2f s | %.0f MiB | %d | %s | %s | %d | %.0f ms | %.2f s | %s |\n",
+				r.name, t, cmds, m.Wall.Seconds(), m.CPU.Seconds(), float64(m.RSS)/(1<<20), m.Requests,
+				human(m.Up), human(m.Down), m.MaxUploads, float64(m.Startup)/float64(time.Millisecond), m.RegistryCPU.Seconds(), ratio)
+		}
+	}
+	b.WriteString("\n`×N`: the tool needed N commands; their times, CPU and requests are added up, RSS is the largest. ")
+	b.WriteString("CPU is the tool's processes' user + system time; registry CPU is the benchmark process's own during the run (the registry and the counter in front of it). ")
+	b.WriteString("First request: from the first process's start to the registry's first request.\n\n")
+
+	b.WriteString("### Targets\n\n")
+	for _, line := range targets(results, cfg) {
+		b.WriteString("- " + line + "\n")
+	}
+	b.WriteString("\n### How each tool was run\n\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "- **%s** — %s.\n", r.name, r.what)
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
+	}
+	b.WriteString("\n### Machine\n\n")
+	b.WriteString(machine)
+	return b.String()
+}
+
+// targets checks the issue's targets against the medians.
+func targets(results []result, cfg config) []string {
+	var out []string
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	for _, r := range results {
+		if len(r.samples[ours]) == 0 {
+			continue
+		}
+		m := medians(r.samples[ours])
+		switch r.id {
+		case "cold":
+			if x, ok := r.ratio(""); ok {
+				best, _ := r.bestPeer()
+				out = append(out, fmt.Sprintf("cold push, ratio ≤ 1.0 against the fastest peer (%s): %.2f — %s", best, x, verdict(x <= 1.0)))
+			}
+			if x, ok := r.ratio(raw); ok {
+				out = append(out, fmt.Sprintf("cold push, ≤ 1.1× the raw ceiling: %.2f× — %s", x, verdict(x <= 1.1)))
+			}
+			perGiB := m.CPU.Seconds() / (float64(cfg.size) / (1 << 30))
+			out = append(out, fmt.Sprintf("cold push, client CPU ≤ 0.6 s per GiB (every layer's digest verified as it streams): %.2f s per GiB — %s", perGiB, verdict(perGiB <= 0.6)))
+			out = append(out, fmt.Sprintf("cold push, peak RSS ≤ 64 MiB: %.0f MiB — %s", float64(m.RSS)/(1<<20), verdict(m.RSS <= 64<<20)))
+			out = append(out, fmt.Sprintf("start to first registry request ≤ 50 ms: %.0f ms — %s", float64(m.Startup)/float64(time.Millisecond), verdict(m.Startup <= 50*time.Millisecond)))
+		case "relabel":
+			out = append(out, fmt.Sprintf("relabel, 0 layer bytes uploaded: %s of blob content uploaded (the new config), %d mounts — %s", human(m.BlobUp), m.Mounts, verdict(m.BlobUp < 64<<10)))
+			out = append(out, fmt.Sprintf("relabel, request bytes ≤ 64 KiB: %s — %s", human(m.Up), verdict(m.Up <= 64<<10)))
+			out = append(out, fmt.Sprintf("relabel, fewer than 23 requests: %d — %s", m.Requests, verdict(m.Requests < 23)))
+			if x, ok := r.ratio(crane); ok {
+				out = append(out, fmt.Sprintf("relabel, ratio ≤ 1.0 against crane: %.2f — %s", x, verdict(x <= 1.0)))
+			}
+		case "merge":
+			out = append(out, fmt.Sprintf("merge, 0 layer bytes moved: %s of blob content — %s", human(m.BlobUp), verdict(m.BlobUp == 0)))
+			out = append(out, fmt.Sprintf("merge without restamping, ≤ 13 requests: %d — %s", m.Requests, verdict(m.Requests <= 13)))
+			if x, ok := r.ratio(regctl); ok {
+				out = append(out, fmt.Sprintf("merge, ratio ≤ 1.0 against regctl: %.2f — %s", x, verdict(x <= 1.0)))
+			}
+		case "restamp":
+			out = append(out, fmt.Sprintf("merge with restamping, 0 layer bytes moved: %s of blob content (the two new configs) — %s", human(m.BlobUp), verdict(m.BlobUp < 64<<10)))
+			if x, ok := r.ratio(regctl); ok {
+				out = append(out, fmt.Sprintf("merge with restamping, ratio against regctl: %.2f (no target)", x))
+			}
+		case "rerun":
+			out = append(out, fmt.Sprintf("re-run, no blob uploaded: %s — %s; same digest every run: checked by each run", human(m.BlobUp), verdict(m.BlobUp == 0)))
+			out = append(out, fmt.Sprintf("re-run, ≤ 10 requests per tag (1 tag): %d — %s", m.Requests, verdict(m.Requests <= 10)))
+		case "tags":
+			out = append(out, fmt.Sprintf("many tags, manifest uploaded once per tag: %d manifest PUTs for %d tags (one more by digest) — %s", m.ManifestPuts, tagCount, verdict(m.ManifestPuts <= tagCount+1)))
+			out = append(out, fmt.Sprintf("many tags, blobs once: %s of blob content for an image of %s (its new config included) — %s", human(m.BlobUp), human(cfg.smallBytes), verdict(m.BlobUp <= cfg.smallBytes+64<<10)))
+		}
+	}
+	return out
+}
+
+// human formats a byte count.
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// describeMachine says what the figures were measured on.
+func describeMachine(ctx context.Context, p peers, ourBin, ourDesc string) string {
+	var b strings.Builder
+	cpu := firstField("/proc/cpuinfo", "model name")
+	mem := firstField("/proc/meminfo", "MemTotal")
+	if kb, err := strconv.ParseInt(strings.TrimSuffix(mem, " kB"), 10, 64); err == nil {
+		mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+	}
+	kernel, _ := exec.CommandContext(ctx, "uname", "-r").Output()
+	goVersion, _ := exec.CommandContext(ctx, "go", "version").Output()
+	fmt.Fprintf(&b, "- CPU: %s, %d cores (GOMAXPROCS %d)\n", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "- memory: %s\n", mem)
+	fmt.Fprintf(&b, "- kernel: Linux %s\n", strings.TrimSpace(string(kernel)))
+	fmt.Fprintf(&b, "- Go: %s\n", strings.TrimSpace(string(goVersion)))
+	registry := "distribution (version unknown)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/distribution/distribution/v3" {
+				registry = "github.com/distribution/distribution/v3 " + d.Version
+			}
+		}
+	}
+	fmt.Fprintf(&b, "- registry: %s in process, filesystem storage, loopback HTTP, no auth\n", registry)
+	if fi, err := os.Stat(ourBin); err == nil {
+		fmt.Fprintf(&b, "- ours: %s, %.1f MB\n", ourDesc, float64(fi.Size())/1e6)
+	}
+	for _, t := range []string{crane, regctl, skopeo} {
+		v := p.versions[t]
+		if v == "" {
+			v = "not available"
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", t, v)
+	}
+	for _, n := range p.notes {
+		fmt.Fprintf(&b, "- note: %s\n", n)
+	}
+	return b.String()
+}
+
+// firstField is the value of the first "key : value" line for key.
+func firstField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}

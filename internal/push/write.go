@@ -1,0 +1,387 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// origin says where a blob already is, relative to the destination.
+type origin int
+
+const (
+	// elsewhere: in a file, or on another registry; it is uploaded.
+	elsewhere origin = iota
+	// sameRepository: read from the destination repository itself, so
+	// the registry has it there.
+	sameRepository
+	// sameRegistry: read from another repository of the destination's
+	// registry, so it can be mounted (distribution spec, "Mounting a blob
+	// from another repository").
+	sameRegistry
+)
+
+// originOf places l. go-containerregistry marks every layer (and config)
+// of an image read from a registry as a *remote.MountableLayer carrying the
+// reference it was read through; stamping keeps that wrapper.
+func originOf(l v1.Layer, repo name.Repository) (origin, name.Repository) {
+	ml, ok := l.(*remote.MountableLayer)
+	if !ok {
+		return elsewhere, name.Repository{}
+	}
+	src := ml.Reference.Context()
+	switch {
+	case src.Name() == repo.Name():
+		return sameRepository, src
+	case src.RegistryStr() == repo.RegistryStr():
+		return sameRegistry, src
+	}
+	return elsewhere, src
+}
+
+// inRepository reports whether img is known to be in repo already: it was
+// read from repo by its own digest (its layers say so), so the registry
+// has its manifest there, and so everything the manifest references. An
+// image read by tag, or changed since it was read, is not known.
+func inRepository(img v1.Image, digest v1.Hash, repo name.Repository) bool {
+	ls, err := img.Layers()
+	if err != nil || len(ls) == 0 {
+		return false
+	}
+	ml, ok := ls[0].(*remote.MountableLayer)
+	if !ok {
+		return false
+	}
+	ref, ok := ml.Reference.(name.Digest)
+	return ok && ref.Context().Name() == repo.Name() && ref.DigestStr() == digest.String()
+}
+
+// blobs are an image's layers and its config.
+func blobs(img v1.Image) ([]v1.Layer, error) {
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	cl, err := partial.ConfigLayer(img)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return append(ls, cl), nil
+}
+
+// plan is what a push will have to do, known before it starts: which
+// repositories blobs are mounted from (the token must allow pulling from
+// them), how many blob operations there are, and how many bytes upload.
+type plan struct {
+	sources     map[string]name.Repository
+	operations  int
+	uploadBytes int64
+}
+
+func planWrite(a Artifact, repo name.Repository) (*plan, error) {
+	p := &plan{sources: map[string]name.Repository{}}
+	return p, p.add(a, repo)
+}
+
+func (p *plan) add(a any, repo name.Repository) error {
+	switch a := a.(type) {
+	case v1.ImageIndex:
+		children, err := partial.Manifests(a)
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			if err := p.add(c, repo); err != nil {
+				return err
+			}
+		}
+	case v1.Image:
+		digest, err := a.Digest()
+		if err != nil {
+			return err
+		}
+		if inRepository(a, digest, repo) {
+			return nil
+		}
+		bs, err := blobs(a)
+		if err != nil {
+			return err
+		}
+		for _, l := range bs {
+			if err := p.add(l, repo); err != nil {
+				return err
+			}
+		}
+	case v1.Layer:
+		mt, err := a.MediaType()
+		if err != nil {
+			return err
+		}
+		if !mt.IsDistributable() {
+			return nil
+		}
+		switch where, src := originOf(a, repo); where {
+		case sameRepository:
+		case sameRegistry:
+			p.sources[src.Name()] = src
+			p.operations++
+		default:
+			size, err := a.Size()
+			if err != nil {
+				return err
+			}
+			p.uploadBytes += size
+			p.operations++
+		}
+	}
+	return nil
+}
+
+// scopes are the token scopes the push needs: push to repo, pull from each
+// repository a blob is mounted from.
+func (p *plan) scopes(repo name.Repository) []string {
+	scopes := []string{repo.Scope(transport.PushScope)}
+	for _, src := range p.sources {
+		scopes = append(scopes, src.Scope(transport.PullScope))
+	}
+	slices.Sort(scopes[1:])
+	return scopes
+}
+
+// writer writes an artifact's blobs and manifests, children before
+// parents, so that the registry never holds a manifest whose references are
+// missing.
+type writer struct {
+	repo   name.Repository
+	pusher *remote.Pusher
+	client *http.Client
+	ropts  []remote.Option
+	// sem bounds the blob operations in flight.
+	sem    chan struct{}
+	mounts sync.Map // v1.Hash → *mountOnce
+	// progress, when set, learns of planned uploads that turn out not to
+	// be needed.
+	progress *progressLog
+}
+
+// write writes a (by digest) and everything it references.
+func (w *writer) write(ctx context.Context, a Artifact, digest v1.Hash) error {
+	switch a := a.(type) {
+	case v1.ImageIndex:
+		return w.index(ctx, a, digest)
+	case v1.Image:
+		return w.image(ctx, a, digest)
+	}
+	return w.pusher.Push(ctx, w.repo.Digest(digest.String()), a)
+}
+
+// image writes img's blobs at once (as many as the semaphore allows), then
+// its manifest by digest.
+func (w *writer) image(ctx context.Context, img v1.Image, digest v1.Hash) error {
+	bs, err := blobs(img)
+	if err != nil {
+		return err
+	}
+	if err := all(ctx, len(bs), func(ctx context.Context, i int) error { return w.blob(ctx, bs[i]) }); err != nil {
+		return err
+	}
+	return w.pusher.Put(ctx, w.repo.Digest(digest.String()), img)
+}
+
+// index writes every child the registry lacks, then the index by digest.
+func (w *writer) index(ctx context.Context, idx v1.ImageIndex, digest v1.Hash) error {
+	children, err := partial.Manifests(idx)
+	if err != nil {
+		return err
+	}
+	err = all(ctx, len(children), func(ctx context.Context, i int) error {
+		switch c := children[i].(type) {
+		case v1.ImageIndex:
+			d, err := c.Digest()
+			if err != nil {
+				return err
+			}
+			if exists, err := w.exists(ctx, c, d); err != nil || exists {
+				return err
+			}
+			return w.index(ctx, c, d)
+		case v1.Image:
+			d, err := c.Digest()
+			if err != nil {
+				return err
+			}
+			if inRepository(c, d, w.repo) {
+				return nil
+			}
+			if exists, err := w.exists(ctx, c, d); err != nil || exists {
+				return err
+			}
+			return w.image(ctx, c, d)
+		case v1.Layer:
+			return w.blob(ctx, c)
+		}
+		return fmt.Errorf("index %s lists %T, which is neither an image, an index nor a blob", digest, children[i])
+	})
+	if err != nil {
+		return err
+	}
+	return w.pusher.Put(ctx, w.repo.Digest(digest.String()), idx)
+}
+
+// blob makes l present in the repository: nothing to do if it was read
+// from there, a mount if it was read from a sibling repository, else an
+// upload by go-containerregistry (existence check, then one stream, with
+// retries). Foreign layers are skipped, as go-containerregistry does.
+func (w *writer) blob(ctx context.Context, l v1.Layer) error {
+	mt, err := l.MediaType()
+	if err != nil {
+		return err
+	}
+	if !mt.IsDistributable() {
+		return nil
+	}
+	where, src := originOf(l, w.repo)
+	if where == sameRepository {
+		return nil
+	}
+	select {
+	case w.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-w.sem }()
+	if where == sameRegistry {
+		digest, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		mounted, err := w.mount(ctx, digest, src)
+		if err != nil || mounted {
+			return err
+		}
+		// Not mountable after all: go-containerregistry tries the mount
+		// once more as it starts the upload, then sends the bytes.
+	}
+	return w.pusher.Upload(ctx, w.repo, l)
+}
+
+type mountOnce struct {
+	once    sync.Once
+	mounted bool
+	err     error
+}
+
+// mount asks the registry to link blob digest from src into the
+// repository: one POST, without the existence check go-containerregistry
+// makes first, since a registry that has the blob answers the mount with
+// 201 Created just the same. It reports false, having cancelled the upload
+// the registry started instead, when the registry will not mount (the blob
+// is not in src, or cross-repository mounts are not supported).
+func (w *writer) mount(ctx context.Context, digest v1.Hash, src name.Repository) (bool, error) {
+	v, _ := w.mounts.LoadOrStore(digest, &mountOnce{})
+	m := v.(*mountOnce)
+	m.once.Do(func() { m.mounted, m.err = w.tryMount(ctx, digest, src) })
+	return m.mounted, m.err
+}
+
+func (w *writer) tryMount(ctx context.Context, digest v1.Hash, src name.Repository) (bool, error) {
+	u := &url.URL{
+		Scheme:   w.repo.Scheme(),
+		Host:     w.repo.RegistryStr(),
+		Path:     fmt.Sprintf("/v2/%s/blobs/uploads/", w.repo.RepositoryStr()),
+		RawQuery: url.Values{"mount": {digest.String()}, "from": {src.RepositoryStr()}}.Encode(),
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("mounting %s from %s: %w", digest, src, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusCreated:
+		return true, nil
+	case resp.StatusCode == http.StatusAccepted:
+		// An upload session instead of a mount: cancel it. Failing to is
+		// harmless, registries expire abandoned uploads.
+		if loc, err := u.Parse(resp.Header.Get("Location")); err == nil && resp.Header.Get("Location") != "" {
+			if del, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc.String(), nil); err == nil {
+				if resp, err := w.client.Do(del); err == nil {
+					resp.Body.Close()
+				}
+			}
+		}
+		return false, nil
+	case resp.StatusCode < 500:
+		// Refused (no pull access to src, say): the upload that follows
+		// gets the registry's answer to the push itself.
+		return false, nil
+	}
+	return false, fmt.Errorf("mounting %s from %s: %w", digest, src, transport.CheckError(resp, http.StatusCreated))
+}
+
+// exists asks the registry whether it has child a (by digest) already;
+// if so, the bytes planned for its blobs will not move.
+func (w *writer) exists(ctx context.Context, a Artifact, digest v1.Hash) (bool, error) {
+	exists, err := manifestExists(ctx, w.repo.Digest(digest.String()), w.ropts)
+	if exists && w.progress != nil {
+		if p, err := planWrite(a, w.repo); err == nil {
+			w.progress.unplan(p.uploadBytes)
+		}
+	}
+	return exists, err
+}
+
+// manifestExists asks the registry whether it has ref, as
+// go-containerregistry does before writing a manifest: 404 (and 403, which
+// some registries answer instead) means no.
+func manifestExists(ctx context.Context, ref name.Digest, ropts []remote.Option) (bool, error) {
+	_, err := remote.Head(ref, append(slices.Clip(ropts), remote.WithContext(ctx))...)
+	if err == nil {
+		return true, nil
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound || terr.StatusCode == http.StatusForbidden) {
+		return false, nil
+	}
+	return false, fmt.Errorf("checking for %s: %w", ref, err)
+}
+
+// all runs f for 0..n-1 concurrently and returns the first error; the
+// first failure cancels the others' context.
+func all(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = f(ctx, i); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// The first real failure, not the cancellations it caused.
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err
+		}
+	}
+	return first
+}

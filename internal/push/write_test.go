@@ -1,0 +1,170 @@
+package push
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ghcr-publish/publish-action/internal/credentials"
+	"github.com/ghcr-publish/publish-action/internal/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/sample"
+)
+
+func startRegistry(t *testing.T) (*registrytest.Registry, Options) {
+	t.Helper()
+	reg, err := registrytest.Start(registrytest.Options{Passwords: []string{"pw"}})
+	if err != nil {
+		t.Fatalf("starting the distribution registry: %v", err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg, Options{Keychain: credentials.Keychain{GitHubHosts: []string{reg.Host()}, Username: "u", Token: "pw"}}
+}
+
+// count tallies requests by kind.
+type count struct {
+	pings, tokens, blobHeads, mounts, uploadStarts, blobBytes, manifestHeads, manifestPuts, total int
+}
+
+func tally(reqs []registrytest.Request) count {
+	var c count
+	for _, r := range reqs {
+		c.total++
+		switch {
+		case r.Path == "/v2/" || r.Path == "/v2":
+			c.pings++
+		case r.Path == "/token":
+			c.tokens++
+		case r.Method == "HEAD" && strings.Contains(r.Path, "/blobs/"):
+			c.blobHeads++
+		case r.Method == "POST" && strings.Contains(r.RawQuery, "mount="):
+			c.mounts++
+		case r.Method == "POST":
+			c.uploadStarts++
+		case (r.Method == "PATCH" || r.Method == "PUT") && strings.Contains(r.Path, "/blobs/uploads/"):
+			c.blobBytes += int(r.BodyBytes)
+		case r.Method == "HEAD" && strings.Contains(r.Path, "/manifests/"):
+			c.manifestHeads++
+		case r.Method == "PUT" && strings.Contains(r.Path, "/manifests/"):
+			c.manifestPuts++
+		}
+	}
+	return c
+}
+
+// An image read from another repository of the same registry, relabelled:
+// every layer is mounted with one request, none checked first, none
+// uploaded; only the new config moves. One ping, one token for it all.
+func TestAllMountsLayersFromSiblingRepository(t *testing.T) {
+	t.Parallel()
+	reg, opts := startRegistry(t)
+	ctx := context.Background()
+	img, err := sample.Image(sample.Options{Seed: "mount", Layers: 4, LayerSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := name.NewRepository(reg.Host() + "/acme/base")
+	if _, err := All(ctx, img, base, []name.Tag{base.Tag("1.0")}, opts); err != nil {
+		t.Fatalf("All(base) = %v", err)
+	}
+	src, err := remote.Image(base.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := src.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Labels = map[string]string{"org.opencontainers.image.description": "relabelled"}
+	relabelled, err := mutate.ConfigFile(src, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	reg.ResetRequests()
+	dst, _ := name.NewRepository(reg.Host() + "/acme/relabelled")
+	if _, err := All(ctx, relabelled, dst, []name.Tag{dst.Tag("1.0")}, opts); err != nil {
+		t.Fatalf("All(relabelled) = %v", err)
+	}
+	rawCfg, _ := relabelled.RawConfigFile()
+	got := tally(reg.Requests())
+	want := count{
+		pings: 1, tokens: 1,
+		blobHeads: 1, // the new config's, by go-containerregistry
+		mounts:    4, uploadStarts: 1, blobBytes: len(rawCfg),
+		manifestHeads: 1, manifestPuts: 2,
+	}
+	want.total = want.pings + want.tokens + want.blobHeads + want.mounts + want.uploadStarts + 2 /* PATCH, PUT */ + want.manifestHeads + want.manifestPuts
+	if got != want {
+		t.Errorf("requests = %+v, want %+v", got, want)
+	}
+	if _, err := remote.Image(dst.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain)); err != nil {
+		t.Errorf("reading the relabelled image back: %v", err)
+	}
+}
+
+// An index of images read from the destination repository by digest: the
+// registry has them, so only the index is written.
+func TestAllIndexOfImagesAlreadyThere(t *testing.T) {
+	t.Parallel()
+	reg, opts := startRegistry(t)
+	ctx := context.Background()
+	repo, _ := name.NewRepository(reg.Host() + "/acme/multi")
+	var children []v1.Image
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := sample.Image(sample.Options{Seed: "index", Architecture: arch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := All(ctx, img, repo, nil, opts)
+		if err != nil {
+			t.Fatalf("All(%s) = %v", arch, err)
+		}
+		child, err := remote.Image(res.Ref, remote.WithAuthFromKeychain(opts.Keychain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		children = append(children, child)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: children[0], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: children[1], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+
+	reg.ResetRequests()
+	if _, err := All(ctx, idx, repo, []name.Tag{repo.Tag("1.0")}, opts); err != nil {
+		t.Fatalf("All(index) = %v", err)
+	}
+	got := tally(reg.Requests())
+	want := count{pings: 1, tokens: 1, manifestHeads: 1, manifestPuts: 2, total: 5}
+	if got != want {
+		t.Errorf("requests = %+v, want %+v", got, want)
+	}
+	if _, err := remote.Index(repo.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain)); err != nil {
+		t.Errorf("reading the index back: %v", err)
+	}
+}
+
+// With progress logging on, every write (tags included) sends updates:
+// the channel must outlive them all (closing it earlier panics).
+func TestAllWithProgressLogging(t *testing.T) {
+	t.Parallel()
+	reg, opts := startRegistry(t)
+	opts.Logf = func(string, ...any) {}
+	img, err := sample.Image(sample.Options{Seed: "progress", Layers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Host() + "/acme/progress")
+	tags := []name.Tag{repo.Tag("1"), repo.Tag("1.0"), repo.Tag("latest")}
+	for range 2 {
+		if _, err := All(context.Background(), img, repo, tags, opts); err != nil {
+			t.Fatalf("All() = %v", err)
+		}
+	}
+}
