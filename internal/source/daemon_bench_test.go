@@ -6,8 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/pgzip"
@@ -17,8 +19,12 @@ import (
 // sources, as an image layer holds, up to size bytes.
 func layerData(b *testing.B, size int) []byte {
 	b.Helper()
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		b.Skipf("go env GOROOT: %v", err)
+	}
 	data := make([]byte, 0, size)
-	filepath.WalkDir(runtime.GOROOT(), func(path string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(strings.TrimSpace(string(goroot)), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || len(data) >= size {
 			return nil
 		}
