@@ -156,6 +156,7 @@ func TestAllWithProgressLogging(t *testing.T) {
 	t.Parallel()
 	reg, opts := startRegistry(t)
 	opts.Logf = func(string, ...any) {}
+	opts.progressFrom = 1 // report even this small upload
 	img, err := sample.Image(sample.Options{Seed: "progress", Layers: 3})
 	if err != nil {
 		t.Fatal(err)
