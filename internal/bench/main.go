@@ -28,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ghcr-publish/publish-action/internal/push"
 )
 
 func main() {
@@ -224,7 +226,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		workspace: work,
 		trace:     cfg.trace,
 	}
-	logf("generating images (%s)", human(cfg.size))
+	logf("generating images (%s)", push.HumanBytes(cfg.size))
 	if err := b.generate(filepath.Join(work, "images"), cfg.size); err != nil {
 		return err
 	}
@@ -346,7 +348,7 @@ func (b *bench) measure(ctx context.Context, sc scenario, runs int, logf func(st
 			if n == 0 {
 				label = "warm-up"
 			}
-			logf("%s: %-6s %s: %.3f s, %.2f s CPU (registry %.2f s), %d requests, %s up", sc.name, tool, label, s.Wall.Seconds(), s.CPU.Seconds(), s.RegistryCPU.Seconds(), s.Requests, human(s.Up))
+			logf("%s: %-6s %s: %.3f s, %.2f s CPU (registry %.2f s), %d requests, %s up", sc.name, tool, label, s.Wall.Seconds(), s.CPU.Seconds(), s.RegistryCPU.Seconds(), s.Requests, push.HumanBytes(s.Up))
 			if b.trace {
 				for _, q := range s.log {
 					logf("    +%5.1f ms %d %s %s?%s in=%d out=%d", float64(q.At.Sub(s.started))/1e6, q.Status, q.Method, q.Path, q.Query, q.In, q.Out)

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +14,8 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // registers the "filesystem" driver
 	"github.com/sirupsen/logrus"
+
+	"github.com/ghcr-publish/publish-action/internal/registrytest"
 )
 
 // registry is the CNCF distribution registry, in process, storing on disk
@@ -44,7 +43,10 @@ func startRegistry(root string) (*registry, error) {
 	// Distribution logs through logrus's standard logger; every HEAD that
 	// misses (each push does some) would log an error.
 	logrus.SetLevel(logrus.FatalLevel)
-	app, err := newApp("127.0.0.1:0", root)
+	app, err := registrytest.NewDistribution("127.0.0.1:0", configuration.Storage{
+		"filesystem": configuration.Parameters{"rootdirectory": root},
+		"delete":     configuration.Parameters{"enabled": true},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -79,34 +81,6 @@ func (r *registry) rehost() error {
 		}
 	}()
 	return nil
-}
-
-// newApp builds the distribution application; NewApp reports a bad
-// configuration by panicking.
-func newApp(host, root string) (app *handlers.App, err error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, err
-	}
-	cfg := &configuration.Configuration{Version: "0.1"}
-	cfg.Log.Level = "error"
-	cfg.Log.AccessLog.Disabled = true
-	cfg.HTTP.Addr = host
-	cfg.HTTP.Secret = hex.EncodeToString(secret)
-	cfg.Storage = configuration.Storage{
-		"filesystem": configuration.Parameters{"rootdirectory": root},
-		"delete":     configuration.Parameters{"enabled": true},
-		// The purger sleeps for up to an hour and cannot be stopped.
-		"maintenance": configuration.Parameters{
-			"uploadpurging": map[interface{}]interface{}{"enabled": false},
-		},
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			app, err = nil, fmt.Errorf("starting distribution: %v", p)
-		}
-	}()
-	return handlers.NewApp(context.Background(), cfg), nil
 }
 
 // close stops serving on every port and releases the registry.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ghcr-publish/publish-action/internal/push"
 )
 
 // median of the values f picks from samples.
@@ -87,7 +89,7 @@ func (r result) ratio(tool string) (float64, bool) {
 
 func renderReport(results []result, machine string, cfg config) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Medians of %d runs per tool; image %s (8 layers); tools alternate run by run.\n\n", cfg.runs, human(cfg.size))
+	fmt.Fprintf(&b, "Medians of %d runs per tool; image %s (8 layers); tools alternate run by run.\n\n", cfg.runs, push.HumanBytes(cfg.size))
 	b.WriteString("| scenario | tool | wall | CPU | peak RSS | requests | up | down | uploads at once | first request | registry CPU | ours ÷ best peer |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range results {
@@ -106,7 +108,7 @@ func renderReport(results []result, machine string, cfg config) string {
 			}
 			fmt.Fprintf(&b, "| %s | %s%s | %.3f s | %.2f s | %.0f MiB | %d | %s | %s | %d | %.0f ms | %.2f s | %s |\n",
 				r.name, t, cmds, m.Wall.Seconds(), m.CPU.Seconds(), float64(m.RSS)/(1<<20), m.Requests,
-				human(m.Up), human(m.Down), m.MaxUploads, float64(m.Startup)/float64(time.Millisecond), m.RegistryCPU.Seconds(), ratio)
+				push.HumanBytes(m.Up), push.HumanBytes(m.Down), m.MaxUploads, float64(m.Startup)/float64(time.Millisecond), m.RegistryCPU.Seconds(), ratio)
 		}
 	}
 	b.WriteString("\n`×N`: the tool needed N commands; their times, CPU and requests are added up, RSS is the largest. ")
@@ -157,45 +159,32 @@ func targets(results []result, cfg config) []string {
 			out = append(out, fmt.Sprintf("cold push, peak RSS ≤ 64 MiB: %.0f MiB — %s", float64(m.RSS)/(1<<20), verdict(m.RSS <= 64<<20)))
 			out = append(out, fmt.Sprintf("start to first registry request ≤ 50 ms: %.0f ms — %s", float64(m.Startup)/float64(time.Millisecond), verdict(m.Startup <= 50*time.Millisecond)))
 		case "relabel":
-			out = append(out, fmt.Sprintf("relabel, 0 layer bytes uploaded: %s of blob content uploaded (the new config), %d mounts — %s", human(m.BlobUp), m.Mounts, verdict(m.BlobUp < 64<<10)))
-			out = append(out, fmt.Sprintf("relabel, request bytes ≤ 64 KiB: %s — %s", human(m.Up), verdict(m.Up <= 64<<10)))
+			out = append(out, fmt.Sprintf("relabel, 0 layer bytes uploaded: %s of blob content uploaded (the new config), %d mounts — %s", push.HumanBytes(m.BlobUp), m.Mounts, verdict(m.BlobUp < 64<<10)))
+			out = append(out, fmt.Sprintf("relabel, request bytes ≤ 64 KiB: %s — %s", push.HumanBytes(m.Up), verdict(m.Up <= 64<<10)))
 			out = append(out, fmt.Sprintf("relabel, fewer than 23 requests: %d — %s", m.Requests, verdict(m.Requests < 23)))
 			if x, ok := r.ratio(crane); ok {
 				out = append(out, fmt.Sprintf("relabel, ratio ≤ 1.0 against crane: %.2f — %s", x, verdict(x <= 1.0)))
 			}
 		case "merge":
-			out = append(out, fmt.Sprintf("merge, 0 layer bytes moved: %s of blob content — %s", human(m.BlobUp), verdict(m.BlobUp == 0)))
+			out = append(out, fmt.Sprintf("merge, 0 layer bytes moved: %s of blob content — %s", push.HumanBytes(m.BlobUp), verdict(m.BlobUp == 0)))
 			out = append(out, fmt.Sprintf("merge without restamping, ≤ 13 requests: %d — %s", m.Requests, verdict(m.Requests <= 13)))
 			if x, ok := r.ratio(regctl); ok {
 				out = append(out, fmt.Sprintf("merge, ratio ≤ 1.0 against regctl: %.2f — %s", x, verdict(x <= 1.0)))
 			}
 		case "restamp":
-			out = append(out, fmt.Sprintf("merge with restamping, 0 layer bytes moved: %s of blob content (the two new configs) — %s", human(m.BlobUp), verdict(m.BlobUp < 64<<10)))
+			out = append(out, fmt.Sprintf("merge with restamping, 0 layer bytes moved: %s of blob content (the two new configs) — %s", push.HumanBytes(m.BlobUp), verdict(m.BlobUp < 64<<10)))
 			if x, ok := r.ratio(regctl); ok {
 				out = append(out, fmt.Sprintf("merge with restamping, ratio against regctl: %.2f (no target)", x))
 			}
 		case "rerun":
-			out = append(out, fmt.Sprintf("re-run, no blob uploaded: %s — %s; same digest every run: checked by each run", human(m.BlobUp), verdict(m.BlobUp == 0)))
+			out = append(out, fmt.Sprintf("re-run, no blob uploaded: %s — %s; same digest every run: checked by each run", push.HumanBytes(m.BlobUp), verdict(m.BlobUp == 0)))
 			out = append(out, fmt.Sprintf("re-run, ≤ 10 requests per tag (1 tag): %d — %s", m.Requests, verdict(m.Requests <= 10)))
 		case "tags":
 			out = append(out, fmt.Sprintf("many tags, manifest uploaded once per tag: %d manifest PUTs for %d tags (one more by digest) — %s", m.ManifestPuts, tagCount, verdict(m.ManifestPuts <= tagCount+1)))
-			out = append(out, fmt.Sprintf("many tags, blobs once: %s of blob content for an image of %s (its new config included) — %s", human(m.BlobUp), human(cfg.smallBytes), verdict(m.BlobUp <= cfg.smallBytes+64<<10)))
+			out = append(out, fmt.Sprintf("many tags, blobs once: %s of blob content for an image of %s (its new config included) — %s", push.HumanBytes(m.BlobUp), push.HumanBytes(cfg.smallBytes), verdict(m.BlobUp <= cfg.smallBytes+64<<10)))
 		}
 	}
 	return out
-}
-
-// human formats a byte count.
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // describeMachine says what the figures were measured on.

@@ -73,7 +73,7 @@ func (p *progressLog) tick(now time.Time) {
 	}
 	elapsed := now.Sub(p.last).Seconds()
 	rate := float64(p.done-p.lastDone) / elapsed
-	p.logf("Uploading: %s of %s (%d%%), %s/s", bytesString(p.done), bytesString(p.total), percent(p.done, p.total), bytesString(int64(rate)))
+	p.logf("Uploading: %s of %s (%d%%), %s/s", HumanBytes(p.done), HumanBytes(p.total), percent(p.done, p.total), HumanBytes(int64(rate)))
 	p.last, p.lastDone = now, p.done
 	p.lines++
 }
@@ -88,7 +88,7 @@ func (p *progressLog) finish(now time.Time) {
 	}
 	elapsed := now.Sub(p.start)
 	rate := float64(p.done) / max(elapsed.Seconds(), 1e-9)
-	p.logf("Uploaded %s in %s (%s/s)", bytesString(p.done), elapsed.Round(100*time.Millisecond), bytesString(int64(rate)))
+	p.logf("Uploaded %s in %s (%s/s)", HumanBytes(p.done), elapsed.Round(100*time.Millisecond), HumanBytes(int64(rate)))
 }
 
 func percent(done, total int64) int64 {
@@ -98,9 +98,9 @@ func percent(done, total int64) int64 {
 	return min(done*100/total, 100)
 }
 
-// bytesString formats a byte count with binary units, as docker and
+// HumanBytes formats a byte count with binary units, as docker and
 // skopeo print sizes.
-func bytesString(n int64) string {
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))

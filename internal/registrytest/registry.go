@@ -117,15 +117,24 @@ func Start(opts Options) (*Registry, error) {
 	return r, nil
 }
 
-// newApp builds the distribution application. NewApp reports configuration
-// problems by panicking, which a helper used by demo programs must not pass
-// on.
-func newApp(host string) (app *handlers.App, err error) {
+// newApp builds the distribution application with in-memory storage.
+func newApp(host string) (*handlers.App, error) {
+	return NewDistribution(host, configuration.Storage{
+		"inmemory": configuration.Parameters{},
+	})
+}
+
+// NewDistribution builds a CNCF distribution registry application serving
+// as host with the given storage (e.g. "inmemory", or "filesystem" with a
+// rootdirectory), for this package and for benchmarks that need it on disk.
+// The upload purger is turned off: it is a goroutine that sleeps for up to
+// an hour and can never be stopped. NewApp reports configuration problems
+// by panicking, which a helper used by demo programs must not pass on.
+func NewDistribution(host string, storage configuration.Storage) (app *handlers.App, err error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("registrytest: http secret: %w", err)
 	}
-
 	cfg := &configuration.Configuration{Version: "0.1"}
 	// NewApp itself ignores these (registry.NewRegistry applies them, and
 	// adds the access log); they are set so the configuration states the
@@ -137,15 +146,13 @@ func newApp(host string) (app *handlers.App, err error) {
 	// distribution warning about generating one.
 	cfg.HTTP.Secret = hex.EncodeToString(secret)
 	cfg.Storage = configuration.Storage{
-		"inmemory": configuration.Parameters{},
-		// The default purger is a goroutine that sleeps for up to an hour
-		// and can never be stopped; with in-memory storage there is nothing
-		// worth purging before Close anyway.
 		"maintenance": configuration.Parameters{
 			"uploadpurging": map[interface{}]interface{}{"enabled": false},
 		},
 	}
-
+	for k, v := range storage {
+		cfg.Storage[k] = v
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			app, err = nil, fmt.Errorf("registrytest: starting distribution: %v", p)
