@@ -153,16 +153,22 @@ func (r Report) ref() string {
 	return r.Image.String() + "@" + r.Digest
 }
 
+// lines renders key=value one per line, the format
+// docker/build-push-action's labels and annotations inputs read. A line
+// break inside a value would start a bogus entry there, so it becomes a
+// space; the json output keeps values exactly.
 func lines(entries []plan.Entry) string {
 	var b strings.Builder
 	for i, e := range entries {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString(e.Key + "=" + e.Value)
+		b.WriteString(e.Key + "=" + oneLine.Replace(e.Value))
 	}
 	return b.String()
 }
+
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
 func asMap(entries []plan.Entry) map[string]string {
 	m := make(map[string]string, len(entries))

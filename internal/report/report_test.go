@@ -239,7 +239,7 @@ func TestOutputs(t *testing.T) {
 			"tags":   "ghcr.io/acme/widget:v1.2.3_rc.1\nghcr.io/acme/widget:1.2\nghcr.io/acme/widget:latest",
 			"labels": "com.example.team=platform\n" +
 				"org.opencontainers.image.created=2026-10-30T14:15:16Z\n" +
-				"org.opencontainers.image.description=" + description + "\n" +
+				"org.opencontainers.image.description=" + strings.ReplaceAll(description, "\n", " ") + "\n" +
 				"org.opencontainers.image.licenses=GPL-2.0+ OR MIT\n" +
 				"org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\n" +
 				"org.opencontainers.image.source=https://github.com/Acme/Widget\n" +
@@ -249,7 +249,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.version=v1.2.3_rc.1",
 			"annotations": "com.example.build=nightly\n" +
 				"org.opencontainers.image.created=2026-10-30T14:15:16Z\n" +
-				"org.opencontainers.image.description=" + description + "\n" +
+				"org.opencontainers.image.description=" + strings.ReplaceAll(description, "\n", " ") + "\n" +
 				"org.opencontainers.image.licenses=GPL-2.0+ OR MIT\n" +
 				"org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\n" +
 				"org.opencontainers.image.source=https://github.com/Acme/Widget\n" +
