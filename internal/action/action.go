@@ -90,7 +90,12 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		gha.Noticef("%s", n)
 	}
 	for _, w := range p.Warnings {
-		gha.Warningf("%s", w)
+		if w.Input == "" {
+			gha.Warningf("%s", w)
+			continue
+		}
+		// Titled like input errors, so the annotation points at the input.
+		gha.WithFieldsMap(map[string]string{"title": "input " + w.Input}).Warningf("%s", w)
 	}
 
 	gha.Infof("Image: %s", p.Image)

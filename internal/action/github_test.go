@@ -149,3 +149,15 @@ func TestEnterpriseHost(t *testing.T) {
 		}
 	}
 }
+
+func TestInputWarningsPointAtTheInput(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	r := f.run(t, map[string]string{"INPUT_SOURCE": "", "INPUT_TAGS": "1", "INPUT_SOURCE-URL": "https://github.com/Acme/Widget.git"})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !strings.Contains(r.log, "::warning title=input source-url::source-url: ") {
+		t.Errorf("the .git warning is not titled with its input:\n%s", r.log)
+	}
+}

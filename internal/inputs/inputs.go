@@ -5,7 +5,6 @@ package inputs
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -65,8 +64,8 @@ type Inputs struct {
 	Context Context
 	// extraGitHubRegistries are hosts that tests treat as GitHub's.
 	extraGitHubRegistries []string
-	// Warnings are problems worth telling the user that do not stop the run.
-	Warnings []string
+	// Warnings are problems with an input that do not stop the run.
+	Warnings []*Error
 }
 
 // Read reads and validates every input and the workflow context through gha.
@@ -132,7 +131,7 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 		case strings.HasSuffix(v, ".git"):
 			// docker/build-push-action#221: ghcr.io does not link a package
 			// whose source label ends in .git.
-			in.Warnings = append(in.Warnings, fmt.Sprintf("source-url %q ends in .git, which stops ghcr.io from linking the package to the repository; drop the .git", truncate(v, 120)))
+			in.Warnings = append(in.Warnings, errorf("source-url", "%q ends in .git, which stops ghcr.io from linking the package to the repository; drop the .git", truncate(v, 120)))
 		}
 	}
 

@@ -59,7 +59,21 @@ type Plan struct {
 	Annotations []Entry
 	// Notices and Warnings are to be shown to the user.
 	Notices  []string
-	Warnings []string
+	Warnings []Warning
+}
+
+// Warning is a problem worth telling that does not stop the run. Input
+// names the input it concerns, if any, so the annotation can point at it.
+type Warning struct {
+	Input string
+	Msg   string
+}
+
+func (w Warning) String() string {
+	if w.Input == "" {
+		return w.Msg
+	}
+	return w.Input + ": " + w.Msg
 }
 
 // Make builds the plan from validated inputs and what the API said.
@@ -68,7 +82,9 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 	if in.ImageLowercased {
 		p.Notices = append(p.Notices, fmt.Sprintf("image defaults to %s: registry names must be lower-case", in.Image))
 	}
-	p.Warnings = append(p.Warnings, in.Warnings...)
+	for _, w := range in.Warnings {
+		p.Warnings = append(p.Warnings, Warning{Input: w.Input, Msg: w.Msg})
+	}
 
 	tags := in.Tags
 	if tags == nil && !in.PushByDigest {
@@ -111,7 +127,7 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 	if d := repo.Description; d != "" && !in.Description.Set {
 		if utf8.RuneCountInString(d) > inputs.MaxDescription {
 			d = string([]rune(d)[:inputs.MaxDescription])
-			p.Warnings = append(p.Warnings, fmt.Sprintf("the repository description is longer than %d characters, the most ghcr.io shows; it was cut to fit (set description to choose the text)", inputs.MaxDescription))
+			p.Warnings = append(p.Warnings, Warning{Input: "description", Msg: fmt.Sprintf("the repository description is longer than %d characters, the most ghcr.io shows; it was cut to fit (set description to choose the text)", inputs.MaxDescription)})
 		}
 		set(specs.AnnotationDescription, d, FromRepository)
 	}
@@ -153,7 +169,7 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 	sort.Strings(p.RemoveLabels)
 	p.RemoveLabels = slices.Compact(p.RemoveLabels)
 	if _, ok := labels[specs.AnnotationCreated]; !ok && !removed(p.RemoveLabels, specs.AnnotationCreated) {
-		p.Warnings = append(p.Warnings, "no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run")
+		p.Warnings = append(p.Warnings, Warning{Msg: "no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run"})
 	}
 	return p, nil
 }

@@ -302,7 +302,7 @@ func TestMake(t *testing.T) {
 				{Key: "com.example.z", Value: "last"},
 				{Key: "com.example.a", Value: "first"},
 			}
-			in.Warnings = []string{"source-url ends in .git"}
+			in.Warnings = []*inputs.Error{{Input: "source-url", Msg: "ends in .git"}}
 		},
 		info: widgetInfo(),
 		want: result{
@@ -457,7 +457,7 @@ func TestMake(t *testing.T) {
 				t.Errorf("Make() mismatch (-want +got):\n%s", diff)
 			}
 			checkMessages(t, "notices", p.Notices, tc.wantNotices)
-			checkMessages(t, "warnings", p.Warnings, tc.wantWarnings)
+			checkMessages(t, "warnings", warningTexts(p.Warnings), tc.wantWarnings)
 		})
 	}
 }
@@ -568,7 +568,7 @@ func TestMakeLongDescription(t *testing.T) {
 			if n := utf8.RuneCountInString(got.Value); n > inputs.MaxDescription {
 				t.Errorf("Make() description has %d characters, want at most %d", n, inputs.MaxDescription)
 			}
-			checkMessages(t, "warnings", p.Warnings, tc.wantWarnings)
+			checkMessages(t, "warnings", warningTexts(p.Warnings), tc.wantWarnings)
 		})
 	}
 
@@ -676,4 +676,12 @@ func TestOriginExplicit(t *testing.T) {
 			t.Errorf("Origin(%q).Explicit() = %v, want %v", o, got, want)
 		}
 	}
+}
+
+func warningTexts(ws []plan.Warning) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.String())
+	}
+	return out
 }
