@@ -126,6 +126,24 @@ func (b *bench) regctlArgs(args ...string) []string {
 	return append([]string{b.peers.regctl, "--host", "reg=" + b.host() + ",tls=disabled"}, args...)
 }
 
+// peerPush is a peer's cold push of the big layout to ref; the re-run
+// scenario repeats exactly that command.
+func (b *bench) peerPush(ctx context.Context, x *execer, tool, ref string) error {
+	var argv []string
+	switch tool {
+	case crane:
+		argv = []string{b.peers.crane, "push", b.big.Dir, ref}
+	case regctl:
+		argv = b.regctlArgs("image", "copy", "ocidir://"+b.big.Dir+":"+layoutRef, ref)
+	case skopeo:
+		argv = b.skopeoArgs("copy", "--dest-tls-verify=false", "oci:"+b.big.Dir+":"+layoutRef, "docker://"+ref)
+	default:
+		return errUnsupported
+	}
+	_, err := x.run(ctx, argv, b.env, nil)
+	return err
+}
+
 func (b *bench) skopeoArgs(args ...string) []string {
 	return append([]string{b.peers.skopeo, "--insecure-policy"}, args...)
 }
@@ -155,15 +173,8 @@ func coldPush() scenario {
 					"INPUT_TAGS":   "1.0",
 				}))
 				return err
-			case crane:
-				_, err := x.run(ctx, []string{b.peers.crane, "push", b.big.Dir, ref}, b.env, nil)
-				return err
-			case regctl:
-				_, err := x.run(ctx, b.regctlArgs("image", "copy", "ocidir://"+b.big.Dir+":"+layoutRef, ref), b.env, nil)
-				return err
-			case skopeo:
-				_, err := x.run(ctx, b.skopeoArgs("copy", "--dest-tls-verify=false", "oci:"+b.big.Dir+":"+layoutRef, "docker://"+ref), b.env, nil)
-				return err
+			case crane, regctl, skopeo:
+				return b.peerPush(ctx, x, tool, ref)
 			case raw:
 				_, err := x.run(ctx, []string{b.self, rawCommand, b.host(), fmt.Sprintf("cold-%s-%d", tool, n), b.big.Dir}, b.env, nil)
 				return err
@@ -404,15 +415,8 @@ func rerun() scenario {
 					return fmt.Errorf("re-run published %s, the first run %s", out["digest"], b.rerun)
 				}
 				return nil
-			case crane:
-				_, err := x.run(ctx, []string{b.peers.crane, "push", b.big.Dir, r}, b.env, nil)
-				return err
-			case regctl:
-				_, err := x.run(ctx, b.regctlArgs("image", "copy", "ocidir://"+b.big.Dir+":"+layoutRef, r), b.env, nil)
-				return err
-			case skopeo:
-				_, err := x.run(ctx, b.skopeoArgs("copy", "--dest-tls-verify=false", "oci:"+b.big.Dir+":"+layoutRef, "docker://"+r), b.env, nil)
-				return err
+			case crane, regctl, skopeo:
+				return b.peerPush(ctx, x, tool, r)
 			}
 			return errUnsupported
 		},
