@@ -13,10 +13,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ghcr-publish/publish-action/internal/enginetest"
-	"github.com/ghcr-publish/publish-action/internal/githubtest"
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
-	"github.com/ghcr-publish/publish-action/internal/sample"
+	"github.com/ghcr-publish/publish-action/internal/testkit/enginetest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
 // actionImage packages the binary exactly as the Dockerfile's final stage

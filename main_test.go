@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
-	"github.com/ghcr-publish/publish-action/internal/sample"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
 // buildBinary builds the action the way the Dockerfile does: static, no cgo.

@@ -18,14 +18,14 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ghcr-publish/publish-action/internal/credentials"
+	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/push"
-	"github.com/ghcr-publish/publish-action/internal/repoinfo"
 	"github.com/ghcr-publish/publish-action/internal/report"
 	"github.com/ghcr-publish/publish-action/internal/source"
 	"github.com/ghcr-publish/publish-action/internal/stamp"
-	"github.com/ghcr-publish/publish-action/internal/verify"
 )
 
 // Options are the seams that only code can set: nothing a workflow writes
@@ -43,7 +43,7 @@ type Options struct {
 	TempDir string
 	// Link bounds the wait for GitHub to link a pushed package; zero
 	// values mean verify's defaults (about 20 seconds).
-	Link verify.Options
+	Link linkcheck.Options
 	// DockerConfig lets registries the inputs give no credentials for use
 	// the user's Docker config (~/.docker/config.json and its credential
 	// helpers): for the command line, never inside Actions.
@@ -312,16 +312,16 @@ func scratchDir(gha *githubactions.Action, in inputs.Inputs) (string, error) {
 // lookUpRepository asks the API for the repository's description, license
 // and the commit's date. It never fails the run: a missing answer costs
 // metadata, not the publish, so it warns once and goes on.
-func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, sec secrets, opts Options) repoinfo.Info {
+func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, sec secrets, opts Options) githubapi.Info {
 	c := in.Context
 	if c.Repository() == "" {
-		return repoinfo.Info{}
+		return githubapi.Info{}
 	}
 	sha := ""
 	if plan.NeedsCommitTime(c) {
 		sha = c.SHA
 	}
-	info, err := repoinfo.Fetch(ctx, c.Owner, c.Repo, sha, repoinfo.Options{APIURL: c.APIURL, Token: in.Token, Transport: opts.APITransport})
+	info, err := githubapi.Fetch(ctx, c.Owner, c.Repo, sha, githubapi.Options{APIURL: c.APIURL, Token: in.Token, Transport: opts.APITransport})
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return info

@@ -20,10 +20,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ghcr-publish/publish-action/internal/githubtest"
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
-	"github.com/ghcr-publish/publish-action/internal/sample"
-	"github.com/ghcr-publish/publish-action/internal/verify"
+	"github.com/ghcr-publish/publish-action/internal/linkcheck"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -112,7 +112,7 @@ func (f *fixture) run(t *testing.T, extra map[string]string) result {
 // options treat the test registry as GitHub's, and keep the wait for a
 // package link short: the recorded API answers at once.
 func (f *fixture) options() Options {
-	return Options{GitHubRegistries: []string{f.reg.Host()}, Link: verify.Options{Wait: 300 * time.Millisecond, Interval: 20 * time.Millisecond}}
+	return Options{GitHubRegistries: []string{f.reg.Host()}, Link: linkcheck.Options{Wait: 300 * time.Millisecond, Interval: 20 * time.Millisecond}}
 }
 
 // writes are the requests that changed something in the registry.

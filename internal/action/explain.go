@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/ghcr-publish/publish-action/internal/verify"
+	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 )
 
 // denial is what is known about a refused push, to choose the advice.
@@ -15,8 +15,8 @@ type denial struct {
 	registry   string
 	github     bool
 	fromFork   bool
-	repository string          // OWNER/REPO publishing
-	pkg        *verify.Package // nil when not a GitHub registry
+	repository string             // OWNER/REPO publishing
+	pkg        *linkcheck.Package // nil when not a GitHub registry
 	// exists says whether the package existed before this push; nil when
 	// the API could not tell.
 	exists *bool

@@ -11,11 +11,11 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 	"github.com/ghcr-publish/publish-action/internal/plan"
-	"github.com/ghcr-publish/publish-action/internal/repoinfo"
 	"github.com/ghcr-publish/publish-action/internal/report"
-	"github.com/ghcr-publish/publish-action/internal/verify"
 )
 
 // gitHubSide is what the run knows of GitHub beyond the registry: the API
@@ -24,14 +24,14 @@ import (
 type gitHubSide struct {
 	gha    *githubactions.Action
 	in     inputs.Inputs
-	info   repoinfo.Info
+	info   githubapi.Info
 	opts   Options
 	sec    secrets
 	client *github.Client // nil when the client could not be made
 }
 
-func newGitHub(gha *githubactions.Action, in inputs.Inputs, info repoinfo.Info, sec secrets, opts Options) *gitHubSide {
-	client, err := repoinfo.NewClient(repoinfo.Options{APIURL: in.Context.APIURL, Token: in.Token, Transport: opts.APITransport})
+func newGitHub(gha *githubactions.Action, in inputs.Inputs, info githubapi.Info, sec secrets, opts Options) *gitHubSide {
+	client, err := githubapi.NewClient(githubapi.Options{APIURL: in.Context.APIURL, Token: in.Token, Transport: opts.APITransport})
 	if err != nil {
 		client = nil
 	}
@@ -45,20 +45,20 @@ func (g *gitHubSide) active(image name.Repository) bool {
 // packageOf names the package image lands in. Whether its owner is an
 // organization comes from the event or the repository when the owner is the
 // repository's, else from the API.
-func (g *gitHubSide) packageOf(ctx context.Context, image name.Repository) (verify.Package, error) {
+func (g *gitHubSide) packageOf(ctx context.Context, image name.Repository) (linkcheck.Package, error) {
 	owner, _, _ := strings.Cut(image.RepositoryStr(), "/")
 	hint := g.in.Context.OwnerType
 	if hint == "" {
 		hint = g.info.OwnerType
 	}
 	if strings.EqualFold(owner, g.in.Context.Owner) && hint != "" {
-		return verify.Describe(image, g.in.Context.ServerURL, hint == "Organization"), nil
+		return linkcheck.Describe(image, g.in.Context.ServerURL, hint == "Organization"), nil
 	}
-	org, err := verify.IsOrg(ctx, g.client, owner)
+	org, err := linkcheck.IsOrg(ctx, g.client, owner)
 	if err != nil {
-		return verify.Package{}, err
+		return linkcheck.Package{}, err
 	}
-	return verify.Describe(image, g.in.Context.ServerURL, org), nil
+	return linkcheck.Describe(image, g.in.Context.ServerURL, org), nil
 }
 
 // denial gathers what the advice for a refused push depends on.
@@ -77,7 +77,7 @@ func (g *gitHubSide) denial(ctx context.Context, image name.Repository) denial {
 		return d
 	}
 	d.pkg = &pkg
-	if st, err := verify.Lookup(ctx, g.client, pkg); err == nil {
+	if st, err := linkcheck.Lookup(ctx, g.client, pkg); err == nil {
 		d.exists = &st.Exists
 	}
 	return d
@@ -105,8 +105,8 @@ func (g *gitHubSide) checkLink(ctx context.Context, r *report.Report, p plan.Pla
 			source = e.Value
 		}
 	}
-	_, err = verify.Link(ctx, g.client, pkg, repo, source, g.opts.Link)
-	var notLinked *verify.NotLinkedError
+	_, err = linkcheck.Link(ctx, g.client, pkg, repo, source, g.opts.Link)
+	var notLinked *linkcheck.NotLinkedError
 	switch {
 	case err == nil:
 		r.Link = fmt.Sprintf("The package is linked to %s.", repo)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
 
 func TestLinkCheck(t *testing.T) {

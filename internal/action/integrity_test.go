@@ -12,8 +12,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
-	"github.com/ghcr-publish/publish-action/internal/sample"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
 // flipByte alters one byte of a file, keeping its size.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
 
 // echoRegistry refuses every request and echoes the request's credentials

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
-	"github.com/ghcr-publish/publish-action/internal/sample"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
 func actionYAML(t *testing.T) []byte {

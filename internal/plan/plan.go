@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
-	"github.com/ghcr-publish/publish-action/internal/repoinfo"
 )
 
 // Origin says where a value came from, so the summary can show it and
@@ -77,7 +77,7 @@ func (w Warning) String() string {
 }
 
 // Make builds the plan from validated inputs and what the API said.
-func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
+func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	p := Plan{Image: in.Image}
 	if in.ImageLowercased {
 		p.Notices = append(p.Notices, fmt.Sprintf("image defaults to %s: registry names must be lower-case", in.Image))
@@ -177,7 +177,7 @@ func Make(in inputs.Inputs, repo repoinfo.Info) (Plan, error) {
 // createdTime picks a reproducible time for org.opencontainers.image.created:
 // never the wall clock, so that publishing the same source twice gives the
 // same digest (reproducible-builds.org, SOURCE_DATE_EPOCH).
-func createdTime(ctx inputs.Context, repo repoinfo.Info) (*time.Time, Origin) {
+func createdTime(ctx inputs.Context, repo githubapi.Info) (*time.Time, Origin) {
 	switch {
 	case ctx.SourceDateEpoch != nil:
 		return ctx.SourceDateEpoch, FromContext

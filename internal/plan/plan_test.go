@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/plan"
-	"github.com/ghcr-publish/publish-action/internal/repoinfo"
 )
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
@@ -31,8 +31,8 @@ func at(s string) *time.Time {
 
 // widgetInfo is what the API says about Acme/Widget
 // (testdata/github/repos/acme/widget.json and its commit).
-func widgetInfo() repoinfo.Info {
-	return repoinfo.Info{
+func widgetInfo() githubapi.Info {
+	return githubapi.Info{
 		Name:        "Widget",
 		FullName:    "Acme/Widget",
 		Description: "Widget builds and serves widgets for the Acme platform.",
@@ -130,7 +130,7 @@ func TestMake(t *testing.T) {
 	tests := []struct {
 		name         string
 		edit         func(*inputs.Inputs)
-		info         repoinfo.Info
+		info         githubapi.Info
 		want         result
 		wantNotices  []string
 		wantWarnings []string
@@ -159,7 +159,7 @@ func TestMake(t *testing.T) {
 		},
 	}, {
 		name: "no answer from the API",
-		info: repoinfo.Info{},
+		info: githubapi.Info{},
 		want: result{
 			Image: "ghcr.io/acme/widget",
 			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
@@ -177,7 +177,7 @@ func TestMake(t *testing.T) {
 			in.Context.ServerURL = "https://github.example.com"
 			in.Context.Ref = "refs/heads/main"
 		},
-		info: repoinfo.Info{},
+		info: githubapi.Info{},
 		want: result{
 			Image: "ghcr.io/acme/widget",
 			Tags:  []string{"ghcr.io/acme/widget:main"},
@@ -222,7 +222,7 @@ func TestMake(t *testing.T) {
 		},
 	}, {
 		name: "API commit time in another zone is written in UTC",
-		info: func() repoinfo.Info {
+		info: func() githubapi.Info {
 			i := widgetInfo()
 			t := time.Date(2026, 10, 30, 9, 15, 16, 0, time.FixedZone("EST", -5*60*60))
 			i.CommitTime = &t
@@ -239,7 +239,7 @@ func TestMake(t *testing.T) {
 			in.Context = inputs.Context{ServerURL: "https://github.com"}
 			in.Tags = []string{"1.0"}
 		},
-		info: repoinfo.Info{Name: "", Description: "", License: "", HTMLURL: ""},
+		info: githubapi.Info{Name: "", Description: "", License: "", HTMLURL: ""},
 		want: result{
 			Image:  "ghcr.io/acme/widget",
 			Tags:   []string{"ghcr.io/acme/widget:1.0"},
@@ -330,7 +330,7 @@ func TestMake(t *testing.T) {
 		edit: func(in *inputs.Inputs) {
 			in.Labels = []inputs.KeyValue{{Key: specs.AnnotationCreated, Value: "2020-02-02T02:02:02Z"}}
 		},
-		info: repoinfo.Info{},
+		info: githubapi.Info{},
 		want: result{
 			Image: "ghcr.io/acme/widget",
 			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
@@ -576,7 +576,7 @@ func TestMakeLongDescription(t *testing.T) {
 	// four-byte emoji that straddles byte 512.
 	t.Run("fixture", func(t *testing.T) {
 		t.Parallel()
-		p, err := plan.Make(tagPush(t), repoinfo.Info{Description: long})
+		p, err := plan.Make(tagPush(t), githubapi.Info{Description: long})
 		if err != nil {
 			t.Fatalf("Make() error = %v", err)
 		}

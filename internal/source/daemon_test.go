@@ -11,9 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
-	"github.com/ghcr-publish/publish-action/internal/enginetest"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/source"
+	"github.com/ghcr-publish/publish-action/internal/testkit/enginetest"
 )
 
 func TestLoadDockerDaemon(t *testing.T) {

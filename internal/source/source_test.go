@@ -26,8 +26,8 @@ import (
 
 	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/source"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
 
 func randomImage(t *testing.T) v1.Image {

@@ -20,8 +20,8 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
-	"github.com/ghcr-publish/publish-action/internal/sample"
 	"github.com/ghcr-publish/publish-action/internal/source"
+	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
 // loadIndex writes ix to a layout and reads it back as a source would.

@@ -5,7 +5,7 @@
 // image as an OCI layout, publishes it exactly as a workflow step would, and
 // prints the step's outputs, its job summary, and what the registry now holds.
 //
-//	go run ./internal/demo
+//	go run ./cmd/demo
 package main
 
 import (
@@ -24,9 +24,9 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ghcr-publish/publish-action/internal/action"
-	"github.com/ghcr-publish/publish-action/internal/githubtest"
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
-	"github.com/ghcr-publish/publish-action/internal/sample"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
 // demoToken plays GITHUB_TOKEN; the embedded registry accepts only it.
@@ -178,7 +178,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("run the demo from inside the repository checkout (go run ./internal/demo)")
+			return "", errors.New("run the demo from inside the repository checkout (go run ./cmd/demo)")
 		}
 		dir = parent
 	}

@@ -1,8 +1,8 @@
-// Package repoinfo asks the GitHub REST API what the repository knows about
+// Package githubapi asks the GitHub REST API what the repository knows about
 // itself (description, license, web address) and when the commit being built
 // was made. Everything it returns is optional: the action still publishes,
 // with less metadata, when the API is unreachable or denies access.
-package repoinfo
+package githubapi
 
 import (
 	"context"

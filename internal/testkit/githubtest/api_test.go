@@ -20,7 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/ghcr-publish/publish-action/internal/githubtest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
 const (

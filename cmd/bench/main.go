@@ -1,8 +1,8 @@
 // Command bench compares publishing with this action against crane, regctl
 // and skopeo, side by side on one machine, and prints a markdown table.
 //
-//	go run ./internal/bench            # 1 GiB image, 5 runs of every scenario
-//	go run ./internal/bench -quick     # 64 MiB, 2 runs: a smoke test
+//	go run ./cmd/bench            # 1 GiB image, 5 runs of every scenario
+//	go run ./cmd/bench -quick     # 64 MiB, 2 runs: a smoke test
 //
 // It starts the CNCF distribution registry on loopback, storing on disk,
 // behind a counter of requests, body bytes and concurrent uploads;
@@ -205,7 +205,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if err := build(ctx, ourBin, ".", "-ldflags=-s -w"); err != nil {
 		return err
 	}
-	if err := build(ctx, launcher, "./internal/bench/launch"); err != nil {
+	if err := build(ctx, launcher, "./cmd/bench/launch"); err != nil {
 		return err
 	}
 	self, err := os.Executable()

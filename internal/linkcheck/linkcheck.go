@@ -1,7 +1,7 @@
-// Package verify checks, through the Packages REST API, that a package pushed
+// Package linkcheck checks, through the Packages REST API, that a package pushed
 // to GitHub's registry is linked to the repository that published it — the
 // point of publishing with GITHUB_TOKEN, and a thing no registry answer tells.
-package verify
+package linkcheck
 
 import (
 	"context"

@@ -15,7 +15,7 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // registers the "filesystem" driver
 	"github.com/sirupsen/logrus"
 
-	"github.com/ghcr-publish/publish-action/internal/registrytest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
 
 // registry is the CNCF distribution registry, in process, storing on disk

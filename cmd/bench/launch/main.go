@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-// usage is what the benchmark reads back (internal/bench's usage).
+// usage is what the benchmark reads back (cmd/bench's usage).
 type usage struct {
 	Start     time.Time
 	Wall, CPU time.Duration

@@ -1,4 +1,4 @@
-package verify
+package linkcheck
 
 import (
 	"context"
@@ -13,15 +13,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-github/v60/github"
 
-	"github.com/ghcr-publish/publish-action/internal/githubtest"
-	"github.com/ghcr-publish/publish-action/internal/repoinfo"
+	"github.com/ghcr-publish/publish-action/internal/githubapi"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
 func fakeAPI(t *testing.T) (*githubtest.API, *github.Client) {
 	t.Helper()
 	api := githubtest.Start(os.DirFS(filepath.Join("..", "..", "testdata", "github")))
 	t.Cleanup(api.Close)
-	client, err := repoinfo.NewClient(repoinfo.Options{APIURL: api.URL, Token: "ghs_verify"})
+	client, err := githubapi.NewClient(githubapi.Options{APIURL: api.URL, Token: "ghs_verify"})
 	if err != nil {
 		t.Fatal(err)
 	}

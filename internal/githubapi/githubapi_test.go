@@ -1,4 +1,4 @@
-package repoinfo_test
+package githubapi_test
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/ghcr-publish/publish-action/internal/githubtest"
-	"github.com/ghcr-publish/publish-action/internal/repoinfo"
+	"github.com/ghcr-publish/publish-action/internal/githubapi"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
@@ -33,8 +33,8 @@ func commitTime() *time.Time {
 }
 
 // widget is what repos/acme/widget.json and its commit say.
-func widget() repoinfo.Info {
-	return repoinfo.Info{
+func widget() githubapi.Info {
+	return githubapi.Info{
 		Name:        "Widget",
 		FullName:    "Acme/Widget",
 		Description: "Widget builds and serves widgets for the Acme platform.",
@@ -59,7 +59,7 @@ func TestFetch(t *testing.T) {
 		name        string
 		owner, repo string
 		sha         string
-		want        repoinfo.Info
+		want        githubapi.Info
 		// wantErr are what the error must mention; none means no error.
 		wantErr  []string
 		wantReqs []string
@@ -71,7 +71,7 @@ func TestFetch(t *testing.T) {
 	}, {
 		name:  "no sha: no commit asked for",
 		owner: "Acme", repo: "Widget",
-		want: func() repoinfo.Info {
+		want: func() githubapi.Info {
 			i := widget()
 			i.CommitTime = nil
 			return i
@@ -80,7 +80,7 @@ func TestFetch(t *testing.T) {
 	}, {
 		name:  "NOASSERTION license is no license",
 		owner: "Acme", repo: "custom-license",
-		want: repoinfo.Info{
+		want: githubapi.Info{
 			Name:      "custom-license",
 			FullName:  "Acme/custom-license",
 			HTMLURL:   "https://github.com/Acme/custom-license",
@@ -90,7 +90,7 @@ func TestFetch(t *testing.T) {
 	}, {
 		name:  "null license",
 		owner: "octocat", repo: "Hello-World",
-		want: repoinfo.Info{
+		want: githubapi.Info{
 			Name:        "Hello-World",
 			FullName:    "octocat/Hello-World",
 			Description: "My first repository on GitHub!",
@@ -106,7 +106,7 @@ func TestFetch(t *testing.T) {
 	}, {
 		name:  "unknown commit keeps the repository",
 		owner: "Acme", repo: "Widget", sha: "ffffffffffffffffffffffffffffffffffffffff",
-		want: func() repoinfo.Info {
+		want: func() githubapi.Info {
 			i := widget()
 			i.CommitTime = nil
 			return i
@@ -118,7 +118,7 @@ func TestFetch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := startAPI(t)
-			got, err := repoinfo.Fetch(context.Background(), tc.owner, tc.repo, tc.sha, repoinfo.Options{APIURL: a.URL})
+			got, err := githubapi.Fetch(context.Background(), tc.owner, tc.repo, tc.sha, githubapi.Options{APIURL: a.URL})
 			checkErr(t, err, tc.wantErr)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Fetch(%q, %q, %q) mismatch (-want +got):\n%s", tc.owner, tc.repo, tc.sha, diff)
@@ -152,7 +152,7 @@ func checkErr(t *testing.T, err error, want []string) {
 func TestFetchCommitTimeIsUTC(t *testing.T) {
 	t.Parallel()
 	a := startAPI(t)
-	got, err := repoinfo.Fetch(context.Background(), "Acme", "Widget", sha, repoinfo.Options{APIURL: a.URL})
+	got, err := githubapi.Fetch(context.Background(), "Acme", "Widget", sha, githubapi.Options{APIURL: a.URL})
 	if err != nil {
 		t.Fatalf("Fetch() error = %v", err)
 	}
@@ -175,7 +175,7 @@ func TestFetchToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := startAPI(t)
-			if _, err := repoinfo.Fetch(context.Background(), "Acme", "Widget", sha, repoinfo.Options{APIURL: a.URL, Token: tc.token}); err != nil {
+			if _, err := githubapi.Fetch(context.Background(), "Acme", "Widget", sha, githubapi.Options{APIURL: a.URL, Token: tc.token}); err != nil {
 				t.Fatalf("Fetch() error = %v", err)
 			}
 			reqs := a.Requests()
@@ -208,7 +208,7 @@ func TestFetchAPIURL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := startAPI(t)
-			got, err := repoinfo.Fetch(context.Background(), "Acme", "Widget", sha, repoinfo.Options{APIURL: tc.url(a.URL)})
+			got, err := githubapi.Fetch(context.Background(), "Acme", "Widget", sha, githubapi.Options{APIURL: tc.url(a.URL)})
 			if err != nil {
 				t.Fatalf("Fetch() error = %v", err)
 			}
@@ -228,9 +228,9 @@ func TestFetchAPIURL(t *testing.T) {
 
 func TestFetchBadAPIURL(t *testing.T) {
 	t.Parallel()
-	got, err := repoinfo.Fetch(context.Background(), "Acme", "Widget", sha, repoinfo.Options{APIURL: "http://[::1"})
+	got, err := githubapi.Fetch(context.Background(), "Acme", "Widget", sha, githubapi.Options{APIURL: "http://[::1"})
 	checkErr(t, err, []string{"GITHUB_API_URL", "http://[::1"})
-	if diff := cmp.Diff(repoinfo.Info{}, got); diff != "" {
+	if diff := cmp.Diff(githubapi.Info{}, got); diff != "" {
 		t.Errorf("Fetch() mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -250,9 +250,9 @@ func TestFetchFailure(t *testing.T) {
 			t.Parallel()
 			a := startAPI(t)
 			a.Fail(tc.status)
-			got, err := repoinfo.Fetch(context.Background(), "Acme", "Widget", sha, repoinfo.Options{APIURL: a.URL, Token: "ghs_token"})
+			got, err := githubapi.Fetch(context.Background(), "Acme", "Widget", sha, githubapi.Options{APIURL: a.URL, Token: "ghs_token"})
 			checkErr(t, err, append([]string{"Acme/Widget", sha}, tc.wantErr...))
-			if diff := cmp.Diff(repoinfo.Info{}, got); diff != "" {
+			if diff := cmp.Diff(githubapi.Info{}, got); diff != "" {
 				t.Errorf("Fetch() mismatch (-want +got):\n%s", diff)
 			}
 			// describe shortens go-github's errors, which repeat the URL.
@@ -289,7 +289,7 @@ func TestFetchTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	got, err := repoinfo.Fetch(ctx, "Acme", "Widget", sha, repoinfo.Options{APIURL: srv.URL, Timeout: 200 * time.Millisecond})
+	got, err := githubapi.Fetch(ctx, "Acme", "Widget", sha, githubapi.Options{APIURL: srv.URL, Timeout: 200 * time.Millisecond})
 	elapsed := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Fetch() error = %v, want context.DeadlineExceeded", err)
@@ -297,7 +297,7 @@ func TestFetchTimeout(t *testing.T) {
 	if elapsed > time.Second {
 		t.Errorf("Fetch() took %v with a Timeout of 200ms", elapsed)
 	}
-	if diff := cmp.Diff(repoinfo.Info{}, got, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(githubapi.Info{}, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Fetch() mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -308,7 +308,7 @@ func TestFetchCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := repoinfo.Fetch(ctx, "Acme", "Widget", sha, repoinfo.Options{APIURL: srv.URL})
+	_, err := githubapi.Fetch(ctx, "Acme", "Widget", sha, githubapi.Options{APIURL: srv.URL})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Fetch() error = %v, want context.Canceled", err)
 	}
