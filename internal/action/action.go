@@ -14,7 +14,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ghcr-publish/publish-action/internal/credentials"
@@ -54,18 +56,12 @@ type Options struct {
 }
 
 // Run publishes according to the inputs gha reads. A returned error is
-// for the user; input errors are joined *inputs.Error values.
+// for the user; input errors are joined *inputs.Error values. It only wires
+// the steps: each step's result is the next one's input, and the report is
+// built once, from all of them, at the end.
 func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err error) {
 	var sec secrets
-	defer func() {
-		// The runner sends SIGTERM (then SIGKILL) when a job is cancelled
-		// or times out; say plainly what state that leaves.
-		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("cancelled before the publish finished (%v): no tag points at incomplete content; run the step again to finish, uploaded blobs are reused", context.Cause(ctx))
-		}
-		// A registry may echo credentials back in its error body.
-		err = sec.redactErr(err)
-	}()
+	defer func() { err = finish(ctx, err, sec) }()
 	in, err := inputs.Read(gha, opts.GitHubRegistries...)
 	// Mask before anything can be printed, even when inputs are bad.
 	for _, secret := range []string{in.Token, in.Password} {
@@ -78,13 +74,63 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		return err
 	}
 
-	phases := &phases{gha: gha}
-	defer phases.end()
-	phases.start("Resolve: inputs, repository, metadata")
-	info := lookUpRepository(ctx, gha, in, sec, opts)
-	p, err := plan.Make(in, info)
+	log := &phases{gha: gha}
+	defer log.end()
+	log.start("Resolve: inputs, repository, metadata")
+	gh := newGitHub(gha, in, sec, opts)
+	p, err := resolve(ctx, gha, in, gh, sec)
+	if err != nil || len(in.Sources) == 0 {
+		log.end()
+		return writeReport(gha, err, report.From(p, nil, false, linkcheck.Result{}))
+	}
+
+	log.start("Stamp: read the source, write the metadata")
+	keychain := newKeychain(in, p, opts)
+	stamped, closeSources, err := stampSources(ctx, gha, in, p, keychain, opts)
+	defer closeSources()
+	if err != nil || !in.Push {
+		if err == nil {
+			gha.Infof("push: false, so nothing was written; %s would be %s", p.Image, stamped.digest)
+		}
+		log.end()
+		return writeReport(gha, err, report.From(p, stamped.report(), false, linkcheck.Result{}))
+	}
+
+	log.start("Push: " + p.Image.String())
+	if err := publish(ctx, gha, in, p, stamped, keychain, gh, opts); err != nil {
+		return err
+	}
+	log.start("Verify: the package's link to the repository")
+	link, err := gh.checkLink(ctx, in, p.Image, stamped.source())
+	log.end()
+	return writeReport(gha, err, report.From(p, stamped.report(), true, link))
+}
+
+// finish says plainly what a cancelled run leaves, and redacts what a
+// registry may have echoed back of the credentials.
+func finish(ctx context.Context, err error, sec secrets) error {
+	// The runner sends SIGTERM (then SIGKILL) when a job is cancelled or
+	// times out.
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("cancelled before the publish finished (%w): no tag points at incomplete content; run the step again to finish, uploaded blobs are reused", context.Cause(ctx))
+	}
+	return sec.redactErr(err)
+}
+
+// writeReport writes the outputs and the summary unless a step failed.
+func writeReport(gha *githubactions.Action, err error, r report.Report) error {
 	if err != nil {
 		return err
+	}
+	return report.Write(gha, r)
+}
+
+// resolve asks the API what the repository knows and makes the plan,
+// logging what the plan notes.
+func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, gh *gitHubSide, sec secrets) (plan.Plan, error) {
+	p, err := plan.Make(in, lookUpRepository(ctx, gha, in, gh, sec))
+	if err != nil {
+		return p, err
 	}
 	for _, n := range p.Notices {
 		gha.Noticef("%s", n)
@@ -97,17 +143,13 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		// Titled like input errors, so the annotation points at the input.
 		gha.WithFieldsMap(map[string]string{"title": "input " + w.Input}).Warningf("%s", w)
 	}
-
 	gha.Infof("Image: %s", p.Image)
 	gha.Infof("Tags: %s", tagList(p.Tags))
-	r := report.Report{Image: p.Image, Tags: p.Tags}
-	if len(in.Sources) == 0 {
-		res := stamp.Preview(p)
-		r.Mode, r.Labels, r.Annotations = report.MetadataOnly, res.Labels, res.Annotations
-		phases.end()
-		return report.Write(gha, r)
-	}
+	return p, nil
+}
 
+// newKeychain gives each registry the credentials the inputs allow it.
+func newKeychain(in inputs.Inputs, p plan.Plan, opts Options) credentials.Keychain {
 	keychain := credentials.Keychain{
 		GitHubHosts: append(in.Context.GitHubRegistries(), opts.GitHubRegistries...),
 		Username:    in.Username,
@@ -120,42 +162,70 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	if opts.DockerConfig {
 		keychain.Fallback = authn.DefaultKeychain
 	}
+	return keychain
+}
 
-	if opts.TempDir == "" {
-		dir, err := scratchDir(gha, in)
-		if err != nil {
-			return err
+// stamped is what the stamp step made: the artifact to push and its digest.
+type stamped struct {
+	artifact push.Artifact
+	result   stamp.Result
+	digest   v1.Hash
+}
+
+// source is the org.opencontainers.image.source annotation as published.
+func (s stamped) source() string {
+	for _, e := range s.result.Annotations {
+		if e.Key == specs.AnnotationSource {
+			return e.Value
 		}
-		defer os.RemoveAll(dir)
-		opts.TempDir = dir
 	}
+	return ""
+}
 
-	phases.start("Stamp: read the source, write the metadata")
+func (s stamped) report() *report.Stamped {
+	return &report.Stamped{Result: s.result, Digest: s.digest.String()}
+}
+
+// stampSources reads every source and stamps them into one artifact. The
+// returned func closes the sources; call it when the push is done.
+func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, keychain credentials.Keychain, opts Options) (stamped, func(), error) {
 	var loaded []*source.Loaded
-	defer func() {
+	closeAll := func() {
 		for _, l := range loaded {
 			l.Close()
 		}
-	}()
+	}
+	if opts.TempDir == "" {
+		dir, err := scratchDir(gha, in)
+		if err != nil {
+			return stamped{}, closeAll, err
+		}
+		closeAll = func() {
+			for _, l := range loaded {
+				l.Close()
+			}
+			os.RemoveAll(dir)
+		}
+		opts.TempDir = dir
+	}
 	for _, src := range in.Sources {
 		gha.Infof("Reading %s", src.Line)
 		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
 		if err != nil {
-			return &inputs.Error{Input: "source", Msg: err.Error()}
+			return stamped{}, closeAll, &inputs.Error{Input: "source", Msg: err.Error()}
 		}
 		loaded = append(loaded, l)
 	}
 
 	artifact, res, err := stampAll(loaded, p, in.Attestations)
 	if err != nil {
-		return err
+		return stamped{}, closeAll, err
 	}
 	if in.Platforms != nil {
 		if err := stamp.CheckPlatforms(res.Entries, in.Platforms); err != nil {
-			return &inputs.Error{Input: "platforms", Msg: err.Error()}
+			return stamped{}, closeAll, &inputs.Error{Input: "platforms", Msg: err.Error()}
 		}
 	}
-	r.Labels, r.Annotations, r.Entries = res.Labels, res.Annotations, res.Entries
 	for _, e := range res.Entries {
 		kind := ""
 		if e.Attestation {
@@ -164,33 +234,23 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		gha.Infof("%s%s: %s %s", kind, e.Platform, e.Fate, e.Digest)
 	}
 	if res.ConvertedToOCI {
-		note := "A Docker v2 schema 2 manifest or manifest list was rewritten with OCI media types, because the Docker schemas have no annotations; layer blobs are unchanged."
-		gha.Noticef("%s", note)
-		r.Notes = append(r.Notes, note)
-	}
-	if !res.Changed {
-		r.Notes = append(r.Notes, "The source already carried this metadata, so it was published unchanged, with its original digest.")
+		gha.Noticef("%s", report.ConvertedNote)
 	}
 	for _, e := range res.Entries {
 		if e.Fate == stamp.Dropped {
 			gha.Warningf("attestations: drop removed the attestation of %s from %s; its provenance is no longer published", e.Platform, e.Source)
 		}
 	}
-
 	digest, err := artifact.Digest()
 	if err != nil {
-		return fmt.Errorf("computing digest: %w", err)
+		return stamped{}, closeAll, fmt.Errorf("computing digest: %w", err)
 	}
-	r.Digest = digest.String()
-	if !in.Push {
-		r.Mode = report.DryRun
-		gha.Infof("push: false, so nothing was written; %s would be %s", p.Image, digest)
-		phases.end()
-		return report.Write(gha, r)
-	}
+	return stamped{artifact: artifact, result: res, digest: digest}, closeAll, nil
+}
 
-	phases.start("Push: " + p.Image.String())
-	github := newGitHub(gha, in, info, sec, opts)
+// publish writes the stamped artifact and its tags. A refusal comes back
+// with advice on what to change.
+func publish(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, s stamped, keychain credentials.Keychain, gh *gitHubSide, opts Options) error {
 	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(), Backoff: opts.RegistryBackoff, Logf: gha.Infof}
 	// Probe push access before any layer bytes move, so a denied push
 	// fails in seconds, not after gigabytes. A source already on the
@@ -198,23 +258,17 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	// tiny mount request that a refusal stops just as early.
 	if !onRegistry(in.Sources, p.Image.RegistryStr()) {
 		if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
-			return explain(err, github.denial(ctx, p.Image))
+			return explain(err, gh.denial(ctx, p.Image))
 		}
 	}
-	gha.Infof("Pushing %s@%s", p.Image, digest)
-	if _, err := push.All(ctx, artifact, p.Image, p.Tags, pushOpts); err != nil {
-		return explain(err, github.denial(ctx, p.Image))
+	gha.Infof("Pushing %s@%s", p.Image, s.digest)
+	if _, err := push.All(ctx, s.artifact, p.Image, p.Tags, pushOpts); err != nil {
+		return explain(err, gh.denial(ctx, p.Image))
 	}
-	r.Mode = report.Published
 	for _, t := range p.Tags {
 		gha.Infof("Tagged %s", t)
 	}
-	phases.start("Verify: the package's link to the repository")
-	if err := github.checkLink(ctx, &r, p); err != nil {
-		return err
-	}
-	phases.end()
-	return report.Write(gha, r)
+	return nil
 }
 
 // phases opens one collapsible log group per phase of the run, so the
@@ -312,22 +366,24 @@ func scratchDir(gha *githubactions.Action, in inputs.Inputs) (string, error) {
 // lookUpRepository asks the API for the repository's description, license
 // and the commit's date. It never fails the run: a missing answer costs
 // metadata, not the publish, so it warns once and goes on.
-func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, sec secrets, opts Options) githubapi.Info {
+func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, gh *gitHubSide, sec secrets) githubapi.Info {
 	c := in.Context
-	if c.Repository() == "" {
+	// Without a client newGitHub has said why already.
+	if c.Repository() == "" || gh.client == nil {
 		return githubapi.Info{}
 	}
 	sha := ""
 	if plan.NeedsCommitTime(c) {
 		sha = c.SHA
 	}
-	info, err := githubapi.Fetch(ctx, c.Owner, c.Repo, sha, githubapi.Options{APIURL: c.APIURL, Token: in.Token, Transport: opts.APITransport})
+	info, err := githubapi.Fetch(ctx, c.Owner, c.Repo, sha, gh.apiOptions)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return info
 		}
 		gha.Warningf("asking the GitHub API about %s: %s; continuing with what the workflow context gives (set description and licenses to choose them)", c.Repository(), sec.redact(err.Error()))
 	}
+	gh.info = info
 	return info
 }
 

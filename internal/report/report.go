@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/stamp"
 )
@@ -220,3 +221,39 @@ func fate(e stamp.Entry) string {
 	}
 	return string(e.Fate)
 }
+
+// Stamped is what the stamp step made: the metadata as published, each
+// manifest's fate, and the digest of what is (or would be) pushed.
+type Stamped struct {
+	Result stamp.Result
+	Digest string
+}
+
+// From builds the report once, from what each step returned. A nil stamped
+// means there was no source (metadata-only); pushed false means nothing was
+// written (a dry run).
+func From(p plan.Plan, stamped *Stamped, pushed bool, link linkcheck.Result) Report {
+	r := Report{Image: p.Image, Tags: p.Tags, Mode: MetadataOnly}
+	if stamped == nil {
+		preview := stamp.Preview(p)
+		r.Labels, r.Annotations = preview.Labels, preview.Annotations
+		return r
+	}
+	res := stamped.Result
+	r.Labels, r.Annotations, r.Entries, r.Digest = res.Labels, res.Annotations, res.Entries, stamped.Digest
+	if res.ConvertedToOCI {
+		r.Notes = append(r.Notes, ConvertedNote)
+	}
+	if !res.Changed {
+		r.Notes = append(r.Notes, "The source already carried this metadata, so it was published unchanged, with its original digest.")
+	}
+	r.Mode = DryRun
+	if pushed {
+		r.Mode = Published
+		r.PackageURL, r.Link = link.PackageURL, link.Summary
+	}
+	return r
+}
+
+// ConvertedNote explains a media type conversion, in the log and the summary.
+const ConvertedNote = "A Docker v2 schema 2 manifest or manifest list was rewritten with OCI media types, because the Docker schemas have no annotations; layer blobs are unchanged."
