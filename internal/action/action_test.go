@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -591,20 +590,6 @@ func golden(t *testing.T, file, got string) {
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
 	}
-}
-
-// requireTool finds a reader we check results with. In CI a missing tool is
-// a failure: .ci/run installs it.
-func requireTool(t *testing.T, tool string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI (.ci/run installs it): %v", tool, err)
-		}
-		return ""
-	}
-	return path
 }
 
 func TestRegistrySourceIsMountedNotCopied(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ghcr-publish/publish-action/internal/testkit/need"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
@@ -34,7 +35,7 @@ func readIndex(t *testing.T, ref string) (raw []byte, idx struct {
 	for _, d := range idx.Manifests {
 		httpGet(t, host, repo, "/manifests/"+d.Digest.String(), string(d.MediaType))
 	}
-	if skopeo := requireTool(t, "skopeo"); skopeo != "" {
+	if skopeo := need.Tool(t, "skopeo"); skopeo != "" {
 		out := runSkopeo(t, skopeo, "inspect", "--raw", "docker://"+ref)
 		if diff := cmp.Diff(string(raw), strings.TrimSuffix(string(out), "\n")); diff != "" {
 			t.Errorf("skopeo reads another index for %s (-http +skopeo):\n%s", ref, diff)

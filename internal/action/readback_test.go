@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ghcr-publish/publish-action/internal/testkit/need"
 )
 
 // pushed is what a registry serves for a reference.
@@ -72,7 +74,7 @@ func readBack(t *testing.T, ref string) pushed {
 		get("/blobs/"+l.Digest, "")
 	}
 
-	if skopeo := requireTool(t, "skopeo"); skopeo != "" {
+	if skopeo := need.Tool(t, "skopeo"); skopeo != "" {
 		out := runSkopeo(t, skopeo, "inspect", "--raw", "docker://"+ref)
 		if diff := cmp.Diff(string(rawManifest), strings.TrimSuffix(string(out), "\n")); diff != "" {
 			t.Errorf("skopeo reads another manifest for %s (-http +skopeo):\n%s", ref, diff)

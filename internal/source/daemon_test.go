@@ -3,8 +3,14 @@ package source_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,8 +71,6 @@ func TestLoadDockerDaemonErrors(t *testing.T) {
 		want        []string
 	}{
 		{host, "publish-action-test/does-not-exist:nope", []string{"has no image", "publish-action-test/does-not-exist:nope", "docker images"}},
-		{"unix:///nonexistent/docker.sock", "anything", []string{"cannot reach the Docker engine at unix:///nonexistent/docker.sock", "DOCKER_HOST"}},
-		{"ssh://builder", "anything", []string{"only unix:// and tcp://"}},
 	}
 	for _, tt := range tests {
 		_, err := source.Load(context.Background(), &inputs.Source{Line: "docker-daemon:" + tt.image, Transport: inputs.DockerDaemon, Daemon: tt.image}, source.Options{DockerHost: tt.host, TempDir: t.TempDir()})
@@ -80,4 +84,69 @@ func TestLoadDockerDaemonErrors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLoadDockerDaemonWithoutEngine covers the Engine API edge with no
+// engine at all: a socket nobody listens on, a scheme the action does not
+// speak, and an Engine API stand-in on a unix socket that answers 404 and
+// 500 as dockerd does (a JSON body with a message).
+func TestLoadDockerDaemonWithoutEngine(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	var mu sync.Mutex
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.EscapedPath())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(r.URL.Path, "broken") {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"message":"write /var/lib/docker/tmp: no space left on device"}`)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"message":"reference does not exist"}`)
+	}))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	stub := "unix://" + sock
+
+	tests := []struct {
+		name, host, image string
+		want              []string
+	}{
+		{"no such image", stub, "acme/widget:1.0", []string{"the Docker engine at " + stub + ` has no image "acme/widget:1.0"`, "build or pull it first"}},
+		{"engine error", stub, "acme/broken:1.0", []string{"refused to export", "500", "no space left on device"}},
+		{"nobody listening", "unix:///nonexistent/docker.sock", "anything", []string{"cannot reach the Docker engine at unix:///nonexistent/docker.sock", "DOCKER_HOST"}},
+		{"unsupported scheme", "ssh://builder", "anything", []string{`DOCKER_HOST "ssh://builder": only unix:// and tcp://`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := source.Load(context.Background(), &inputs.Source{Line: "docker-daemon:" + tt.image, Transport: inputs.DockerDaemon, Daemon: tt.image}, source.Options{DockerHost: tt.host, TempDir: t.TempDir()})
+			if err == nil {
+				t.Fatalf("Load(%s via %s) succeeded", tt.image, tt.host)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("Load(%s via %s) = %q, want one line saying %q", tt.image, tt.host, err, w)
+				}
+			}
+		})
+	}
+	// After the parallel subtests: the image name reached the engine
+	// path-escaped, as one path segment.
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Contains(paths, "/images/acme%2Fwidget:1.0/get") {
+			t.Errorf("engine requests = %v, want GET /images/acme%%2Fwidget:1.0/get", paths)
+		}
+	})
 }
