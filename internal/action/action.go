@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -50,6 +49,9 @@ type Options struct {
 	// the user's Docker config (~/.docker/config.json and its credential
 	// helpers): for the command line, never inside Actions.
 	DockerConfig bool
+	// Version names this build in the User-Agent sent to registries;
+	// empty means "devel".
+	Version string
 	// RegistryBackoff paces retries of failed registry requests; zero means
 	// go-containerregistry's default (1 s, 3 s, 9 s).
 	RegistryBackoff remote.Backoff
@@ -251,7 +253,7 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 // publish writes the stamped artifact and its tags. A refusal comes back
 // with advice on what to change.
 func publish(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, s stamped, keychain credentials.Keychain, gh *gitHubSide, opts Options) error {
-	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(), Backoff: opts.RegistryBackoff, Logf: gha.Infof}
+	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version), Backoff: opts.RegistryBackoff, Logf: gha.Infof}
 	// Probe push access before any layer bytes move, so a denied push
 	// fails in seconds, not after gigabytes. A source already on the
 	// destination registry is mounted, not uploaded: its first write is a
@@ -387,10 +389,11 @@ func lookUpRepository(ctx context.Context, gha *githubactions.Action, in inputs.
 	return info
 }
 
-func userAgent() string {
-	version := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		version = bi.Main.Version
+// userAgent names the action to registries, as their logs and rate limits
+// see it.
+func userAgent(version string) string {
+	if version == "" {
+		version = "devel"
 	}
 	return "ghcr-publish-action/" + version
 }

@@ -19,7 +19,8 @@ import (
 // it; anywhere else args are flags named after action.yml's inputs.
 func Main(ctx context.Context, actionYAML []byte, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var gha *githubactions.Action
-	var opts action.Options
+	v, _ := Version()
+	opts := action.Options{Version: v}
 	if getenv("GITHUB_ACTIONS") == "true" {
 		gha = githubactions.New(githubactions.WithGetenv(getenv), githubactions.WithWriter(stdout))
 	} else {
@@ -30,6 +31,11 @@ func Main(ctx context.Context, actionYAML []byte, args []string, getenv func(str
 		}
 		env, err := Env(spec, args, getenv, stderr)
 		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if errors.Is(err, errVersion) {
+			v, c := Version()
+			fmt.Fprintf(stdout, "publish-action %s (commit %s)\n", v, c)
 			return 0
 		}
 		if err != nil {
@@ -61,7 +67,8 @@ func Main(ctx context.Context, actionYAML []byte, args []string, getenv func(str
 // everything else. An input whose action.yml
 // default is a workflow expression falls back to the variable that means
 // the same thing outside a workflow (GITHUB_TOKEN for the token, USER for
-// the user name). --help prints the flags and returns flag.ErrHelp.
+// the user name). --help prints the flags and returns flag.ErrHelp;
+// --version returns errVersion for the caller to print the version.
 func Env(spec Spec, args []string, getenv func(string) string, stderr io.Writer) (func(string) string, error) {
 	fs := flag.NewFlagSet("publish-action", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -69,12 +76,17 @@ func Env(spec Spec, args []string, getenv func(string) string, stderr io.Writer)
 	for _, in := range spec.Inputs {
 		values[in.Name] = fs.String(in.Name, "", usage(in))
 	}
+	showVersion := fs.Bool("version", false, "print the version and the commit it was built from")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: publish-action [flags]\n\nPublishes a container image with its repository's OCI metadata. Flags mirror the\naction's inputs (action.yml); outputs print as key=value. Credentials for registries\nother than GitHub's come from the Docker config (~/.docker/config.json).\n\nFlags:\n")
-		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "Usage: publish-action [--flag value ...]\n\nPublishes a container image with its repository's OCI metadata. Flags mirror the\naction's inputs (action.yml); outputs print as key=value. Credentials for registries\nother than GitHub's come from the Docker config (~/.docker/config.json).\n\nFlags:\n")
+		printFlags(stderr, spec)
+		fmt.Fprintf(stderr, "  --version\n\tprint the version and the commit it was built from\n  --help\n\tprint this help\n")
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *showVersion {
+		return nil, errVersion
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q: every value is a flag, e.g. --source oci:out (see --help)", fs.Arg(0))
@@ -101,6 +113,18 @@ func Env(spec Spec, args []string, getenv func(string) string, stderr io.Writer)
 		}
 		return getenv(k)
 	}, nil
+}
+
+// errVersion asks Main to print the version.
+var errVersion = errors.New("version requested")
+
+// printFlags lists the inputs as flags, GNU style (--name value) as the
+// README and crane and regctl write them; Go's flag package accepts both
+// -name and --name, but its own listing shows only -name.
+func printFlags(w io.Writer, spec Spec) {
+	for _, in := range spec.Inputs {
+		fmt.Fprintf(w, "  --%s value\n\t%s\n", in.Name, usage(in))
+	}
 }
 
 func usage(in Input) string {

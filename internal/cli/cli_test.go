@@ -80,14 +80,27 @@ func TestHelpListsEveryInput(t *testing.T) {
 		t.Fatalf("Env(--help) = %v, want flag.ErrHelp", err)
 	}
 	for _, in := range spec.Inputs {
-		if !strings.Contains(out.String(), "-"+in.Name+" ") {
-			t.Errorf("--help does not list -%s:\n%s", in.Name, out.String())
+		if !strings.Contains(out.String(), "\n  --"+in.Name+" value\n") {
+			t.Errorf("--help does not list --%s value:\n%s", in.Name, out.String())
 		}
 	}
-	for _, want := range []string{"(default: $GITHUB_TOKEN)", "(default: true)", "(default: preserve)", "(default: warn)"} {
+	for _, want := range []string{"(default: $GITHUB_TOKEN)", "(default: preserve)", "(default: warn)", "\n  --version\n", "\n  --help\n"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), actionYAML(t), []string{"--version"}, mapEnv(nil), &stdout, &stderr)
+	v, c := Version()
+	if want := "publish-action " + v + " (commit " + c + ")\n"; code != 0 || stdout.String() != want {
+		t.Errorf("Main(--version) = %d, %q; want 0, %q", code, stdout.String(), want)
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("Main(--version) wrote to stderr: %q", stderr.String())
 	}
 }
 
