@@ -117,11 +117,21 @@ func NewClient(opts Options) (*github.Client, error) {
 }
 
 // describe shortens go-github's errors, which repeat the method and URL, to
-// the status and GitHub's message.
+// the status and GitHub's message, keeping the typed error underneath for
+// callers that branch on it.
 func describe(err error) error {
 	var gerr *github.ErrorResponse
 	if errors.As(err, &gerr) && gerr.Response != nil {
-		return fmt.Errorf("%d %s", gerr.Response.StatusCode, gerr.Message)
+		return &apiError{err: gerr}
 	}
 	return err
 }
+
+// apiError shows a *github.ErrorResponse as "STATUS MESSAGE" and unwraps to it.
+type apiError struct{ err *github.ErrorResponse }
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%d %s", e.err.Response.StatusCode, e.err.Message)
+}
+
+func (e *apiError) Unwrap() error { return e.err }

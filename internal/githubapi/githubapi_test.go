@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/go-github/v60/github"
 
 	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
@@ -258,6 +259,11 @@ func TestFetchFailure(t *testing.T) {
 			// describe shortens go-github's errors, which repeat the URL.
 			if err != nil && strings.Contains(err.Error(), a.URL) {
 				t.Errorf("Fetch() error = %q, want it without the request URL", err)
+			}
+			// ...and keeps go-github's typed error for callers to branch on.
+			var gerr *github.ErrorResponse
+			if !errors.As(err, &gerr) || gerr.Response.StatusCode != tc.status {
+				t.Errorf("Fetch() error = %#v, want it to unwrap to a *github.ErrorResponse with status %d", err, tc.status)
 			}
 		})
 	}

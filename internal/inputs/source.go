@@ -46,7 +46,6 @@ type Source struct {
 // transports skopeo knows but this action does not read (yet), so that a line
 // like "dir:out" fails clearly instead of being taken for an image on Docker Hub.
 var otherTransports = map[string]string{
-	"docker-daemon":      "is not supported yet; docker save the image and use docker-archive:FILE, or push it and give its registry reference",
 	"containers-storage": "is not supported; export the image with podman save and use oci-archive:FILE or docker-archive:FILE",
 	"dir":                "is not supported; copy it to an OCI layout with skopeo copy dir:PATH oci:PATH and use oci:PATH",
 	"ostree":             "is not supported; export the image as an OCI layout and use oci:PATH",

@@ -168,7 +168,7 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	sort.Slice(p.Annotations, func(i, j int) bool { return p.Annotations[i].Key < p.Annotations[j].Key })
 	sort.Strings(p.RemoveLabels)
 	p.RemoveLabels = slices.Compact(p.RemoveLabels)
-	if _, ok := labels[specs.AnnotationCreated]; !ok && !removed(p.RemoveLabels, specs.AnnotationCreated) {
+	if _, ok := labels[specs.AnnotationCreated]; !ok && !slices.Contains(p.RemoveLabels, specs.AnnotationCreated) {
 		p.Warnings = append(p.Warnings, Warning{Msg: "no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run"})
 	}
 	return p, nil
@@ -255,13 +255,4 @@ func sorted(m map[string]Entry) []Entry {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
-}
-
-func removed(keys []string, key string) bool {
-	for _, k := range keys {
-		if k == key {
-			return true
-		}
-	}
-	return false
 }

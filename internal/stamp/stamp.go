@@ -33,7 +33,8 @@ type Result struct {
 	// kept its digest.
 	Changed bool
 	// Entries describe each manifest of an index: its platform, digest and
-	// fate. Empty for a single image.
+	// fate. Image leaves it empty; ImageEntry makes the one entry of a
+	// single image.
 	Entries []Entry
 }
 
