@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ghcr-publish/publish-action/internal/cli"
+	"github.com/ghcr-publish/publish-action/internal/report"
 )
 
 func readme(t *testing.T) string {
@@ -114,5 +115,9 @@ func TestReadmeTablesMatchActionYML(t *testing.T) {
 	names, _ = tableRows(t, doc, "## Outputs")
 	if diff := cmp.Diff(outputNames, names); diff != "" {
 		t.Errorf("README outputs table differs from action.yml (-action.yml +README):\n%s", diff)
+	}
+	// The report writes exactly the declared outputs, in action.yml's order.
+	if diff := cmp.Diff(outputNames, report.OutputNames()); diff != "" {
+		t.Errorf("report.OutputNames() differs from action.yml's outputs (-action.yml +report):\n%s", diff)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -94,8 +95,12 @@ func (r Report) Outputs() (map[string]string, error) {
 	return out, nil
 }
 
-// outputOrder is action.yml's order, so the log reads like the docs.
+// outputOrder is action.yml's order, so the log reads like the docs;
+// readme_test.go checks it against action.yml.
 var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "platforms", "package-url", "json"}
+
+// OutputNames are the outputs Write sets, in the order it sets them.
+func OutputNames() []string { return slices.Clone(outputOrder) }
 
 // Write sets the step outputs and appends the job summary. Outside a
 // workflow (no GITHUB_OUTPUT or GITHUB_STEP_SUMMARY file) it prints them.

@@ -701,7 +701,7 @@ func parseOutputs(t *testing.T, data string) ([]string, map[string]string) {
 func TestWrite(t *testing.T) {
 	t.Parallel()
 	// action.yml's order.
-	order := []string{"digest", "image", "tags", "labels", "annotations", "platforms", "package-url", "json"}
+	order := report.OutputNames()
 	tests := []struct {
 		name                string
 		setOutput, setSumry bool
