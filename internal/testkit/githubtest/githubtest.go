@@ -12,6 +12,9 @@
 //	GET /repos/{owner}/{repo}               → repos/{owner}/{repo}.json
 //	GET /repos/{owner}/{repo}/commits/{sha} → repos/{owner}/{repo}/commits/{sha}.json
 //
+// and, for packages given to ServePackage, the package-versions endpoints
+// backed by a registry's real content (see Package).
+//
 // Like GitHub, owner and repository names are matched case-insensitively: the
 // request path is lower-cased before the file is looked up, so file names in
 // the fixture tree are lower case. HEAD is answered like GET, without a body.
@@ -76,6 +79,9 @@ type API struct {
 	reqs   []Request
 	fail   int
 	misses map[string]int // fixture name → 404s still to give
+
+	packages map[string]*served // "orgs/acme/widget" → versions served from a registry
+	hook     func(Request)
 }
 
 // Start serves the files of fsys, an fs.FS rooted at testdata/github (for
@@ -172,7 +178,11 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	used := len(a.reqs)
 	fail := a.fail
+	hook := a.hook
 	a.mu.Unlock()
+	if hook != nil {
+		hook(Request{Method: r.Method, Path: r.URL.EscapedPath(), Authorization: r.Header.Get("Authorization")})
+	}
 
 	a.setHeaders(w.Header(), r, used)
 
@@ -192,6 +202,13 @@ func (a *API) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// The escaped path: a nested package name arrives as widget%2Fsub,
 	// one segment.
+	if p, ok := strings.CutPrefix(strings.ToLower(r.URL.EscapedPath()), enterprise+"/"); ok {
+		if a.servePackage(w, r, p) {
+			return
+		}
+	} else if a.servePackage(w, r, strings.TrimPrefix(strings.ToLower(r.URL.EscapedPath()), "/")) {
+		return
+	}
 	name, ok := route(r.Method, r.URL.EscapedPath())
 	if !ok {
 		writeError(w, http.StatusNotFound, "Not Found", docsNotFound)

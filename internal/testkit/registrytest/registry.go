@@ -29,9 +29,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // registers the "inmemory" driver
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/sirupsen/logrus"
 )
 
@@ -70,6 +71,9 @@ type Registry struct {
 	host     string
 	srv      *http.Server
 	app      *handlers.App
+	driver   storagedriver.StorageDriver // the app's storage, for Manifests
+	ns       distribution.Namespace      // over driver, deletes enabled
+	release  func()
 	auth     *authenticator
 	serveErr chan error
 
@@ -97,8 +101,14 @@ func Start(opts Options) (*Registry, error) {
 	}
 	host := ln.Addr().String()
 
-	app, err := newApp(host)
+	drv, cfg, ns, release, err := newSharedDriver()
 	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	app, err := NewDistribution(host, cfg)
+	if err != nil {
+		release()
 		ln.Close()
 		return nil, err
 	}
@@ -106,6 +116,9 @@ func Start(opts Options) (*Registry, error) {
 	r := &Registry{
 		host:     host,
 		app:      app,
+		driver:   drv,
+		ns:       ns,
+		release:  release,
 		auth:     newAuthenticator(host, opts),
 		serveErr: make(chan error, 1),
 	}
@@ -115,13 +128,6 @@ func Start(opts Options) (*Registry, error) {
 	}
 	go func() { r.serveErr <- r.srv.Serve(ln) }()
 	return r, nil
-}
-
-// newApp builds the distribution application with in-memory storage.
-func newApp(host string) (*handlers.App, error) {
-	return NewDistribution(host, configuration.Storage{
-		"inmemory": configuration.Parameters{},
-	})
 }
 
 // NewDistribution builds a CNCF distribution registry application serving
@@ -198,6 +204,7 @@ func (r *Registry) Close() error {
 		if serr := r.app.Shutdown(); serr != nil && err == nil {
 			err = serr
 		}
+		r.release()
 		r.closeErr = err
 	})
 	return r.closeErr

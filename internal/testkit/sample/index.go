@@ -193,3 +193,45 @@ func describe(img v1.Image) (v1.Descriptor, error) {
 	}
 	return v1.Descriptor{MediaType: mt, Digest: d, Size: size}, nil
 }
+
+// ImageIndex is the index as a go-containerregistry index, to write to a
+// registry with remote.WriteIndex.
+func (ix *Index) ImageIndex() (v1.ImageIndex, error) {
+	m, err := v1.ParseIndexManifest(bytes.NewReader(ix.Raw))
+	if err != nil {
+		return nil, err
+	}
+	images := map[v1.Hash]v1.Image{}
+	for _, img := range append(append([]v1.Image(nil), ix.Images...), ix.Attestations...) {
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		images[d] = img
+	}
+	return &memIndex{ix: ix, manifest: m, images: images}, nil
+}
+
+// memIndex serves a generated index from memory.
+type memIndex struct {
+	ix       *Index
+	manifest *v1.IndexManifest
+	images   map[v1.Hash]v1.Image
+}
+
+func (m *memIndex) MediaType() (types.MediaType, error) { return m.ix.MediaType, nil }
+func (m *memIndex) Digest() (v1.Hash, error)            { return m.ix.Digest, nil }
+func (m *memIndex) Size() (int64, error)                { return int64(len(m.ix.Raw)), nil }
+func (m *memIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return m.manifest.DeepCopy(), nil
+}
+func (m *memIndex) RawManifest() ([]byte, error) { return m.ix.Raw, nil }
+func (m *memIndex) Image(h v1.Hash) (v1.Image, error) {
+	if img, ok := m.images[h]; ok {
+		return img, nil
+	}
+	return nil, fmt.Errorf("sample: index %s has no image %s", m.ix.Digest, h)
+}
+func (m *memIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	return nil, fmt.Errorf("sample: index %s has no nested index %s", m.ix.Digest, h)
+}
