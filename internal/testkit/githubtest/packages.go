@@ -70,7 +70,6 @@ type served struct {
 	mu      sync.Mutex
 	ids     map[string]int64     // digest → id
 	created map[string]time.Time // digest → created_at
-	age     time.Duration
 	nextID  int64
 	deletes int
 }
