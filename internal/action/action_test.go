@@ -385,7 +385,6 @@ func TestBadInputsWriteNothing(t *testing.T) {
 		input string
 		want  string
 	}{
-		{"upper-case image", map[string]string{"INPUT_IMAGE": f.reg.Host() + "/Acme/Widget"}, "image", "/acme/widget"},
 		{"malformed image", map[string]string{"INPUT_IMAGE": f.reg.Host() + "/acme/wid get"}, "image", "not a valid repository name"},
 		{"invalid tag", map[string]string{"INPUT_TAGS": "v1.0+build"}, "tags", "not a valid tag"},
 		{"label line without =", map[string]string{"INPUT_LABELS": "just text"}, "labels", "has no '='"},
@@ -397,7 +396,8 @@ func TestBadInputsWriteNothing(t *testing.T) {
 		{"description too long", map[string]string{"INPUT_DESCRIPTION": strings.Repeat("x", 513)}, "description", "at most 512"},
 		{"licenses too long", map[string]string{"INPUT_LICENSES": strings.Repeat("MIT OR ", 40) + "MIT"}, "licenses", "at most 256"},
 		{"licenses not SPDX", map[string]string{"INPUT_LICENSES": "GPL maybe"}, "licenses", "SPDX"},
-		{"push not a boolean", map[string]string{"INPUT_PUSH": "yes please"}, "push", "true or false"},
+		{"push not a mode", map[string]string{"INPUT_PUSH": "yes please"}, "push", "auto, true or false"},
+		{"fine-grained token", map[string]string{"INPUT_TOKEN": "github_pat_11AAAAAAA0abcdefghijklm_nopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQ"}, "token", "classic personal access token"},
 		{"no token", map[string]string{"INPUT_TOKEN": ""}, "token", "packages: write"},
 	}
 	for _, tt := range tests {

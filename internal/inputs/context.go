@@ -39,6 +39,28 @@ type Context struct {
 	// read-only whatever the workflow asks (GitHub docs, "Automatic token
 	// authentication").
 	FromFork bool
+	// Dependabot is true for a run Dependabot triggered (the actor is
+	// dependabot[bot]): its GITHUB_TOKEN is read-only as a fork's is
+	// (GitHub docs, "Automating Dependabot with GitHub Actions").
+	Dependabot bool
+	// RepoVisibility is the repository's visibility as the event payload
+	// states it: "public", "private" or "internal"; empty when it does not.
+	RepoVisibility string
+}
+
+// dependabotActor is the login Dependabot's runs carry in GITHUB_ACTOR.
+const dependabotActor = "dependabot[bot]"
+
+// ReadOnlyToken says why GITHUB_TOKEN cannot write packages in this run
+// whatever the workflow's permissions ask, or "" when nothing says so.
+func (c Context) ReadOnlyToken() string {
+	switch {
+	case c.FromFork:
+		return "this is a pull request from a fork, whose GITHUB_TOKEN is read-only"
+	case c.Dependabot:
+		return "this run was triggered by Dependabot, whose GITHUB_TOKEN is read-only"
+	}
+	return ""
 }
 
 // Repository returns "owner/repo", or "" outside a workflow.
@@ -108,7 +130,17 @@ func readContext(gha *githubactions.Action) (Context, error) {
 		if owner, ok := repo["owner"].(map[string]any); ok {
 			c.OwnerType, _ = owner["type"].(string)
 		}
+		// visibility is newer than private, and alone tells internal
+		// (GitHub Enterprise) from private.
+		c.RepoVisibility, _ = repo["visibility"].(string)
+		if private, ok := repo["private"].(bool); ok && c.RepoVisibility == "" {
+			c.RepoVisibility = "public"
+			if private {
+				c.RepoVisibility = "private"
+			}
+		}
 	}
+	c.Dependabot = strings.EqualFold(ghc.Actor, dependabotActor)
 	if pr, ok := ghc.Event["pull_request"].(map[string]any); ok {
 		head, _ := pr["head"].(map[string]any)
 		base, _ := pr["base"].(map[string]any)

@@ -37,7 +37,9 @@ type Inputs struct {
 	Image name.Repository
 	// ImageDerived is true when Image came from the context, not the input.
 	ImageDerived bool
-	// ImageLowercased is true when the derived name had to be lower-cased.
+	// ImageLowercased is true when the name, derived or given, had to be
+	// lower-cased: ghcr.io/${{ github.repository }} is how most workflows
+	// write it, and it has capitals whenever the owner or repository has.
 	ImageLowercased bool
 	// Tags are explicit tags; nil means derive them from the ref.
 	Tags        []string
@@ -49,7 +51,14 @@ type Inputs struct {
 	Token       string
 	Username    string
 	Password    string
-	Push        bool
+	// Push is whether this run writes to the registry: the push input,
+	// with auto resolved against the token this run has.
+	Push bool
+	// PushMode is the push input as given: auto, true or false.
+	PushMode PushMode
+	// PushSkipped says why push: auto writes nothing in this run (the
+	// token cannot write); empty when it writes or push is not auto.
+	PushSkipped string
 	// PushByDigest writes the manifest by digest only, with no tag: what
 	// matrix jobs do before a merge.
 	PushByDigest bool
@@ -146,8 +155,13 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 		in.Username = "github-actions"
 	}
 
-	in.Push, err = parseBool("push", gha.GetInput("push"), true)
+	in.PushMode, err = parsePushMode(gha.GetInput("push"))
 	add(err)
+	in.Push = in.PushMode != PushFalse
+	if in.PushMode == PushAuto && len(in.Sources) > 0 {
+		in.PushSkipped = in.readOnly()
+		in.Push = in.PushSkipped == ""
+	}
 	in.PushByDigest, err = parseBool("push-by-digest", gha.GetInput("push-by-digest"), false)
 	add(err)
 	if in.PushByDigest && gha.GetInput("tags") != "" {
@@ -167,7 +181,50 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 		add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
 	}
 
+	if in.usesGitHubRegistry() && strings.HasPrefix(in.Token, fineGrainedPrefix) {
+		// Checked by prefix, so the token goes nowhere to find out.
+		add(errorf("token", "is a fine-grained personal access token (github_pat_…), which GitHub Packages does not accept; use token: ${{ github.token }} with permissions: packages: write, or a classic personal access token (ghp_…) with the write:packages scope"))
+	}
+
 	return in, errors.Join(errs...)
+}
+
+// Token prefixes GitHub gives its tokens (GitHub blog, "Behind GitHub's new
+// authentication token formats"). GitHub Packages accepts GITHUB_TOKEN
+// (ghs_) and classic personal access tokens (ghp_), not fine-grained ones
+// (GitHub docs, "About permissions for GitHub Packages").
+const (
+	fineGrainedPrefix = "github_pat_"
+	classicPATPrefix  = "ghp_"
+)
+
+// usesGitHubRegistry reports whether the run sends the token to one of
+// GitHub's registries: to publish there, or to read a source from there.
+func (in Inputs) usesGitHubRegistry() bool {
+	if len(in.Sources) == 0 {
+		return false
+	}
+	if in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
+		return true
+	}
+	for _, src := range in.Sources {
+		if src.Transport == Registry && in.IsGitHubRegistry(src.Reference.Context().RegistryStr()) {
+			return true
+		}
+	}
+	return false
+}
+
+// readOnly says why the token cannot write the destination in this run, or
+// "" when it can or nothing says otherwise. Only GITHUB_TOKEN is read-only
+// in a fork's pull request or a Dependabot run: a classic personal access
+// token (from Dependabot secrets, say) writes as its owner, and a registry
+// that is not GitHub's gets the password, not the token.
+func (in Inputs) readOnly() string {
+	if in.Image.RegistryStr() == "" || !in.IsGitHubRegistry(in.Image.RegistryStr()) || strings.HasPrefix(in.Token, classicPATPrefix) {
+		return ""
+	}
+	return in.Context.ReadOnlyToken()
 }
 
 // legacyRegistry reports whether host is GitHub's old Docker registry:
@@ -246,12 +303,17 @@ func parseImage(v string, ctx Context) (repo name.Repository, derived, lowercase
 	}
 	repo, err = name.NewRepository(ref, name.StrictValidation)
 	if err != nil {
-		if lower := strings.ToLower(ref); lower != ref {
-			if _, lerr := name.NewRepository(lower, name.StrictValidation); lerr == nil {
-				return name.Repository{}, false, false, errorf("image", "%q has upper-case letters, which registries refuse; use %q", v, lower)
-			}
+		// Registries refuse capitals, and ghcr.io/${{ github.repository }}
+		// has them whenever the owner or repository does: lower-case it
+		// (the plan says so in a notice) rather than fail the run.
+		lower := strings.ToLower(ref)
+		if lower == ref {
+			return name.Repository{}, false, false, errorf("image", "%q is not a valid repository name (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", v)
 		}
-		return name.Repository{}, false, false, errorf("image", "%q is not a valid repository name (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", v)
+		if repo, err = name.NewRepository(lower, name.StrictValidation); err != nil {
+			return name.Repository{}, false, false, errorf("image", "%q is not a valid repository name, even lower-cased (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", v)
+		}
+		lowercased = true
 	}
 	if legacy := legacyRegistry(repo.RegistryStr(), ctx); legacy {
 		return name.Repository{}, false, false, errorf("image", "%s is GitHub's retired Docker registry, replaced by %s; use %s", repo.RegistryStr(), ctx.Registry(), migratedName(repo, ctx))
@@ -259,5 +321,5 @@ func parseImage(v string, ctx Context) (repo name.Repository, derived, lowercase
 	if repo.RepositoryStr() == "" || !strings.Contains(repo.RepositoryStr(), "/") && repo.RegistryStr() == ctx.Registry() {
 		return name.Repository{}, false, false, errorf("image", "%q names no owner; GitHub's registry needs %s/OWNER/NAME", v, repo.RegistryStr())
 	}
-	return repo, false, false, nil
+	return repo, false, lowercased, nil
 }

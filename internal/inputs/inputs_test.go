@@ -97,6 +97,7 @@ func TestReadValues(t *testing.T) {
 		SourceURL:    Optional{"https://github.com/acme/other", true},
 		Token:        "ghs_secret",
 		Username:     "bot",
+		PushMode:     PushFalse,
 	}
 	got := in
 	got.Image, got.Context = want.Image, want.Context
@@ -131,7 +132,6 @@ func TestReadBadInputs(t *testing.T) {
 		input string // the input the error must name
 		want  string // a phrase of the fix
 	}{
-		{"upper-case image", map[string]string{"INPUT_IMAGE": "ghcr.io/Acme/Widget"}, "image", `use "ghcr.io/acme/widget"`},
 		{"malformed image", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/wid get"}, "image", "not a valid repository name"},
 		{"image with tag", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget:1.0"}, "image", `put "1.0" in tags`},
 		{"image with digest", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget@sha256:abc"}, "image", "repository only"},
@@ -167,7 +167,9 @@ func TestReadBadInputs(t *testing.T) {
 		{"licenses too long", map[string]string{"INPUT_LICENSES": strings.Repeat("MIT OR ", 40) + "MIT"}, "licenses", "at most 256"},
 		{"licenses not SPDX", map[string]string{"INPUT_LICENSES": "MIT and more"}, "licenses", "not an SPDX license expression"},
 		{"licenses unknown id", map[string]string{"INPUT_LICENSES": "Totally-Made-Up-1.0"}, "licenses", "not an SPDX license expression"},
-		{"push not boolean", map[string]string{"INPUT_PUSH": "yes"}, "push", "use true or false"},
+		{"push not a mode", map[string]string{"INPUT_PUSH": "yes"}, "push", "not auto, true or false"},
+		{"fine-grained token for GitHub registry", map[string]string{"INPUT_TOKEN": "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws}, "token", "classic personal access token"},
+		{"fine-grained token for a GitHub registry source", map[string]string{"INPUT_TOKEN": "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "INPUT_SOURCE": "ghcr.io/acme/base:1", "INPUT_IMAGE": "registry.example.com/acme/widget"}, "token", "${{ github.token }}"},
 		{"no token for GitHub registry", map[string]string{"INPUT_TOKEN": "", "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws}, "token", "permissions: packages: write"},
 		{"source-url not a URL", map[string]string{"INPUT_SOURCE-URL": "github.com/acme/widget"}, "source-url", "not an http(s) URL"},
 		{"bad SOURCE_DATE_EPOCH", map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, "SOURCE_DATE_EPOCH", "seconds since 1970"},
@@ -193,7 +195,7 @@ func TestReadBadInputs(t *testing.T) {
 func TestReadReportsAllBadInputsAtOnce(t *testing.T) {
 	t.Parallel()
 	_, err := Read(env(t, map[string]string{
-		"INPUT_IMAGE":    "ghcr.io/Acme/Widget",
+		"INPUT_IMAGE":    "ghcr.io/acme/wid get",
 		"INPUT_TAGS":     "+bad",
 		"INPUT_LABELS":   "nokey",
 		"INPUT_PUSH":     "maybe",
@@ -314,5 +316,100 @@ func TestReadForkPullRequest(t *testing.T) {
 	}
 	if !in.Context.FromFork {
 		t.Errorf("FromFork = false for a pull request from a fork")
+	}
+}
+
+func TestReadImageLowercased(t *testing.T) {
+	t.Parallel()
+	// How most workflows write it: ghcr.io/${{ github.repository }}.
+	in, err := Read(env(t, map[string]string{"INPUT_IMAGE": "ghcr.io/Acme/Widget"}))
+	if err != nil {
+		t.Fatalf("Read() = %v", err)
+	}
+	if got, want := in.Image.String(), "ghcr.io/acme/widget"; got != want {
+		t.Errorf("Image = %q, want %q", got, want)
+	}
+	if in.ImageDerived || !in.ImageLowercased {
+		t.Errorf("ImageDerived, ImageLowercased = %v, %v, want false, true", in.ImageDerived, in.ImageLowercased)
+	}
+	if in.Context.Repository() != "Acme/Widget" {
+		t.Errorf("Context.Repository() = %q, want the original case kept for the source URL", in.Context.Repository())
+	}
+	in, err = Read(env(t, map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget"}))
+	if err != nil || in.ImageLowercased {
+		t.Errorf("Read(lower-case image) = %v, ImageLowercased %v; want no error and false", err, in.ImageLowercased)
+	}
+}
+
+// TestReadPushAuto decides, for each run the push input meets, whether the
+// run writes: push: auto skips the writes exactly where GITHUB_TOKEN is
+// read-only (a fork's pull request, a Dependabot run).
+func TestReadPushAuto(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	if err := os.Mkdir(filepath.Join(ws, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	events := filepath.Join("..", "..", "testdata", "github", "events")
+	fork := map[string]string{"GITHUB_EVENT_PATH": filepath.Join(events, "pull-request-fork.json"), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/42/merge"}
+	dependabot := map[string]string{"GITHUB_EVENT_PATH": filepath.Join(events, "pull-request-dependabot.json"), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/57/merge", "GITHUB_ACTOR": "dependabot[bot]"}
+	inRepo := map[string]string{"GITHUB_EVENT_PATH": filepath.Join(events, "pull-request.json"), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/42/merge"}
+	with := func(base map[string]string, kv ...string) map[string]string {
+		m := map[string]string{"INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		mode     PushMode
+		push     bool
+		skipped  string // a phrase of PushSkipped; "" means none
+		readOnly string // a phrase of Context.ReadOnlyToken(); "" means none
+	}{
+		{"push event", with(nil), PushAuto, true, "", ""},
+		{"pull request in the repository", with(inRepo), PushAuto, true, "", ""},
+		{"pull request from a fork", with(fork), PushAuto, false, "from a fork", "from a fork"},
+		{"Dependabot", with(dependabot), PushAuto, false, "Dependabot", "Dependabot"},
+		{"fork with push: true", with(fork, "INPUT_PUSH", "true"), PushTrue, true, "", "from a fork"},
+		{"fork with push: false", with(fork, "INPUT_PUSH", "false"), PushFalse, false, "", "from a fork"},
+		{"Dependabot with a classic PAT", with(dependabot, "INPUT_TOKEN", "ghp_0123456789abcdefghijklmnopqrstuvwxyz"), PushAuto, true, "", "Dependabot"},
+		{"fork publishing elsewhere", with(fork, "INPUT_IMAGE", "registry.example.com/acme/widget", "INPUT_PASSWORD", "pw"), PushAuto, true, "", "from a fork"},
+		{"fork, metadata only", with(fork, "INPUT_SOURCE", ""), PushAuto, true, "", "from a fork"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in, err := Read(env(t, tt.vars))
+			if err != nil {
+				t.Fatalf("Read() = %v", err)
+			}
+			if in.PushMode != tt.mode || in.Push != tt.push {
+				t.Errorf("PushMode, Push = %q, %v; want %q, %v", in.PushMode, in.Push, tt.mode, tt.push)
+			}
+			if (tt.skipped == "") != (in.PushSkipped == "") || !strings.Contains(in.PushSkipped, tt.skipped) {
+				t.Errorf("PushSkipped = %q, want one saying %q", in.PushSkipped, tt.skipped)
+			}
+			ro := in.Context.ReadOnlyToken()
+			if (tt.readOnly == "") != (ro == "") || !strings.Contains(ro, tt.readOnly) {
+				t.Errorf("ReadOnlyToken() = %q, want one saying %q", ro, tt.readOnly)
+			}
+		})
+	}
+}
+
+func TestReadRepoVisibility(t *testing.T) {
+	t.Parallel()
+	in, err := Read(env(t, map[string]string{"GITHUB_EVENT_PATH": filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"), "GITHUB_EVENT_NAME": "push"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Context.RepoVisibility != "public" {
+		t.Errorf("RepoVisibility = %q, want public from the event's repository", in.Context.RepoVisibility)
 	}
 }

@@ -79,8 +79,11 @@ func (w Warning) String() string {
 // Make builds the plan from validated inputs and what the API said.
 func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	p := Plan{Image: in.Image}
-	if in.ImageLowercased {
+	switch {
+	case in.ImageLowercased && in.ImageDerived:
 		p.Notices = append(p.Notices, fmt.Sprintf("image defaults to %s: registry names must be lower-case", in.Image))
+	case in.ImageLowercased:
+		p.Notices = append(p.Notices, fmt.Sprintf("image: publishing to %s, the input lower-cased: registry names must be lower-case (the source label keeps the repository's own spelling)", in.Image))
 	}
 	for _, w := range in.Warnings {
 		p.Warnings = append(p.Warnings, Warning{Input: w.Input, Msg: w.Msg})
