@@ -1,13 +1,30 @@
-# syntax=docker/dockerfile:1
-# Build stage: modules first, so the layer with downloaded modules is reused
-# as long as go.mod and go.sum do not change.
-FROM golang:1.26-bookworm AS build
+# The runner builds this file at "Set up job" for `uses: OWNER/REPO@main` and
+# `uses: ./`; releases point action.yml at a prebuilt image instead (README,
+# "Cold start"). No `# syntax=` line: it would make BuildKit pull a frontend
+# image from Docker Hub on every job.
+#
+# GO_IMAGE is the toolchain image, a build argument so that a build without
+# Docker Hub can supply its own (container_test.go does).
+ARG GO_IMAGE=golang:1.26-bookworm
+
+# Build stage: runs on the builder's own platform and cross-compiles for the
+# target, so a multi-platform build never emulates the compiler. Modules come
+# first, so the layer with downloaded modules is reused as long as go.mod and
+# go.sum do not change.
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
+ARG TARGETOS TARGETARCH
+# Passed through from the build's --build-arg when set, for a module proxy or
+# flags of the builder's own; unset, Go's defaults apply.
+ARG GOPROXY GOFLAGS
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
-COPY main.go ./
+# Every file the binary embeds (//go:embed) must be copied here and admitted
+# by .dockerignore; container_test.go checks both.
+COPY main.go action.yml ./
 COPY internal/ ./internal/
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/publish-action .
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /out/publish-action .
 
 # Final stage: the static binary and TLS roots, nothing else. GitHub runs a
 # container action as root with the workspace as working directory, so there

@@ -1,17 +1,29 @@
 package main
 
 import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
-	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/ghcr-publish/publish-action/internal/testkit/enginetest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
@@ -19,57 +31,321 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
-// actionImage packages the binary exactly as the Dockerfile's final stage
-// does — its lines are taken from the Dockerfile itself — and builds it in
-// the engine. The build stage needs a golang base image from Docker Hub,
-// which is out of reach here, so the binary is built the same way on the
-// host instead (static, -trimpath).
-func actionImage(t *testing.T) string {
+// buildFiles lists, relative to the repository root, every file `go build .`
+// reads for goos/goarch: the module files, the Go and assembly sources of
+// this module's packages, and every file they embed (go list resolves the
+// //go:embed patterns into EmbedFiles, as the compiler does).
+func buildFiles(t *testing.T, goos, goarch string) []string {
 	t.Helper()
-	raw, err := os.ReadFile("Dockerfile")
+	cmd := exec.Command("go", "list", "-deps", "-json=ImportPath,Dir,Module,GoFiles,SFiles,EmbedFiles", ".")
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	root, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stages := regexp.MustCompile(`(?m)^FROM `).Split(string(raw), -1)
-	final := "FROM " + stages[len(stages)-1]
-	if !strings.HasPrefix(final, "FROM scratch") {
-		t.Fatalf("the Dockerfile's final stage is not FROM scratch:\n%s", final)
-	}
-	for _, forbidden := range []string{"\nUSER", "\nWORKDIR"} {
-		if strings.Contains(final, forbidden) {
-			t.Errorf("the final stage sets %s, which container actions must not", strings.TrimSpace(forbidden))
+	files := []string{"go.mod", "go.sum"}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p struct {
+			Dir                         string
+			Module                      *struct{ Path string }
+			GoFiles, SFiles, EmbedFiles []string
 		}
-	}
-	ctx := t.TempDir()
-	// COPY --from=build /x /y becomes COPY x /y from this context.
-	copyFrom := regexp.MustCompile(`(?m)^COPY --from=build /(\S+) `)
-	for _, m := range copyFrom.FindAllStringSubmatch(final, -1) {
-		if err := os.MkdirAll(filepath.Join(ctx, filepath.Dir(m[1])), 0o755); err != nil {
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
 			t.Fatal(err)
 		}
-		switch {
-		case strings.HasSuffix(m[1], "ca-certificates.crt"):
-			data, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
-			if err != nil {
-				t.Fatalf("the host's CA bundle: %v", err)
+		if p.Module == nil || p.Module.Path != "github.com/ghcr-publish/publish-action" {
+			continue
+		}
+		rel, err := filepath.Rel(root, p.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range slices.Concat(p.GoFiles, p.SFiles, p.EmbedFiles) {
+			files = append(files, filepath.ToSlash(filepath.Join(rel, f)))
+		}
+	}
+	return files
+}
+
+// contextMisses returns the files of the build that the Docker build
+// context leaves out (excluded by .dockerignore, with the matcher Docker
+// and BuildKit use) or that the Dockerfile's build stage does not COPY.
+func contextMisses(dockerignore, dockerfile string, files []string) ([]string, error) {
+	patterns, err := ignorefile.ReadAll(strings.NewReader(dockerignore))
+	if err != nil {
+		return nil, fmt.Errorf(".dockerignore: %w", err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf(".dockerignore: %w", err)
+	}
+	copied := buildStageCopies(dockerfile)
+	var misses []string
+	for _, f := range files {
+		excluded, err := pm.MatchesOrParentMatches(f)
+		if err != nil {
+			return nil, err
+		}
+		if excluded {
+			misses = append(misses, f+" (excluded by .dockerignore)")
+			continue
+		}
+		if !slices.ContainsFunc(copied, func(src string) bool {
+			src = strings.TrimSuffix(strings.TrimPrefix(path.Clean(src), "./"), "/")
+			return src == "." || src == f || strings.HasPrefix(f, src+"/")
+		}) {
+			misses = append(misses, f+" (not copied by the build stage)")
+		}
+	}
+	return misses, nil
+}
+
+// buildStageCopies returns the sources of the COPY and ADD lines of the
+// Dockerfile's first stage (those that copy from the context).
+func buildStageCopies(dockerfile string) []string {
+	var sources []string
+	stage := 0
+	sc := bufio.NewScanner(strings.NewReader(dockerfile))
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 {
+			continue
+		}
+		switch strings.ToUpper(fields[0]) {
+		case "FROM":
+			stage++
+		case "COPY", "ADD":
+			if stage != 1 {
+				continue
 			}
-			os.WriteFile(filepath.Join(ctx, m[1]), data, 0o644)
-		default:
-			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(ctx, m[1]), ".")
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("go build: %v\n%s", err, out)
+			args := fields[1:]
+			for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+				if strings.HasPrefix(args[0], "--from=") {
+					args = nil
+					break
+				}
+				args = args[1:]
+			}
+			if len(args) > 1 {
+				sources = append(sources, args[:len(args)-1]...)
 			}
 		}
 	}
-	final = copyFrom.ReplaceAllString(final, "COPY $1 ")
-	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(final), 0o644); err != nil {
+	return sources
+}
+
+// TestBuildContext checks that the build context the runner sends for
+// `image: Dockerfile` holds every file the binary is built from. A file
+// embedded with //go:embed but left out by .dockerignore is what once
+// made every job's "Set up job" fail (issue 11).
+func TestBuildContext(t *testing.T) {
+	t.Parallel()
+	dockerignore, err := os.ReadFile(".dockerignore")
+	if err != nil {
 		t.Fatal(err)
 	}
-	tag := fmt.Sprintf("publish-action-test/action:%d", time.Now().UnixNano())
-	enginetest.Docker(t, "build", "--quiet", "--tag", tag, ctx)
+	dockerfile, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		files := buildFiles(t, "linux", arch)
+		if !slices.Contains(files, "action.yml") {
+			t.Fatalf("go list does not report main.go's embedded action.yml: %v", files)
+		}
+		misses, err := contextMisses(string(dockerignore), string(dockerfile), files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(misses) > 0 {
+			t.Errorf("linux/%s: the Docker build cannot compile the action; admit these in .dockerignore and COPY them in the Dockerfile's build stage:\n%s", arch, strings.Join(misses, "\n"))
+		}
+	}
+
+	// The check itself catches the broken context of issue 11.
+	for _, tc := range []struct{ name, dockerignore, dockerfile, want string }{
+		{"ignored", "*\n!go.mod\n!go.sum\n!main.go\n!internal/\n", string(dockerfile), "action.yml (excluded by .dockerignore)"},
+		{"not copied", string(dockerignore), strings.Replace(string(dockerfile), "COPY main.go action.yml ./", "COPY main.go ./", 1), "action.yml (not copied by the build stage)"},
+	} {
+		misses, err := contextMisses(tc.dockerignore, tc.dockerfile, []string{"go.mod", "main.go", "action.yml", "internal/cli/cli.go"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(misses, []string{tc.want}) {
+			t.Errorf("%s: contextMisses = %q, want [%q]", tc.name, misses, tc.want)
+		}
+	}
+}
+
+// buildKit returns how to run `docker build` with BuildKit, the builder the
+// runners use (the Dockerfile needs its automatic platform arguments): the
+// buildx plugin when the client has it, otherwise a client from before
+// Docker 23 (Debian's docker.io), which talks to the engine's embedded
+// BuildKit when DOCKER_BUILDKIT=1.
+func buildKit(t *testing.T) (docker string, args, env []string) {
+	t.Helper()
+	if exec.Command("docker", "buildx", "version").Run() == nil {
+		return "docker", []string{"buildx", "build", "--load"}, nil
+	}
+	for _, c := range []string{"docker", "/usr/bin/docker"} {
+		out, err := exec.Command(c, "version", "--format", "{{.Client.Version}}").Output()
+		if err != nil {
+			continue
+		}
+		major, _, _ := strings.Cut(strings.TrimSpace(string(out)), ".")
+		if n, err := strconv.Atoi(major); err == nil && n < 23 {
+			return c, []string{"build"}, []string{"DOCKER_BUILDKIT=1"}
+		}
+	}
+	msg := "no BuildKit client: neither the docker buildx plugin nor a docker client older than 23 (Debian's docker.io, which .ci/run installs)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return "", nil, nil
+}
+
+// goBaseImage imports into the engine a stand-in for the golang image,
+// which lives on Docker Hub, out of reach here: the host's Go toolchain at
+// /usr/local/go (where the golang image has it), the host's CA bundle for
+// the module proxy, and a static busybox as /bin/sh for RUN.
+func goBaseImage(t *testing.T) string {
+	t.Helper()
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox (Debian's busybox-static, which .ci/run installs): %v", err)
+	}
+	if f, err := elf.Open(busybox); err != nil {
+		t.Fatalf("busybox: %v", err)
+	} else {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Fatalf("%s is dynamically linked and cannot run in the base image; install Debian's busybox-static", busybox)
+			}
+		}
+		f.Close()
+	}
+	tag := fmt.Sprintf("publish-action-test/gobase:%d", time.Now().UnixNano())
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeBase(pw, strings.TrimSpace(string(goroot)), busybox)) }()
+	cmd := exec.Command("docker", "import",
+		"--change", "ENV PATH=/go/bin:/usr/local/go/bin:/bin",
+		"--change", "ENV GOPATH=/go",
+		"--change", "ENV GOTOOLCHAIN=local",
+		"-", tag)
+	cmd.Stdin = pr
+	if out, err := cmd.CombinedOutput(); err != nil {
+		pr.CloseWithError(err)
+		t.Fatalf("docker import: %v\n%s", err, out)
+	}
 	t.Cleanup(func() { exec.Command("docker", "rmi", "--force", tag).Run() })
-	t.Logf("action image: %s bytes", enginetest.Docker(t, "image", "inspect", "--format", "{{.Size}}", tag))
+	return tag
+}
+
+// writeBase writes the base image's file system as a tar stream.
+func writeBase(w io.Writer, goroot, busybox string) error {
+	tw := tar.NewWriter(w)
+	dir := func(name string, mode int64) error {
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode})
+	}
+	file := func(name, src string, mode int64) error {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err = tw.Write(data)
+		return err
+	}
+	for _, d := range []string{"bin", "etc", "etc/ssl", "etc/ssl/certs", "go", "usr", "usr/local"} {
+		if err := dir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := dir("tmp", 0o1777); err != nil {
+		return err
+	}
+	if err := file("bin/busybox", busybox, 0o755); err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/sh", Linkname: "busybox", Mode: 0o777}); err != nil {
+		return err
+	}
+	if err := file("etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/ca-certificates.crt", 0o644); err != nil {
+		return err
+	}
+	// The toolchain without its tests and documentation, which a build
+	// never reads.
+	skip := map[string]bool{"test": true, "api": true, "doc": true, "misc": true}
+	err := filepath.WalkDir(goroot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(goroot, p)
+		if d.IsDir() && skip[rel] {
+			return filepath.SkipDir
+		}
+		name := path.Join("usr/local/go", filepath.ToSlash(rel))
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return dir(name, int64(info.Mode().Perm()))
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777})
+		case d.Type().IsRegular():
+			return file(name, p, int64(info.Mode().Perm()))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// actionImage builds the repository's own Dockerfile with its own
+// .dockerignore, in the engine, with BuildKit, as the runner does at "Set up
+// job" for `image: Dockerfile`. The only differences: the golang base image
+// is the local stand-in, and the build step uses the host's network (the
+// engine here has none of its own) and module proxy.
+func actionImage(t *testing.T) string {
+	t.Helper()
+	base := goBaseImage(t)
+	docker, args, env := buildKit(t)
+	tag := fmt.Sprintf("publish-action-test/action:%d", time.Now().UnixNano())
+	args = append(args, "--network", "host", "--tag", tag, "--build-arg", "GO_IMAGE="+base)
+	if proxy, err := exec.Command("go", "env", "GOPROXY").Output(); err == nil {
+		args = append(args, "--build-arg", "GOPROXY="+strings.TrimSpace(string(proxy)))
+	}
+	cmd := exec.Command(docker, append(args, ".")...)
+	cmd.Env = append(os.Environ(), env...)
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", docker, strings.Join(args, " "), err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "--force", tag).Run() })
+	t.Logf("built the Dockerfile in %s; action image: %s bytes", time.Since(start).Round(time.Second),
+		enginetest.Docker(t, "image", "inspect", "--format", "{{.Size}}", tag))
 	return tag
 }
 
@@ -82,11 +358,138 @@ func socketPath(host string) string {
 	return "/var/run/docker.sock"
 }
 
-// TestContainerAction runs the action image the way the runner runs a
-// container action (actions/runner, ContainerActionHandler): the workspace
-// as working directory, the socket and the runner's directories mounted,
-// INPUT_* and GITHUB_* with container paths, the job's network. It
-// publishes an image built in that same engine (docker-daemon:).
+// runner runs an action image the way the runner runs a container action
+// (actions/runner, ContainerActionHandler): the workspace as working
+// directory, the socket and the runner's directories mounted, INPUT_* and
+// GITHUB_* with container paths, the job's network.
+type runner struct {
+	t    *testing.T
+	host string
+	api  string
+	dirs map[string]string
+}
+
+func newRunner(t *testing.T, host, api string) *runner {
+	t.Helper()
+	root := t.TempDir()
+	dirs := map[string]string{}
+	for _, d := range []string{"file_commands", "workspace", "home", "workflow"} {
+		dirs[d] = filepath.Join(root, d)
+		if err := os.MkdirAll(dirs[d], 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event, err := os.ReadFile(filepath.Join("testdata", "github", "events", "push-tag.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dirs["workflow"], "event.json"), event, 0o644)
+	return &runner{t: t, host: host, api: api, dirs: dirs}
+}
+
+// run runs image with inputs and returns the log and exit code; the output
+// and summary files start empty on each run, as for each step.
+func (r *runner) run(image string, inputs map[string]string) (string, int) {
+	r.t.Helper()
+	for _, f := range []string{"output", "summary"} {
+		os.WriteFile(filepath.Join(r.dirs["file_commands"], f), nil, 0o666)
+	}
+	args := []string{"run", "--rm", "--network", "host", "--workdir", "/github/workspace",
+		"-v", socketPath(r.host) + ":/var/run/docker.sock",
+		"-v", r.dirs["file_commands"] + ":/github/file_commands",
+		"-v", r.dirs["workspace"] + ":/github/workspace",
+		"-v", r.dirs["home"] + ":/github/home",
+		"-v", r.dirs["workflow"] + ":/github/workflow",
+	}
+	env := map[string]string{
+		"HOME":                "/github/home",
+		"GITHUB_ACTIONS":      "true",
+		"GITHUB_SERVER_URL":   "https://github.com",
+		"GITHUB_API_URL":      strings.TrimSuffix(r.api, "/"),
+		"GITHUB_REPOSITORY":   "Acme/Widget",
+		"GITHUB_SHA":          "0123456789abcdef0123456789abcdef01234567",
+		"GITHUB_REF":          "refs/tags/v1.2.3",
+		"GITHUB_EVENT_NAME":   "push",
+		"GITHUB_EVENT_PATH":   "/github/workflow/event.json",
+		"GITHUB_WORKSPACE":    "/github/workspace",
+		"GITHUB_OUTPUT":       "/github/file_commands/output",
+		"GITHUB_STEP_SUMMARY": "/github/file_commands/summary",
+		"GITHUB_ACTOR":        "octocat",
+		"INPUT_TOKEN":         "ghs_container_token",
+		"INPUT_USERNAME":      "octocat",
+		"INPUT_PUSH":          "true",
+	}
+	for k, v := range inputs {
+		env[k] = v
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		args = append(args, "-e", k+"="+env[k])
+	}
+	args = append(args, image)
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	return string(out), code
+}
+
+// file returns a file the action wrote on the host side.
+func (r *runner) file(name string) string {
+	raw, _ := os.ReadFile(filepath.Join(r.dirs["file_commands"], name))
+	return string(raw)
+}
+
+// publishSample has the action image publish a deterministic sample from
+// an OCI layout in the workspace (a relative oci: path) to repo, and checks
+// the outputs, the summary and what the registry holds.
+func publishSample(t *testing.T, r *runner, image, repo string) {
+	t.Helper()
+	layout, err := sample.Image(sample.Options{Seed: "container"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(r.dirs["workspace"], "out")
+	os.RemoveAll(dir)
+	if err := sample.WriteLayout(dir, layout, ""); err != nil {
+		t.Fatal(err)
+	}
+	out, code := r.run(image, map[string]string{"INPUT_SOURCE": "oci:out", "INPUT_IMAGE": repo})
+	if code != 0 {
+		t.Fatalf("oci:out from the workspace: exit %d\n%s", code, out)
+	}
+	outputs := r.file("output")
+	digest := digestOf(outputs)
+	if !strings.HasPrefix(digest, "sha256:") || !strings.Contains(outputs, repo+":v1.2.3") {
+		t.Fatalf("outputs on the host side:\n%s\nlog:\n%s", outputs, out)
+	}
+	if !strings.Contains(r.file("summary"), "### Published") {
+		t.Errorf("summary on the host side:\n%s", r.file("summary"))
+	}
+	ref, _ := name.ParseReference(repo + ":v1.2.3")
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := img.Digest(); d.String() != digest {
+		t.Errorf("registry has %s, outputs say %s", d, digest)
+	}
+	if strings.Count(out, "ghs_container_token") > 1 {
+		t.Errorf("the token shows in the log beyond ::add-mask::\n%s", out)
+	}
+}
+
+// TestContainerAction builds the Dockerfile as the runner does for
+// `image: Dockerfile` and runs the image as the runner runs a container
+// action. It publishes an image built in that same engine (docker-daemon:)
+// and one from the workspace.
 func TestContainerAction(t *testing.T) {
 	t.Parallel()
 	host := enginetest.Require(t)
@@ -101,82 +504,32 @@ func TestContainerAction(t *testing.T) {
 	defer reg.Close()
 	api := githubtest.Start(os.DirFS(filepath.Join("testdata", "github")))
 	defer api.Close()
+	r := newRunner(t, host, api.URL)
 
-	root := t.TempDir()
-	dirs := map[string]string{}
-	for _, d := range []string{"file_commands", "workspace", "home", "workflow"} {
-		dirs[d] = filepath.Join(root, d)
-		if err := os.MkdirAll(dirs[d], 0o777); err != nil {
-			t.Fatal(err)
+	// The final stage is what the runner runs: the binary as entrypoint,
+	// and neither USER nor WORKDIR, which container actions must not set
+	// (BuildKit records the default working directory as "/").
+	for format, want := range map[string][]string{
+		"{{json .Config.Entrypoint}}": {`["/publish-action"]`},
+		"{{.Config.User}}":            {""},
+		"{{.Config.WorkingDir}}":      {"", "/"},
+	} {
+		if got := enginetest.Docker(t, "image", "inspect", "--format", format, image); !slices.Contains(want, got) {
+			t.Errorf("image %s = %q, want one of %q", format, got, want)
 		}
-	}
-	event, err := os.ReadFile(filepath.Join("testdata", "github", "events", "push-tag.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dirs["workflow"], "event.json"), event, 0o644)
-	for _, f := range []string{"output", "summary"} {
-		os.WriteFile(filepath.Join(dirs["file_commands"], f), nil, 0o666)
 	}
 
-	run := func(inputs map[string]string) (string, int) {
-		args := []string{"run", "--rm", "--network", "host", "--workdir", "/github/workspace",
-			"-v", socketPath(host) + ":/var/run/docker.sock",
-			"-v", dirs["file_commands"] + ":/github/file_commands",
-			"-v", dirs["workspace"] + ":/github/workspace",
-			"-v", dirs["home"] + ":/github/home",
-			"-v", dirs["workflow"] + ":/github/workflow",
-		}
-		env := map[string]string{
-			"HOME":                "/github/home",
-			"GITHUB_ACTIONS":      "true",
-			"GITHUB_SERVER_URL":   "https://github.com",
-			"GITHUB_API_URL":      strings.TrimSuffix(api.URL, "/"),
-			"GITHUB_REPOSITORY":   "Acme/Widget",
-			"GITHUB_SHA":          "0123456789abcdef0123456789abcdef01234567",
-			"GITHUB_REF":          "refs/tags/v1.2.3",
-			"GITHUB_EVENT_NAME":   "push",
-			"GITHUB_EVENT_PATH":   "/github/workflow/event.json",
-			"GITHUB_WORKSPACE":    "/github/workspace",
-			"GITHUB_OUTPUT":       "/github/file_commands/output",
-			"GITHUB_STEP_SUMMARY": "/github/file_commands/summary",
-			"GITHUB_ACTOR":        "octocat",
-			"INPUT_TOKEN":         "ghs_container_token",
-			"INPUT_USERNAME":      "octocat",
-			"INPUT_PUSH":          "true",
-		}
-		for k, v := range inputs {
-			env[k] = v
-		}
-		for k, v := range env {
-			args = append(args, "-e", k+"="+v)
-		}
-		args = append(args, image)
-		out, err := exec.Command("docker", args...).CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("docker run: %v\n%s", err, out)
-		}
-		return string(out), code
-	}
-
-	out, code := run(map[string]string{
+	out, code := r.run(image, map[string]string{
 		"INPUT_SOURCE": "docker-daemon:" + widget,
 		"INPUT_IMAGE":  reg.Host() + "/acme/widget",
 	})
 	if code != 0 {
 		t.Fatalf("the action container exited %d:\n%s", code, out)
 	}
-	outputs, _ := os.ReadFile(filepath.Join(dirs["file_commands"], "output"))
-	summary, _ := os.ReadFile(filepath.Join(dirs["file_commands"], "summary"))
-	digest := digestOf(string(outputs))
-	if !strings.HasPrefix(digest, "sha256:") || !strings.Contains(string(outputs), reg.Host()+"/acme/widget:v1.2.3") {
+	outputs := r.file("output")
+	digest := digestOf(outputs)
+	if !strings.HasPrefix(digest, "sha256:") || !strings.Contains(outputs, reg.Host()+"/acme/widget:v1.2.3") {
 		t.Fatalf("outputs on the host side:\n%s\nlog:\n%s", outputs, out)
-	}
-	if !strings.Contains(string(summary), "### Published") {
-		t.Errorf("summary on the host side:\n%s", summary)
 	}
 	// What the registry holds agrees with the outputs, and carries the
 	// Dockerfile's label and the repository's metadata.
@@ -194,24 +547,11 @@ func TestContainerAction(t *testing.T) {
 			t.Errorf("label %s = %q, want %q", k, cf.Config.Labels[k], want)
 		}
 	}
-	if strings.Count(out, "ghs_container_token") > 1 {
-		t.Errorf("the token shows in the log beyond ::add-mask::\n%s", out)
-	}
 
-	// A relative oci: path resolves in the mounted workspace.
-	layout, err := sample.Image(sample.Options{Seed: "container"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sample.WriteLayout(filepath.Join(dirs["workspace"], "out"), layout, ""); err != nil {
-		t.Fatal(err)
-	}
-	if out, code := run(map[string]string{"INPUT_SOURCE": "oci:out", "INPUT_IMAGE": reg.Host() + "/acme/widget-oci"}); code != 0 {
-		t.Errorf("oci:out from the workspace: exit %d\n%s", code, out)
-	}
+	publishSample(t, r, image, reg.Host()+"/acme/widget-oci")
 
 	// An image the engine lacks: one annotation naming the input, exit 1.
-	out, code = run(map[string]string{"INPUT_SOURCE": "docker-daemon:publish-action-test/missing:none", "INPUT_IMAGE": reg.Host() + "/acme/widget"})
+	out, code = r.run(image, map[string]string{"INPUT_SOURCE": "docker-daemon:publish-action-test/missing:none", "INPUT_IMAGE": reg.Host() + "/acme/widget"})
 	if code != 1 || !strings.Contains(out, "::error title=input source::") || !strings.Contains(out, "has no image") {
 		t.Errorf("missing image: exit %d\n%s", code, out)
 	}

@@ -10,6 +10,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	// TLS roots compiled in, used when the system has none: the prebuilt
+	// image (go run ./cmd/image) ships no CA file, so that its digest
+	// depends on the commit alone and not on the building machine's bundle.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/ghcr-publish/publish-action/internal/cli"
 )
 
