@@ -58,6 +58,9 @@ func Build(t testing.TB, tag string, files map[string]string, lines ...string) {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	Docker(t, "build", "--quiet", "--tag", tag, dir)
+	// --no-cache: another build of the same content (a parallel test, or
+	// another run on the same engine) may remove the cached steps this one
+	// would reuse, mid-build ("No such image: sha256:…").
+	Docker(t, "build", "--quiet", "--no-cache", "--tag", tag, dir)
 	t.Cleanup(func() { exec.Command("docker", "rmi", "--force", tag).Run() })
 }
