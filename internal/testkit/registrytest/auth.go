@@ -45,6 +45,8 @@ type authenticator struct {
 	authOn    bool
 	passwords []string
 	readOnly  map[string]bool
+	public    map[string]bool
+	gone      map[string]bool // owners
 
 	mu     sync.Mutex
 	tokens map[string]grant
@@ -55,7 +57,15 @@ func newAuthenticator(host string, opts Options) *authenticator {
 		host:     host,
 		authOn:   len(opts.Passwords) > 0,
 		readOnly: make(map[string]bool, len(opts.ReadOnly)),
+		public:   make(map[string]bool, len(opts.Public)),
+		gone:     make(map[string]bool, len(opts.GoneOwners)),
 		tokens:   make(map[string]grant),
+	}
+	for _, repo := range opts.Public {
+		a.public[repo] = true
+	}
+	for _, owner := range opts.GoneOwners {
+		a.gone[owner] = true
 	}
 	for _, p := range opts.Passwords {
 		if p != "" {
@@ -139,6 +149,10 @@ func (a *authenticator) serve(w http.ResponseWriter, req *http.Request, registry
 		}
 	}
 
+	if owner, _, _ := strings.Cut(repo, "/"); write && repo != "" && a.gone[owner] {
+		writeError(w, http.StatusForbidden, "DENIED", "not_found: owner not found")
+		return
+	}
 	if write && repo != "" && a.readOnly[repo] {
 		writeError(w, http.StatusForbidden, "DENIED", "permission_denied: write_package")
 		return
@@ -197,7 +211,15 @@ func (a *authenticator) serveToken(w http.ResponseWriter, req *http.Request) {
 		http.NotFound(w, req)
 		return
 	}
-	if a.authOn {
+	repos := parseScopes(req.URL.Query()["scope"])
+	if a.authOn && req.Header.Get("Authorization") == "" {
+		// No credentials at all: what docker pull sends before any login.
+		// ghcr.io answers with a pull token for public packages only.
+		if !a.anonymousAllowed(repos) {
+			writeJSON(w, http.StatusUnauthorized, errorBody("UNAUTHORIZED", "authentication required"))
+			return
+		}
+	} else if a.authOn {
 		user, pass, ok := req.BasicAuth()
 		if !ok || user == "" || !a.passwordOK(pass) {
 			writeJSON(w, http.StatusUnauthorized, errorBody("UNAUTHORIZED", "authentication required"))
@@ -207,7 +229,7 @@ func (a *authenticator) serveToken(w http.ResponseWriter, req *http.Request) {
 
 	g := grant{
 		expires: time.Now().Add(tokenLifetime),
-		repos:   parseScopes(req.URL.Query()["scope"]),
+		repos:   repos,
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
@@ -231,6 +253,17 @@ func (a *authenticator) serveToken(w http.ResponseWriter, req *http.Request) {
 		"access_token": token,
 		"expires_in":   int(tokenLifetime / time.Second),
 	})
+}
+
+// anonymousAllowed reports whether a token request without credentials may
+// have the scopes asked for: pull, and only on public repositories.
+func (a *authenticator) anonymousAllowed(repos map[string]access) bool {
+	for repo, acc := range repos {
+		if acc.push || !a.public[repo] {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *authenticator) passwordOK(pass string) bool {

@@ -49,6 +49,19 @@ type Options struct {
 	// {"errors":[{"code":"DENIED","message":"permission_denied: write_package"}]}
 	// — ghcr's real wording. It applies in anonymous mode too.
 	ReadOnly []string
+	// Public lists repositories anyone may pull, as a public package on
+	// ghcr.io: a token request with no credentials gets a pull token for
+	// them, and for any other repository (a private package) 401
+	// {"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}
+	// (reported: openai/tunnel-client#75, 200 for the public package and
+	// 401 for the private one). Only meaningful with Passwords set.
+	Public []string
+	// GoneOwners are namespaces that no longer exist, as after an owner is
+	// renamed: any write under /v2/<owner>/ gets 403
+	// {"errors":[{"code":"DENIED","message":"not_found: owner not found"}]}
+	// — ghcr's wording, with no redirect to the new name — while reads find
+	// nothing there (404).
+	GoneOwners []string
 }
 
 // Request is what the registry saw of one HTTP request.

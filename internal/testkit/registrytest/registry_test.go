@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -374,18 +375,26 @@ func TestTokenEndpoint(t *testing.T) {
 	tests := []struct {
 		name       string
 		authz      string
+		scope      string // default repository:a/b:pull
 		wantStatus int
 	}{
 		{name: "right password", authz: "Basic " + basic("anyone", password), wantStatus: http.StatusOK},
 		{name: "wrong password", authz: "Basic " + basic("anyone", "nope"), wantStatus: http.StatusUnauthorized},
 		{name: "empty user", authz: "Basic " + basic("", password), wantStatus: http.StatusUnauthorized},
 		{name: "no credentials", wantStatus: http.StatusUnauthorized},
+		{name: "no credentials, public repository", scope: "repository:acme/public:pull", wantStatus: http.StatusOK},
+		{name: "no credentials, push to a public repository", scope: "repository:acme/public:pull,push", wantStatus: http.StatusUnauthorized},
+		{name: "no credentials, public and private", scope: "repository:acme/public:pull repository:a/b:pull", wantStatus: http.StatusUnauthorized},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			reg := start(t, Options{Passwords: []string{password}})
-			status, _, body := do(t, http.MethodGet, "http://"+reg.Host()+"/token?service=x&scope=repository:a/b:pull", tc.authz)
+			reg := start(t, Options{Passwords: []string{password}, Public: []string{"acme/public"}})
+			scope := tc.scope
+			if scope == "" {
+				scope = "repository:a/b:pull"
+			}
+			status, _, body := do(t, http.MethodGet, "http://"+reg.Host()+"/token?service=x&scope="+url.QueryEscape(scope), tc.authz)
 			if status != tc.wantStatus {
 				t.Fatalf("status = %d, want %d; body %s", status, tc.wantStatus, body)
 			}
@@ -501,4 +510,57 @@ func do(t *testing.T, method, u, authz string) (int, http.Header, string) {
 		t.Fatalf("%s %s: reading body: %v", method, u, err)
 	}
 	return resp.StatusCode, resp.Header, string(body)
+}
+
+// TestAnonymousPull pulls the way docker pull does before any login: a token
+// request with no credentials, then the manifest. A public repository
+// answers; a private one refuses at the token request, as ghcr.io does.
+func TestAnonymousPull(t *testing.T) {
+	t.Parallel()
+	reg := start(t, Options{Passwords: []string{password}, Public: []string{"acme/public"}})
+	owner := remote.WithAuth(&authn.Basic{Username: "octocat", Password: password})
+	img := randomImage(t)
+	for _, repo := range []string{"acme/public", "acme/private"} {
+		if err := remote.Write(mustTag(t, reg.Host()+"/"+repo+":v1"), img, owner); err != nil {
+			t.Fatalf("pushing %s: %v", repo, err)
+		}
+	}
+	if _, err := remote.Head(mustTag(t, reg.Host()+"/acme/public:v1"), remote.WithAuth(authn.Anonymous)); err != nil {
+		t.Errorf("anonymous pull of a public repository: %v", err)
+	}
+	reg.ResetRequests()
+	_, err := remote.Head(mustTag(t, reg.Host()+"/acme/private:v1"), remote.WithAuth(authn.Anonymous))
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous pull of a private repository = %v, want 401", err)
+	}
+	var got []string
+	for _, r := range reg.Requests() {
+		got = append(got, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
+	}
+	want := []string{"GET /v2/ 401", "GET /token 401"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("requests of a refused anonymous pull (-want +got):\n%s", diff)
+	}
+	// The owner still may.
+	if _, err := remote.Head(mustTag(t, reg.Host()+"/acme/private:v1"), owner); err != nil {
+		t.Errorf("authenticated pull of a private repository: %v", err)
+	}
+}
+
+// TestGoneOwner: after an owner is renamed its old namespace refuses every
+// write with ghcr's DENIED "not_found: owner not found", and no redirect.
+func TestGoneOwner(t *testing.T) {
+	t.Parallel()
+	reg := start(t, Options{Passwords: []string{password}, GoneOwners: []string{"old-acme"}})
+	auth := remote.WithAuth(&authn.Basic{Username: "octocat", Password: password})
+	err := remote.Write(mustTag(t, reg.Host()+"/old-acme/widget:v1"), randomImage(t), auth)
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusForbidden || len(terr.Errors) == 0 ||
+		terr.Errors[0].Code != transport.DeniedErrorCode || terr.Errors[0].Message != "not_found: owner not found" {
+		t.Fatalf("push under a gone owner = %v, want 403 DENIED not_found: owner not found", err)
+	}
+	if err := remote.Write(mustTag(t, reg.Host()+"/acme/widget:v1"), randomImage(t), auth); err != nil {
+		t.Errorf("push under another owner: %v", err)
+	}
 }
