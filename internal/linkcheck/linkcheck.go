@@ -62,6 +62,9 @@ type State struct {
 	// LinkedTo is the full_name of the repository the package is linked
 	// to, empty when it is linked to none.
 	LinkedTo string
+	// Visibility is "public", "private" or "internal", as the API reports
+	// it; there is no API to change it (PATCH answers 404, cli/cli#6820).
+	Visibility string
 }
 
 // Lookup asks the API for pkg. A package that does not exist (404) is not an
@@ -84,7 +87,7 @@ func Lookup(ctx context.Context, client *github.Client, pkg Package) (State, err
 	if err != nil {
 		return State{}, fmt.Errorf("getting package %s/%s: %w", pkg.Owner, pkg.Name, err)
 	}
-	return State{Exists: true, LinkedTo: p.GetRepository().GetFullName()}, nil
+	return State{Exists: true, LinkedTo: p.GetRepository().GetFullName(), Visibility: p.GetVisibility()}, nil
 }
 
 // Options bound the wait for a link to appear.

@@ -64,13 +64,14 @@ func TestLookup(t *testing.T) {
 		want     State
 		wantPath string
 	}{
-		{Package{Owner: "acme", Name: "widget", Org: true}, State{Exists: true, LinkedTo: "Acme/Widget"}, "/orgs/acme/packages/container/widget"},
+		{Package{Owner: "acme", Name: "widget", Org: true}, State{Exists: true, LinkedTo: "Acme/Widget", Visibility: "public"}, "/orgs/acme/packages/container/widget"},
 		// A nested name is escaped once for both kinds of owner: go-github
 		// escapes it for organizations and not for users.
-		{Package{Owner: "acme", Name: "widget/sub", Org: true}, State{Exists: true, LinkedTo: "Acme/Widget"}, "/orgs/acme/packages/container/widget%2Fsub"},
-		{Package{Owner: "octocat", Name: "hello-world", Org: false}, State{Exists: true, LinkedTo: "octocat/Hello-World"}, "/users/octocat/packages/container/hello-world"},
-		{Package{Owner: "octocat", Name: "hello-world/sub", Org: false}, State{Exists: true, LinkedTo: "octocat/Hello-World"}, "/users/octocat/packages/container/hello-world%2Fsub"},
-		{Package{Owner: "acme", Name: "unlinked", Org: true}, State{Exists: true}, "/orgs/acme/packages/container/unlinked"},
+		{Package{Owner: "acme", Name: "widget/sub", Org: true}, State{Exists: true, LinkedTo: "Acme/Widget", Visibility: "public"}, "/orgs/acme/packages/container/widget%2Fsub"},
+		{Package{Owner: "octocat", Name: "hello-world", Org: false}, State{Exists: true, LinkedTo: "octocat/Hello-World", Visibility: "public"}, "/users/octocat/packages/container/hello-world"},
+		{Package{Owner: "octocat", Name: "hello-world/sub", Org: false}, State{Exists: true, LinkedTo: "octocat/Hello-World", Visibility: "public"}, "/users/octocat/packages/container/hello-world%2Fsub"},
+		{Package{Owner: "acme", Name: "unlinked", Org: true}, State{Exists: true, Visibility: "public"}, "/orgs/acme/packages/container/unlinked"},
+		{Package{Owner: "acme", Name: "private-widget", Org: true}, State{Exists: true, LinkedTo: "Acme/Widget", Visibility: "private"}, "/orgs/acme/packages/container/private-widget"},
 		{Package{Owner: "acme", Name: "new", Org: true}, State{}, "/orgs/acme/packages/container/new"},
 	}
 	for _, tt := range tests {

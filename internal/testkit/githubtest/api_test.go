@@ -34,6 +34,9 @@ var fixtures = os.DirFS(fixtureDir)
 // wantFixtures lists files the fixture tree must hold (it may hold more).
 var wantFixtures = []string{
 	"events/pull-request.json",
+	"events/pull-request-dependabot.json",
+	"events/pull-request-fork.json",
+	"orgs/acme/packages/container/private-widget.json",
 	"events/push-branch.json",
 	"events/push-tag.json",
 	"repos/acme/custom-license.json",
@@ -113,6 +116,14 @@ func TestFixtureFacts(t *testing.T) {
 		want any
 	}{
 		{"repos/acme/widget.json", []string{"full_name"}, "Acme/Widget"},
+		{"repos/acme/widget.json", []string{"visibility"}, "public"},
+		{"orgs/acme/packages/container/widget.json", []string{"visibility"}, "public"},
+		{"orgs/acme/packages/container/private-widget.json", []string{"visibility"}, "private"},
+		{"orgs/acme/packages/container/private-widget.json", []string{"repository", "full_name"}, "Acme/Widget"},
+		{"events/pull-request-fork.json", []string{"pull_request", "head", "repo", "fork"}, true},
+		{"events/pull-request-dependabot.json", []string{"sender", "login"}, "dependabot[bot]"},
+		{"events/pull-request-dependabot.json", []string{"pull_request", "user", "type"}, "Bot"},
+		{"events/pull-request-dependabot.json", []string{"pull_request", "head", "repo", "full_name"}, "Acme/Widget"},
 		{"repos/acme/widget.json", []string{"owner", "login"}, "Acme"},
 		{"repos/acme/widget.json", []string{"owner", "type"}, "Organization"},
 		{"repos/acme/widget.json", []string{"description"}, "Widget builds and serves widgets for the Acme platform."},

@@ -1,0 +1,119 @@
+package linkcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-github/v60/github"
+)
+
+// Visibility values of the Packages API.
+const (
+	Public   = "public"
+	Private  = "private"
+	Internal = "internal"
+)
+
+// FirstPublish reports whether the package holds nothing but the manifests
+// written (digests, sha256:…): then this run created it, or re-ran the run
+// that did. It is how a notice about a private package is given once per
+// package rather than on every run: a later publish finds versions of
+// earlier ones. Its cost is one request, for the first page of versions.
+//
+// The package's created_at against the clock would need the runner's and
+// GitHub's clocks to agree, and a matrix job racing another would each see
+// a fresh package; the versions say it without either.
+func FirstPublish(ctx context.Context, client *github.Client, pkg Package, written []string) (bool, error) {
+	opts := &github.PackageListOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	var versions []*github.PackageVersion
+	var resp *github.Response
+	var err error
+	if pkg.Org {
+		versions, resp, err = client.Organizations.PackageGetAllVersions(ctx, pkg.Owner, "container", pkg.Name, opts)
+	} else {
+		// Users.* does not path-escape a nested name (go-github v60).
+		versions, resp, err = client.Users.PackageGetAllVersions(ctx, pkg.Owner, "container", url.PathEscape(pkg.Name), opts)
+	}
+	if err != nil {
+		return false, fmt.Errorf("listing versions of package %s/%s: %w", pkg.Owner, pkg.Name, err)
+	}
+	if resp.NextPage != 0 {
+		return false, nil
+	}
+	ours := make(map[string]bool, len(written))
+	for _, d := range written {
+		ours[d] = true
+	}
+	for _, v := range versions {
+		if !ours[v.GetName()] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// PullOptions say how to reach the registry for an anonymous pull.
+type PullOptions struct {
+	// Transport carries requests; nil means go-containerregistry's default.
+	Transport http.RoundTripper
+	UserAgent string
+}
+
+// Anonymous is what an anonymous pull of a manifest met.
+type Anonymous struct {
+	// Pullable is true when the manifest came back without credentials.
+	Pullable bool
+	// Refusal says which request the registry refused, and how, when it
+	// did: e.g. "the token request (GET /token) answered 401 UNAUTHORIZED".
+	Refusal string
+}
+
+// PullAnonymously asks for ref's manifest as docker pull does before any
+// login: a token request with no credentials, then a HEAD of the manifest.
+// ghcr.io gives anonymous tokens for public packages only and refuses the
+// token request (401) for a private one, so a refusal at either step — or a
+// manifest the registry will not admit to (404) — means the package cannot
+// be pulled anonymously. An error means the registry could not be asked.
+func PullAnonymously(ctx context.Context, ref name.Digest, opts PullOptions) (Anonymous, error) {
+	ropts := []remote.Option{remote.WithAuth(authn.Anonymous), remote.WithContext(ctx)}
+	if opts.Transport != nil {
+		ropts = append(ropts, remote.WithTransport(opts.Transport))
+	}
+	if opts.UserAgent != "" {
+		ropts = append(ropts, remote.WithUserAgent(opts.UserAgent))
+	}
+	_, err := remote.Head(ref, ropts...)
+	if err == nil {
+		return Anonymous{Pullable: true}, nil
+	}
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return Anonymous{}, fmt.Errorf("pulling %s anonymously: %w", ref, err)
+	}
+	switch terr.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+	default:
+		return Anonymous{}, fmt.Errorf("pulling %s anonymously: %w", ref, err)
+	}
+	step := "the manifest request"
+	if terr.Request != nil {
+		if path := terr.Request.URL.Path; !strings.HasPrefix(path, "/v2/") {
+			step = "the token request (GET " + path + ")"
+		} else {
+			step = "the manifest request (HEAD " + path + ")"
+		}
+	}
+	answer := fmt.Sprintf("%d", terr.StatusCode)
+	if len(terr.Errors) > 0 {
+		answer += " " + string(terr.Errors[0].Code)
+	}
+	return Anonymous{Refusal: step + " answered " + answer}, nil
+}
