@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
@@ -12,9 +13,12 @@ import (
 
 // denial is what is known about a refused push, to choose the advice.
 type denial struct {
-	registry   string
-	github     bool
-	fromFork   bool
+	registry string
+	github   bool
+	image    string // the destination repository, REGISTRY/OWNER/NAME
+	// readOnly says why GITHUB_TOKEN cannot write in this run (a fork's
+	// pull request, a Dependabot run), or "".
+	readOnly   string
 	repository string             // OWNER/REPO publishing
 	pkg        *linkcheck.Package // nil when not a GitHub registry
 	// exists says whether the package existed before this push; nil when
@@ -31,9 +35,11 @@ func explain(err error, d denial) error {
 	}
 	denied := terr.StatusCode == http.StatusForbidden
 	unauthorized := terr.StatusCode == http.StatusUnauthorized
+	ownerGone := false
 	for _, e := range terr.Errors {
 		denied = denied || e.Code == transport.DeniedErrorCode
 		unauthorized = unauthorized || e.Code == transport.UnauthorizedErrorCode
+		ownerGone = ownerGone || e.Code == transport.DeniedErrorCode && ownerNotFound(e.Message)
 	}
 	switch {
 	case !denied && !unauthorized:
@@ -42,8 +48,10 @@ func explain(err error, d denial) error {
 		return fmt.Errorf("%w; %s refused the credentials: check username and password", err, d.registry)
 	case !d.github:
 		return fmt.Errorf("%w; %s denied the push: check that username may write this repository", err, d.registry)
-	case d.fromFork:
-		return fmt.Errorf("%w; this is a pull request from a fork, whose GITHUB_TOKEN is read-only: publish from a push or workflow_run event instead", err)
+	case ownerGone:
+		return fmt.Errorf("%w; %s", err, d.renamedOwner())
+	case d.readOnly != "":
+		return fmt.Errorf("%w; %s: leave push at auto (the default) to skip the registry writes in such runs, or publish from a push or workflow_run event", err, d.readOnly)
 	case unauthorized:
 		return fmt.Errorf("%w; %s refused the token, which is missing or invalid: pass token: ${{ github.token }} (the default), or a token with write:packages", err, d.registry)
 	}
@@ -59,4 +67,28 @@ func explain(err error, d denial) error {
 		return fmt.Errorf("%w; the package already exists and this repository may not write it: %s (or %s if the job lacks it)", err, connect, permissions)
 	}
 	return fmt.Errorf("%w; the token may not write this package: %s, and if the package already exists, %s", err, permissions, connect)
+}
+
+// ownerNotFound reports whether a denial's message is ghcr.io's
+// "not_found: owner not found": its messages are REASON: DETAIL, and this
+// one is what the old name of a renamed user or organization answers.
+func ownerNotFound(message string) bool {
+	reason, detail, _ := strings.Cut(message, ":")
+	return strings.TrimSpace(reason) == "not_found" && strings.TrimSpace(detail) == "owner not found"
+}
+
+// renamedOwner is the advice for an owner the registry does not know.
+// Renaming a user or organization moves its packages to the new name, and
+// the old one does not redirect.
+func (d denial) renamedOwner() string {
+	owner, pkgName := "", ""
+	if _, path, ok := strings.Cut(d.image, "/"); ok {
+		owner, pkgName, _ = strings.Cut(path, "/")
+	}
+	advice := fmt.Sprintf("%s has no owner named %q: an owner that was renamed takes its packages to the new name, and the old name does not redirect", d.registry, owner)
+	current, _, _ := strings.Cut(d.repository, "/")
+	if current != "" && !strings.EqualFold(current, owner) {
+		return fmt.Sprintf("%s; publish under the repository's current owner, image: %s/%s/%s", advice, d.registry, strings.ToLower(current), pkgName)
+	}
+	return advice + "; set image to the owner's current name (pulls of the old name must change too)"
 }

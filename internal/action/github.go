@@ -58,7 +58,8 @@ func (g *gitHubSide) denial(ctx context.Context, image name.Repository) denial {
 	d := denial{
 		registry:   image.RegistryStr(),
 		github:     g.in.IsGitHubRegistry(image.RegistryStr()),
-		fromFork:   g.in.Context.FromFork,
+		image:      image.String(),
+		readOnly:   g.in.TokenReadOnly(),
 		repository: g.in.Context.Repository(),
 	}
 	if !g.active(image) {

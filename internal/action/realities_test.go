@@ -1,6 +1,7 @@
 package action
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,4 +73,49 @@ func TestFineGrainedTokenFailsBeforeAnyRequest(t *testing.T) {
 	if got := f.api.Requests(); len(got) != 0 {
 		t.Errorf("the API got %d requests, want none: %v", len(got), got)
 	}
+}
+
+// TestRenamedOwnerAdvice: the old name of a renamed owner answers ghcr's
+// DENIED "not_found: owner not found"; the advice says what happened and
+// which image to use, and nothing is tagged.
+func TestRenamedOwnerAdvice(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{GoneOwners: []string{"old-acme"}})
+	r := f.run(t, map[string]string{"INPUT_IMAGE": f.reg.Host() + "/old-acme/widget", "INPUT_TAGS": "1"})
+	if r.err == nil {
+		t.Fatal("Run() to a renamed owner succeeded")
+	}
+	for _, want := range []string{"not_found: owner not found", `no owner named "old-acme"`, "renamed", "does not redirect", "image: " + f.reg.Host() + "/acme/widget"} {
+		if !strings.Contains(r.err.Error(), want) {
+			t.Errorf("Run() = %q, want it to say %q", r.err, want)
+		}
+	}
+	if strings.Contains(r.err.Error(), "packages: write") {
+		t.Errorf("Run() = %q, gives the permissions advice for a missing owner", r.err)
+	}
+	for _, w := range f.writes() {
+		if w.Method == "PUT" || w.Method == "PATCH" {
+			t.Errorf("a refused push sent %s %s", w.Method, w.Path)
+		}
+	}
+	assertNoTags(t, f.reg.Host()+"/old-acme/widget")
+}
+
+// TestReadOnlyTokenAdvice: with push: true, a Dependabot run whose token is
+// read-only fails at the probe with advice naming the cause and push: auto.
+func TestReadOnlyTokenAdvice(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{ReadOnly: []string{"acme/widget"}})
+	event, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "github", "events", "pull-request-dependabot.json"))
+	r := f.run(t, map[string]string{"INPUT_PUSH": "true", "GITHUB_EVENT_PATH": event, "GITHUB_EVENT_NAME": "pull_request",
+		"GITHUB_REF": "refs/pull/57/merge", "GITHUB_ACTOR": "dependabot[bot]", "INPUT_USERNAME": "dependabot[bot]"})
+	if r.err == nil {
+		t.Fatal("Run() with a read-only token succeeded")
+	}
+	for _, want := range []string{"DENIED", "triggered by Dependabot", "read-only", "push at auto"} {
+		if !strings.Contains(r.err.Error(), want) {
+			t.Errorf("Run() = %q, want it to say %q", r.err, want)
+		}
+	}
+	assertNoTags(t, f.reg.Host()+"/acme/widget")
 }

@@ -159,7 +159,7 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	add(err)
 	in.Push = in.PushMode != PushFalse
 	if in.PushMode == PushAuto && len(in.Sources) > 0 {
-		in.PushSkipped = in.readOnly()
+		in.PushSkipped = in.TokenReadOnly()
 		in.Push = in.PushSkipped == ""
 	}
 	in.PushByDigest, err = parseBool("push-by-digest", gha.GetInput("push-by-digest"), false)
@@ -215,12 +215,12 @@ func (in Inputs) usesGitHubRegistry() bool {
 	return false
 }
 
-// readOnly says why the token cannot write the destination in this run, or
+// TokenReadOnly says why the token cannot write the destination in this run, or
 // "" when it can or nothing says otherwise. Only GITHUB_TOKEN is read-only
 // in a fork's pull request or a Dependabot run: a classic personal access
 // token (from Dependabot secrets, say) writes as its owner, and a registry
 // that is not GitHub's gets the password, not the token.
-func (in Inputs) readOnly() string {
+func (in Inputs) TokenReadOnly() string {
 	if in.Image.RegistryStr() == "" || !in.IsGitHubRegistry(in.Image.RegistryStr()) || strings.HasPrefix(in.Token, classicPATPrefix) {
 		return ""
 	}
