@@ -15,7 +15,7 @@ import (
 // before it (for their types), never one after it. README.md's "Code
 // layout" diagram shows the same order, and this test keeps both true, as
 // go-containerregistry's internal/depcheck keeps its layering.
-var pipeline = []string{"inputs", "githubapi", "plan", "source", "stamp", "push", "linkcheck", "report"}
+var pipeline = []string{"inputs", "githubapi", "plan", "source", "stamp", "push", "linkcheck", "prune", "report"}
 
 // rules are the packages outside the pipeline's order: rule owners any step
 // may ask, and the wiring that may see every step.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -69,6 +70,10 @@ type Inputs struct {
 	Attestations Attestations
 	// LinkCheck says what a package not linked to the repository means.
 	LinkCheck LinkCheck
+	// Prune says which package versions to delete after the publish;
+	// none younger than PruneMinAge.
+	Prune       Prune
+	PruneMinAge time.Duration
 
 	Context Context
 	// extraGitHubRegistries are hosts that tests treat as GitHub's.
@@ -174,6 +179,10 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	in.Attestations, err = parseAttestations(gha.GetInput("attestations"))
 	add(err)
 	in.LinkCheck, err = parseLinkCheck(gha.GetInput("link-check"))
+	add(err)
+	in.Prune, err = parsePrune(gha.GetInput("prune"))
+	add(err)
+	in.PruneMinAge, err = ParseAge("prune-min-age", gha.GetInput("prune-min-age"))
 	add(err)
 
 	// Outside Actions the Docker config may hold credentials instead.

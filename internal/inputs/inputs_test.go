@@ -1,6 +1,7 @@
 package inputs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,23 +64,25 @@ func TestReadValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, err := Read(env(t, map[string]string{
-		"GITHUB_WORKSPACE":   ws,
-		"SOURCE_DATE_EPOCH":  "1700000000",
-		"INPUT_SOURCE":       "oci:out:app",
-		"INPUT_IMAGE":        "ghcr.io/acme/other",
-		"INPUT_TAGS":         "1.2.3, latest\n1.2.3\n",
-		"INPUT_LABELS":       "a=1\nb=x=y\n\nc=\na=2",
-		"INPUT_ANNOTATIONS":  "k=v",
-		"INPUT_DESCRIPTION":  "Hello",
-		"INPUT_LICENSES":     "Apache-2.0 OR MIT",
-		"INPUT_SOURCE-URL":   "https://github.com/acme/other",
-		"INPUT_PUSH":         "False",
-		"INPUT_ATTESTATIONS": "repoint",
-		"INPUT_LINK-CHECK":   "ERROR",
-		"INPUT_PLATFORMS":    "linux/amd64,\nlinux/arm/v7",
-		"GITHUB_EVENT_PATH":  filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"),
-		"GITHUB_EVENT_NAME":  "push",
-		"INPUT_USERNAME":     "bot",
+		"GITHUB_WORKSPACE":    ws,
+		"SOURCE_DATE_EPOCH":   "1700000000",
+		"INPUT_SOURCE":        "oci:out:app",
+		"INPUT_IMAGE":         "ghcr.io/acme/other",
+		"INPUT_TAGS":          "1.2.3, latest\n1.2.3\n",
+		"INPUT_LABELS":        "a=1\nb=x=y\n\nc=\na=2",
+		"INPUT_ANNOTATIONS":   "k=v",
+		"INPUT_DESCRIPTION":   "Hello",
+		"INPUT_LICENSES":      "Apache-2.0 OR MIT",
+		"INPUT_SOURCE-URL":    "https://github.com/acme/other",
+		"INPUT_PUSH":          "False",
+		"INPUT_ATTESTATIONS":  "repoint",
+		"INPUT_LINK-CHECK":    "ERROR",
+		"INPUT_PRUNE":         "Orphans",
+		"INPUT_PRUNE-MIN-AGE": "2d",
+		"INPUT_PLATFORMS":     "linux/amd64,\nlinux/arm/v7",
+		"GITHUB_EVENT_PATH":   filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"),
+		"GITHUB_EVENT_NAME":   "push",
+		"INPUT_USERNAME":      "bot",
 	}))
 	if err != nil {
 		t.Fatalf("Read() = %v", err)
@@ -88,6 +91,8 @@ func TestReadValues(t *testing.T) {
 		Sources:      []*Source{{Line: "oci:out:app", Transport: OCILayout, Path: filepath.Join(ws, "out"), Ref: "app"}},
 		Attestations: Repoint,
 		LinkCheck:    LinkError,
+		Prune:        PruneOrphans,
+		PruneMinAge:  48 * time.Hour,
 		Platforms:    []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm", Variant: "v7"}},
 		Tags:         []string{"1.2.3", "latest"},
 		Labels:       []KeyValue{{"a", "2"}, {"b", "x=y"}, {"c", ""}},
@@ -411,5 +416,35 @@ func TestReadRepoVisibility(t *testing.T) {
 	}
 	if in.Context.RepoVisibility != "public" {
 		t.Errorf("RepoVisibility = %q, want public from the event's repository", in.Context.RepoVisibility)
+	}
+}
+
+func TestParsePruneInputs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mode, age string
+		want      Prune
+		wantAge   time.Duration
+		errs      []string
+	}{
+		{"", "", PruneOff, 24 * time.Hour, nil},
+		{"untagged", "0", PruneUntagged, 0, nil},
+		{"orphans", "90m", PruneOrphans, 90 * time.Minute, nil},
+		{"ORPHANS", "2w", PruneOrphans, 14 * 24 * time.Hour, nil},
+		{"all", "-1h", PruneOff, 0, []string{`prune: "all" is not a mode; use off, orphans or untagged`, `prune-min-age: "-1h" is not an age; write it like 1d, 2w, 12h or 90m`}},
+		{"off", "1 day", PruneOff, 0, []string{`prune-min-age: "1 day" is not an age; write it like 1d, 2w, 12h or 90m`}},
+	} {
+		p, err := parsePrune(tc.mode)
+		age, aerr := ParseAge("prune-min-age", tc.age)
+		var got []string
+		for _, e := range Errors(errors.Join(err, aerr)) {
+			got = append(got, e.Error())
+		}
+		if diff := cmp.Diff(tc.errs, got); diff != "" {
+			t.Errorf("prune %q, prune-min-age %q: errors mismatch (-want +got):\n%s", tc.mode, tc.age, diff)
+		}
+		if len(tc.errs) == 0 && (p != tc.want || age != tc.wantAge) {
+			t.Errorf("prune %q, prune-min-age %q = %q, %v; want %q, %v", tc.mode, tc.age, p, age, tc.want, tc.wantAge)
+		}
 	}
 }

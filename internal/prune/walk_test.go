@@ -1,0 +1,186 @@
+package prune
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ghcr-publish/publish-action/internal/inputs"
+)
+
+// d makes a digest from a short name, so tables read as names.
+func d(n string) string { return "sha256:" + strings.Repeat("0", 64-len(n)) + n }
+
+var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+var old = now.Add(-72 * time.Hour)
+
+// release is a buildx-shaped index: two platform images and their
+// attestations.
+func release(c *Content, index string, tags []string, images ...string) {
+	m := Manifest{}
+	for _, img := range images {
+		m.Children = append(m.Children, Child{Digest: d(img)})
+	}
+	for _, img := range images {
+		m.Children = append(m.Children, Child{Digest: d("a" + img), AttestationOf: d(img)})
+	}
+	c.Manifests[d(index)] = m
+	c.Versions = append(c.Versions, Version{Digest: d(index), Tags: tags, Created: old})
+	for _, img := range images {
+		c.Manifests[d(img)] = Manifest{}
+		c.Manifests[d("a"+img)] = Manifest{}
+		c.Versions = append(c.Versions, Version{Digest: d(img), Created: old}, Version{Digest: d("a" + img), Created: old})
+	}
+}
+
+func names(vs []Version) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, strings.TrimLeft(strings.TrimPrefix(v.Digest, "sha256:"), "0"))
+	}
+	return out
+}
+
+func keptNames(ds []Decision) map[string]string {
+	out := map[string]string{}
+	for _, x := range ds {
+		out[strings.TrimLeft(strings.TrimPrefix(x.Version.Digest, "sha256:"), "0")] = x.Reason
+	}
+	return out
+}
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		build    func(c *Content)
+		mode     inputs.Prune
+		orphaned []string
+		minAge   time.Duration
+		wantDel  []string
+		wantKept map[string]string
+	}{{
+		name: "re-published release",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")             // the old 1.0
+			release(c, "2", []string{"1.0"}, "21", "22") // the new 1.0
+		},
+		mode:    inputs.PruneUntagged,
+		wantDel: []string{"1", "11", "12", "a11", "a12"},
+		wantKept: map[string]string{
+			"21": "in index " + Short(d("2")), "22": "in index " + Short(d("2")),
+			"a21": "in index " + Short(d("2")), "a22": "in index " + Short(d("2")),
+		},
+	}, {
+		name: "shared platform image stays",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")
+			release(c, "2", []string{"latest"}, "11", "22")
+			c.Versions = c.Versions[:len(c.Versions)-4] // 11 and a11 listed once
+			c.Versions = append(c.Versions, Version{Digest: d("22"), Created: old}, Version{Digest: d("a22"), Created: old})
+		},
+		mode:    inputs.PruneUntagged,
+		wantDel: []string{"1", "12", "a12"},
+		wantKept: map[string]string{
+			"11":  "in index " + Short(d("1")), // reached from both; 1 sorts first
+			"a11": "in index " + Short(d("1")),
+			"22":  "in index " + Short(d("2")), "a22": "in index " + Short(d("2")),
+		},
+	}, {
+		name: "orphans mode touches only what the publish orphaned",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")
+			release(c, "2", []string{"1.0"}, "21", "22")
+			release(c, "3", nil, "31", "32") // someone else's old orphan
+		},
+		mode:     inputs.PruneOrphans,
+		orphaned: []string{d("1")},
+		wantDel:  []string{"1", "11", "12", "a11", "a12"},
+	}, {
+		name: "young leg and what it needs stay",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")
+			c.Versions[0].Created = now.Add(-time.Hour)
+			c.Versions = append(c.Versions, Version{Digest: d("9"), Created: now.Add(-time.Minute)})
+			c.Manifests[d("9")] = Manifest{}
+		},
+		mode:   inputs.PruneUntagged,
+		minAge: 24 * time.Hour,
+		wantKept: map[string]string{
+			"1":  "younger than prune-min-age 1d (pushed 2026-11-29T11:00:00Z)",
+			"9":  "younger than prune-min-age 1d (pushed 2026-11-29T11:59:00Z)",
+			"11": "in index " + Short(d("1")), "12": "in index " + Short(d("1")),
+			"a11": "in index " + Short(d("1")), "a12": "in index " + Short(d("1")),
+		},
+	}, {
+		name: "signatures and referrers stay with what they sign",
+		build: func(c *Content) {
+			release(c, "2", []string{"1.0"}, "21", "22")
+			release(c, "1", nil, "11", "12")
+			add := func(n string, m Manifest, tags ...string) {
+				c.Manifests[d(n)] = m
+				c.Versions = append(c.Versions, Version{Digest: d(n), Tags: tags, Created: old})
+			}
+			add("5", Manifest{}, "sha256-"+strings.TrimPrefix(d("2"), "sha256:")+".sig")                              // cosign signature of the kept index
+			add("6", Manifest{Subject: d("21")})                                                                      // an OCI referrer of a kept image
+			add("7", Manifest{Children: []Child{{Digest: d("6")}}}, "sha256-"+strings.TrimPrefix(d("21"), "sha256:")) // its fallback tag index
+			add("8", Manifest{}, "sha256-"+strings.TrimPrefix(d("1"), "sha256:")+".sig")                              // signature of the old index
+			add("9", Manifest{Subject: d("11")})                                                                      // referrer of an old image
+			add("10", Manifest{}, "sha256-"+strings.TrimPrefix(d("ffff"), "sha256:")+".att")                          // signs an image elsewhere
+		},
+		mode:    inputs.PruneUntagged,
+		wantDel: []string{"8", "1", "9", "11", "12", "a11", "a12"},
+		wantKept: map[string]string{
+			"21": "in index " + Short(d("2")), "22": "in index " + Short(d("2")),
+			"a21": "in index " + Short(d("2")), "a22": "in index " + Short(d("2")),
+			"5":  "tag sha256-" + strings.TrimPrefix(d("2"), "sha256:") + ".sig of kept " + Short(d("2")),
+			"6":  "its subject " + Short(d("21")) + " is kept",
+			"7":  "tag sha256-" + strings.TrimPrefix(d("21"), "sha256:") + " of kept " + Short(d("21")),
+			"10": "tag sha256-" + strings.TrimPrefix(d("ffff"), "sha256:") + ".att names a digest this package does not hold",
+		},
+	}, {
+		name: "an unreadable manifest is kept",
+		build: func(c *Content) {
+			c.Versions = append(c.Versions, Version{Digest: d("4"), Created: old})
+			c.Unread = map[string]string{d("4"): "500 Internal Server Error"}
+		},
+		mode:     inputs.PruneUntagged,
+		wantKept: map[string]string{"4": "its manifest could not be read: 500 Internal Server Error"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := Content{Manifests: map[string]Manifest{}}
+			tc.build(&c)
+			del, kept := plan(c, Roots(c, tc.minAge, now), tc.mode, tc.orphaned)
+			if diff := cmp.Diff(tc.wantDel, names(del)); diff != "" {
+				t.Errorf("deleted mismatch (-want +got):\n%s", diff)
+			}
+			if tc.wantKept == nil {
+				tc.wantKept = map[string]string{}
+			}
+			if diff := cmp.Diff(tc.wantKept, keptNames(kept)); diff != "" {
+				t.Errorf("kept mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestArtifactSubject(t *testing.T) {
+	t.Parallel()
+	hex := strings.Repeat("ab", 32)
+	for tag, want := range map[string]string{
+		"sha256-" + hex:           "sha256:" + hex,
+		"sha256-" + hex + ".sig":  "sha256:" + hex,
+		"sha256-" + hex + ".sbom": "sha256:" + hex,
+		"sha256-" + hex[:60]:      "",
+		"latest":                  "",
+		"sha256-" + hex + ".":     "",
+	} {
+		if got := ArtifactSubject(tag); got != want {
+			t.Errorf("ArtifactSubject(%q) = %q, want %q", tag, got, want)
+		}
+	}
+}
