@@ -217,6 +217,12 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 			return stamped{}, closeAll, &inputs.Error{Input: "source", Msg: err.Error()}
 		}
 		loaded = append(loaded, l)
+		for _, n := range l.Notices {
+			gha.Noticef("%s: %s", src.Line, n)
+		}
+		if lacks := l.Lacks(in.Platforms); len(lacks) > 0 {
+			return stamped{}, closeAll, &inputs.Error{Input: "platforms", Msg: fmt.Sprintf("%s lacks the blobs of %s (the engine has only part of the image); pull it (docker pull --platform %s) or drop it from platforms", src.Line, strings.Join(lacks, ", "), lacks[0])}
+		}
 	}
 
 	artifact, res, err := stampAll(loaded, p, in.Attestations)

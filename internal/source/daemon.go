@@ -1,10 +1,7 @@
 package source
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,13 +11,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
+	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/pgzip"
+
+	"github.com/ghcr-publish/publish-action/internal/inputs"
 )
 
 // defaultDockerHost is where the runner mounts the host's Docker socket
@@ -28,9 +24,10 @@ import (
 const defaultDockerHost = "unix:///var/run/docker.sock"
 
 // engine is the little of the Docker Engine API this action needs: export
-// an image as a docker save tarball (GET /images/{name}/get). It speaks
+// an image as a docker save tarball (GET /images/{name}/get), and, when that
+// fails, what the engine has of it (GET /images/{name}/json). It speaks
 // plain HTTP over the socket rather than pulling in the Docker client
-// library; the export endpoint is stable across every API version.
+// library; both endpoints are stable across every API version.
 type engine struct {
 	client *http.Client
 	base   string // URL prefix of the API
@@ -71,20 +68,76 @@ func (e *engine) export(ctx context.Context, image string, w io.Writer) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("the Docker engine at %s has no image %q; build or pull it first (docker images lists what it has)", e.where, image)
+		msg := engineMessage(resp.Body)
+		if have := e.platforms(ctx, image); have != "" {
+			// The containerd store answers 404 for an image whose index it
+			// has but not every platform's blobs.
+			return fmt.Errorf("the Docker engine at %s cannot export %q (%s): it holds only %s of that multi-platform image; pull the rest (docker pull --platform OS/ARCH %s), or publish the build's own output (--output type=oci)", e.where, image, msg, have, image)
+		}
+		return fmt.Errorf("the Docker engine at %s has no image %q (%s); build or pull it first (docker images lists what it has)", e.where, image, msg)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var body struct {
-			Message string `json:"message"`
-		}
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		_ = json.Unmarshal(raw, &body)
-		return fmt.Errorf("the Docker engine at %s refused to export %q: %d %s", e.where, image, resp.StatusCode, body.Message)
+		return fmt.Errorf("the Docker engine at %s refused to export %q: %d %s", e.where, image, resp.StatusCode, engineMessage(resp.Body))
 	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("exporting %q from the Docker engine: %w", image, err)
 	}
 	return nil
+}
+
+// engineMessage is the message of an Engine API error body.
+func engineMessage(r io.Reader) string {
+	var body struct {
+		Message string `json:"message"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(r, 4096))
+	if json.Unmarshal(raw, &body) != nil || body.Message == "" {
+		return strings.TrimSpace(string(raw))
+	}
+	return body.Message
+}
+
+// platforms names the platforms of image whose content the engine has, when
+// it lacks others: "" when it has the image whole, has none of it, or
+// cannot say (engines before API 1.48 list no manifests).
+func (e *engine) platforms(ctx context.Context, image string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/images/"+url.PathEscape(image)+"/json?manifests=1", nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var inspect struct {
+		Manifests []struct {
+			Available bool
+			Kind      string
+			ImageData *struct {
+				Platform v1.Platform
+			}
+		}
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, maxDocument)).Decode(&inspect) != nil {
+		return ""
+	}
+	var have []string
+	lacking := false
+	for _, m := range inspect.Manifests {
+		if m.Kind != "image" || m.ImageData == nil {
+			continue
+		}
+		if m.Available {
+			have = append(have, inputs.PlatformString(m.ImageData.Platform))
+		} else {
+			lacking = true
+		}
+	}
+	if !lacking || len(have) == 0 {
+		return ""
+	}
+	return strings.Join(have, ", ")
 }
 
 func rootCause(err error) error {
@@ -95,13 +148,38 @@ func rootCause(err error) error {
 	return err
 }
 
-// fromDaemon exports image from the engine into dir and returns it with its
-// layers gzip-compressed in parallel. The engine hands out uncompressed
-// layers; go-containerregistry would compress each twice (once to learn the
-// digest, once to upload) on one core. Here each layer is compressed once,
-// by klauspost/pgzip across all cores, into a file beside the export, so
-// memory stays bounded whatever the layer's size.
-func fromDaemon(ctx context.Context, dockerHost, image, dir string) (v1.Image, error) {
+// daemonRef is the reference to ask the engine for. A name without tag or
+// digest means NAME:latest, as skopeo's docker-daemon: reads it; the
+// engine itself would export every tag of NAME. Image IDs pass as they are.
+func daemonRef(image string) string {
+	if strings.HasPrefix(image, "sha256:") || isHex64(image) {
+		return image
+	}
+	if _, err := name.ParseReference(image); err != nil || strings.Contains(image, "@") {
+		return image
+	}
+	if strings.Contains(image[strings.LastIndex(image, "/")+1:], ":") {
+		return image
+	}
+	return image + ":" + name.DefaultTag
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// fromDaemon exports image from the engine into dir and reads the export
+// as a docker save archive (see export.go): engines from 25 on give the
+// whole image, every platform and attestation, through index.json.
+func fromDaemon(ctx context.Context, dockerHost, image, dir string) (*Loaded, error) {
 	eng, err := newEngine(dockerHost)
 	if err != nil {
 		return nil, err
@@ -111,149 +189,16 @@ func fromDaemon(ctx context.Context, dockerHost, image, dir string) (v1.Image, e
 	if err != nil {
 		return nil, err
 	}
-	if err := eng.export(ctx, image, f); err != nil {
+	if err := eng.export(ctx, daemonRef(image), f); err != nil {
 		f.Close()
 		return nil, err
 	}
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	opener := func() (io.ReadCloser, error) { return os.Open(exported) }
-	img, err := tarball.Image(opener, nil)
+	l, err := fromDockerArchive(exported, "", dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading the engine's export of %q: %w", image, err)
 	}
-	return compressLayers(ctx, img, dir)
+	return l, nil
 }
-
-// compressLayers rebuilds img with each layer gzip-compressed into dir,
-// checking each against the diff ID its config lists as it goes.
-func compressLayers(ctx context.Context, img v1.Image, dir string) (v1.Image, error) {
-	rawConfig, err := img.RawConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, err
-	}
-	if len(layers) != len(cf.RootFS.DiffIDs) {
-		return nil, fmt.Errorf("the image lists %d layers and %d diff IDs", len(layers), len(cf.RootFS.DiffIDs))
-	}
-	core := &compressedImage{rawConfig: rawConfig, layers: map[v1.Hash]*fileLayer{}}
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.DockerManifestSchema2,
-		Config:        v1.Descriptor{MediaType: types.DockerConfigJSON, Size: int64(len(rawConfig))},
-	}
-	if m.Config.Digest, _, err = v1.SHA256(bytes.NewReader(rawConfig)); err != nil {
-		return nil, err
-	}
-	for i, l := range layers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		fl, err := compressLayer(l, cf.RootFS.DiffIDs[i], filepath.Join(dir, fmt.Sprintf("layer-%d.tar.gz", i)))
-		if err != nil {
-			return nil, fmt.Errorf("layer %d: %w", i, err)
-		}
-		core.layers[fl.digest] = fl
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.DockerLayer, Size: fl.size, Digest: fl.digest})
-	}
-	if core.rawManifest, err = json.Marshal(m); err != nil {
-		return nil, err
-	}
-	return partial.CompressedToImage(core)
-}
-
-// compressLayer writes l's content gzip-compressed to path, hashing the
-// compressed bytes for the digest and the uncompressed ones to check them
-// against diffID.
-func compressLayer(l v1.Layer, diffID v1.Hash, path string) (*fileLayer, error) {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	out, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	defer out.Close()
-	compressed, uncompressed := sha256.New(), sha256.New()
-	counter := &countingWriter{w: io.MultiWriter(out, compressed)}
-	zw, err := pgzip.NewWriterLevel(counter, pgzip.DefaultCompression)
-	if err != nil {
-		return nil, err
-	}
-	// 1 MiB blocks, two per core in flight: memory is bounded by that,
-	// not by the layer.
-	if err := zw.SetConcurrency(1<<20, 2*runtime.GOMAXPROCS(0)); err != nil {
-		return nil, err
-	}
-	if _, err := io.Copy(zw, io.TeeReader(rc, uncompressed)); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	if err := out.Close(); err != nil {
-		return nil, err
-	}
-	if got := "sha256:" + hex.EncodeToString(uncompressed.Sum(nil)); got != diffID.String() {
-		return nil, fmt.Errorf("its content hashes to %s, but the config lists %s; the export is corrupt", got, diffID)
-	}
-	return &fileLayer{path: path, size: counter.n, digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(compressed.Sum(nil))}}, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// compressedImage is an exported image over its compressed layer files.
-type compressedImage struct {
-	rawConfig   []byte
-	rawManifest []byte
-	layers      map[v1.Hash]*fileLayer
-}
-
-func (c *compressedImage) MediaType() (types.MediaType, error) {
-	return types.DockerManifestSchema2, nil
-}
-func (c *compressedImage) RawConfigFile() ([]byte, error) { return c.rawConfig, nil }
-func (c *compressedImage) RawManifest() ([]byte, error)   { return c.rawManifest, nil }
-
-func (c *compressedImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	if l, ok := c.layers[h]; ok {
-		return l, nil
-	}
-	if cfg, err := partial.ConfigLayer(c); err == nil {
-		if d, err := cfg.Digest(); err == nil && d == h {
-			return cfg, nil
-		}
-	}
-	return nil, fmt.Errorf("no blob %s in the exported image", h)
-}
-
-// fileLayer is a compressed layer in a file.
-type fileLayer struct {
-	path   string
-	size   int64
-	digest v1.Hash
-}
-
-func (f *fileLayer) Digest() (v1.Hash, error)            { return f.digest, nil }
-func (f *fileLayer) Size() (int64, error)                { return f.size, nil }
-func (f *fileLayer) MediaType() (types.MediaType, error) { return types.DockerLayer, nil }
-func (f *fileLayer) Compressed() (io.ReadCloser, error)  { return os.Open(f.path) }

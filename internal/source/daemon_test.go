@@ -104,6 +104,19 @@ func TestLoadDockerDaemonWithoutEngine(t *testing.T) {
 		paths = append(paths, r.URL.EscapedPath())
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(r.URL.Path, "partial") {
+			// Docker 29's containerd store with one platform of two pulled.
+			if strings.HasSuffix(r.URL.Path, "/json") && r.URL.Query().Get("manifests") == "1" {
+				fmt.Fprint(w, `{"Id":"sha256:aa","Manifests":[`+
+					`{"ID":"sha256:a1","Available":true,"Kind":"image","ImageData":{"Platform":{"architecture":"amd64","os":"linux"}}},`+
+					`{"ID":"sha256:a2","Available":false,"Kind":"image","ImageData":{"Platform":{"architecture":"arm64","os":"linux","variant":"v8"}}},`+
+					`{"ID":"sha256:a3","Available":true,"Kind":"attestation","AttestationData":{"For":"sha256:a1"}}]}`)
+				return
+			}
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"message":"unable to create manifests file: NotFound: content digest sha256:a2: not found"}`)
+			return
+		}
 		if strings.Contains(r.URL.Path, "broken") {
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprint(w, `{"message":"write /var/lib/docker/tmp: no space left on device"}`)
@@ -121,7 +134,9 @@ func TestLoadDockerDaemonWithoutEngine(t *testing.T) {
 		name, host, image string
 		want              []string
 	}{
-		{"no such image", stub, "acme/widget:1.0", []string{"the Docker engine at " + stub + ` has no image "acme/widget:1.0"`, "build or pull it first"}},
+		{"no such image", stub, "acme/widget:1.0", []string{"the Docker engine at " + stub + ` has no image "acme/widget:1.0" (reference does not exist)`, "build or pull it first"}},
+		{"no tag means latest", stub, "acme/widget", []string{`has no image "acme/widget:latest"`}},
+		{"partly pulled", stub, "acme/partial:1.0", []string{`cannot export "acme/partial:1.0" (unable to create manifests file: NotFound: content digest sha256:a2: not found)`, "it holds only linux/amd64 of that multi-platform image", "docker pull --platform"}},
 		{"engine error", stub, "acme/broken:1.0", []string{"refused to export", "500", "no space left on device"}},
 		{"nobody listening", "unix:///nonexistent/docker.sock", "anything", []string{"cannot reach the Docker engine at unix:///nonexistent/docker.sock", "DOCKER_HOST"}},
 		{"unsupported scheme", "ssh://builder", "anything", []string{`DOCKER_HOST "ssh://builder": only unix:// and tcp://`}},
@@ -145,7 +160,7 @@ func TestLoadDockerDaemonWithoutEngine(t *testing.T) {
 	t.Cleanup(func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if !slices.Contains(paths, "/images/acme%2Fwidget:1.0/get") {
+		if !slices.Contains(paths, "/images/acme%2Fwidget:1.0/get") || !slices.Contains(paths, "/images/acme%2Fwidget:latest/get") {
 			t.Errorf("engine requests = %v, want GET /images/acme%%2Fwidget:1.0/get", paths)
 		}
 	})

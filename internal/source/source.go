@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
@@ -41,8 +39,13 @@ type Loaded struct {
 	// Line is the source line it was read from, for messages.
 	Line string
 	// Exactly one of Image and Index is set.
-	Image   v1.Image
-	Index   v1.ImageIndex
+	Image v1.Image
+	Index v1.ImageIndex
+	// Notices tell what reading the source left out, and why.
+	Notices []string
+	// Missing are the platforms an engine's export listed without their
+	// blobs (a multi-platform image only partly pulled), left out.
+	Missing []v1.Platform
 	cleanup func() error
 }
 
@@ -82,22 +85,29 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 		l.Line, l.cleanup = src.Line, cleanup
 		return l, nil
 	case inputs.DockerArchive:
-		img, err := fromDockerArchive(src.Path, src.Ref)
+		dir, err := os.MkdirTemp(opts.TempDir, "docker-archive-")
 		if err != nil {
 			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
 		}
-		return &Loaded{Line: src.Line, Image: img}, nil
+		l, err := fromDockerArchive(src.Path, src.Ref, dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
+		}
+		l.Line = src.Line
+		return l, nil
 	case inputs.DockerDaemon:
 		dir, err := os.MkdirTemp(opts.TempDir, "docker-daemon-")
 		if err != nil {
 			return nil, fmt.Errorf("exporting %s: %w", src.Daemon, err)
 		}
-		img, err := fromDaemon(ctx, opts.DockerHost, src.Daemon, dir)
+		l, err := fromDaemon(ctx, opts.DockerHost, src.Daemon, dir)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("reading %s from the Docker engine: %w", src.Daemon, err)
 		}
-		return &Loaded{Line: src.Line, Image: img, cleanup: func() error { return os.RemoveAll(dir) }}, nil
+		l.Line = src.Line
+		return l, nil
 	case inputs.Registry:
 		l, err := fromRegistry(ctx, src.Reference, opts)
 		if err != nil {
@@ -169,60 +179,28 @@ func fromLayout(dir, ref string) (*Loaded, error) {
 	return nil, fmt.Errorf("entry %s has media type %q, which is not an image", d.Digest, d.MediaType)
 }
 
-// fromDockerArchive reads a docker save tarball, selecting ref (a repo:tag in
-// its manifest.json) when it holds several images.
-func fromDockerArchive(path, ref string) (v1.Image, error) {
-	opener := func() (io.ReadCloser, error) { return os.Open(path) }
-	m, err := tarball.LoadManifest(opener)
-	if err != nil {
-		return nil, fmt.Errorf("reading manifest.json: %w", err)
-	}
-	var tags []string
-	for _, d := range m {
-		tags = append(tags, d.RepoTags...)
-	}
-	var selected *name.Tag
-	switch {
-	case ref != "":
-		tag, err := name.NewTag(ref)
-		if err != nil {
+// fromDockerArchive reads a docker save archive in place, selecting ref (a
+// REPO:TAG) when it holds several images. Plain layers are compressed into
+// dir, which Close removes.
+func fromDockerArchive(archive, ref, dir string) (*Loaded, error) {
+	if ref != "" {
+		if _, err := name.NewTag(ref); err != nil {
 			return nil, fmt.Errorf("%q is not a REPO:TAG to select: %w", ref, err)
 		}
-		selected = &tag
-	case len(m) != 1:
-		return nil, fmt.Errorf("it holds %d images; add :REPO:TAG to choose one (tags there: %s)", len(m), list(tags))
 	}
-	img, err := tarball.Image(opener, selected)
-	if err != nil {
-		if selected != nil {
-			return nil, fmt.Errorf("selecting %s (tags there: %s): %w", ref, list(tags), err)
-		}
-		return nil, err
-	}
-	return verifyArchiveLayers(img)
-}
-
-// verifyArchiveLayers reads every layer of a docker save archive once and
-// checks it against the diff ID its config lists. go-containerregistry
-// compresses such layers itself on push, from a reader this package cannot
-// wrap, so the check happens before anything is sent.
-func verifyArchiveLayers(img v1.Image) (v1.Image, error) {
-	layers, err := img.Layers()
+	t, err := openTarIndex(archive)
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range layers {
-		rc, err := (&verifiedLayer{Layer: l}).Uncompressed()
-		if err != nil {
-			return nil, err
-		}
-		_, err = io.Copy(io.Discard, rc)
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
+	l, err := newExport(t, dir).load(ref)
+	if err != nil {
+		t.Close()
+		return nil, err
 	}
-	return img, nil
+	l.cleanup = func() error {
+		return errors.Join(t.Close(), os.RemoveAll(dir))
+	}
+	return l, nil
 }
 
 func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loaded, error) {
@@ -259,4 +237,19 @@ func list(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// Lacks names the platforms in want that l left out because the engine's
+// export had not their blobs, so a platforms input asking for one fails
+// with the reason rather than "the sources lack".
+func (l *Loaded) Lacks(want []v1.Platform) []string {
+	var out []string
+	for _, w := range want {
+		for _, m := range l.Missing {
+			if inputs.PlatformString(w) == inputs.PlatformString(m) {
+				out = append(out, inputs.PlatformString(w))
+			}
+		}
+	}
+	return out
 }
