@@ -52,6 +52,9 @@ func newFixture(t *testing.T, opts registrytest.Options) *fixture {
 		t.Fatalf("starting the distribution registry: %v", err)
 	}
 	t.Cleanup(func() { reg.Close() })
+	// Before the registry closes (cleanups run last first): everything
+	// the test had the action write meets the image-spec schemas.
+	t.Cleanup(func() { checkSchemas(t, reg) })
 	api := githubtest.Start(os.DirFS(filepath.Join("..", "..", "testdata", "github")))
 	t.Cleanup(api.Close)
 

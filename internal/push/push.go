@@ -165,6 +165,9 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 		remote.WithTransport(rt),
 		remote.WithRetryBackoff(opts.backoff()),
 		remote.WithJobs(opts.jobs(plan.operations)),
+		// Which non-distributable layers to upload is decided here (see
+		// blobs): those without urls, which nobody could fetch otherwise.
+		remote.WithNondistributable,
 	}
 	exists, err := manifestExists(ctx, ref, ropts)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -68,6 +69,10 @@ func inRepository(img v1.Image, digest v1.Hash, repo name.Repository) bool {
 
 // blobs are an image's layers and its config.
 func blobs(img v1.Image) ([]v1.Layer, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
 	ls, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("listing layers: %w", err)
@@ -76,7 +81,38 @@ func blobs(img v1.Image) ([]v1.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	return append(ls, cl), nil
+	out := make([]v1.Layer, 0, len(ls)+1)
+	for i, l := range ls {
+		if i < len(m.Layers) && fetchedFromURLs(m.Layers[i]) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return append(out, cl), nil
+}
+
+// fetchedFromURLs reports whether a layer is one clients fetch from its
+// urls rather than from the registry: a non-distributable layer that lists
+// some (image-spec, "Non-distributable layers"). One without urls is
+// uploaded like any other, or nobody could ever fetch it.
+func fetchedFromURLs(d v1.Descriptor) bool {
+	return !d.MediaType.IsDistributable() && len(d.URLs) > 0
+}
+
+// foreignURLs names the first layer of img that lists urls, and them, for
+// an error: registries commonly refuse such manifests (distribution's
+// default allows no urls).
+func foreignURLs(img v1.Image) (v1.Hash, []string) {
+	m, err := img.Manifest()
+	if err != nil {
+		return v1.Hash{}, nil
+	}
+	for _, d := range m.Layers {
+		if len(d.URLs) > 0 {
+			return d.Digest, d.URLs
+		}
+	}
+	return v1.Hash{}, nil
 }
 
 // plan is what a push will have to do, known before it starts: which
@@ -123,13 +159,6 @@ func (p *plan) add(a any, repo name.Repository) error {
 			}
 		}
 	case v1.Layer:
-		mt, err := a.MediaType()
-		if err != nil {
-			return err
-		}
-		if !mt.IsDistributable() {
-			return nil
-		}
 		switch where, src := originOf(a, repo); where {
 		case sameRepository:
 		case sameRegistry:
@@ -195,7 +224,13 @@ func (w *writer) image(ctx context.Context, img v1.Image, digest v1.Hash) error 
 	if err := all(ctx, len(bs), func(ctx context.Context, i int) error { return w.blob(ctx, bs[i]) }); err != nil {
 		return err
 	}
-	return w.pusher.Put(ctx, w.repo.Digest(digest.String()), img)
+	if err := w.pusher.Put(ctx, w.repo.Digest(digest.String()), img); err != nil {
+		if layer, urls := foreignURLs(img); len(urls) > 0 {
+			return fmt.Errorf("the registry refused manifest %s, which lists layer %s to be fetched from %s rather than from the registry (many registries refuse such foreign URLs): publish an image whose layers are all in it: %w", digest, layer, strings.Join(urls, ", "), err)
+		}
+		return err
+	}
+	return nil
 }
 
 // index writes every child the registry lacks, then the index by digest.
@@ -241,15 +276,8 @@ func (w *writer) index(ctx context.Context, idx v1.ImageIndex, digest v1.Hash) e
 // blob makes l present in the repository: nothing to do if it was read
 // from there, a mount if it was read from a sibling repository, else an
 // upload by go-containerregistry (existence check, then one stream, with
-// retries). Foreign layers are skipped, as go-containerregistry does.
+// retries). Layers fetched from their urls are not among the blobs.
 func (w *writer) blob(ctx context.Context, l v1.Layer) error {
-	mt, err := l.MediaType()
-	if err != nil {
-		return err
-	}
-	if !mt.IsDistributable() {
-		return nil
-	}
 	where, src := originOf(l, w.repo)
 	if where == sameRepository {
 		return nil

@@ -9,7 +9,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
@@ -168,4 +170,58 @@ func TestAllWithProgressLogging(t *testing.T) {
 			t.Fatalf("All() = %v", err)
 		}
 	}
+}
+
+// Non-distributable layers (Windows base layers, some vendors'): one
+// without urls is uploaded like any other, since nobody could fetch it
+// otherwise; one with urls is not, and the distribution registry's refusal
+// of foreign URLs (its default) names the layer and the URLs.
+func TestAllNonDistributableLayers(t *testing.T) {
+	t.Parallel()
+	reg, opts := startRegistry(t)
+	ctx := context.Background()
+	layer, err := random.Layer(512, types.OCIRestrictedLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+
+	t.Run("without urls", func(t *testing.T) {
+		img, err := mutate.Append(base, mutate.Addendum{Layer: layer, MediaType: types.OCIRestrictedLayer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		repo, _ := name.NewRepository(reg.Host() + "/acme/nondist")
+		if _, err := All(ctx, img, repo, []name.Tag{repo.Tag("1.0")}, opts); err != nil {
+			t.Fatalf("All() = %v", err)
+		}
+		back, err := remote.Image(repo.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := layer.Digest()
+		l, err := back.LayerByDigest(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatalf("fetching the non-distributable layer back: %v", err)
+		}
+		rc.Close()
+	})
+	t.Run("with urls", func(t *testing.T) {
+		img, err := mutate.Append(base, mutate.Addendum{Layer: layer, MediaType: types.OCIRestrictedLayer, URLs: []string{"https://example.com/layer.tar.gz"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		repo, _ := name.NewRepository(reg.Host() + "/acme/foreign")
+		_, err = All(ctx, img, repo, []name.Tag{repo.Tag("1.0")}, opts)
+		d, _ := layer.Digest()
+		for _, want := range []string{"refused manifest", "layer " + d.String(), "https://example.com/layer.tar.gz", "foreign URLs"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("All() = %v, want an error saying %q", err, want)
+			}
+		}
+	})
 }

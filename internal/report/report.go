@@ -68,7 +68,12 @@ func (r Report) Outputs() (map[string]string, error) {
 	platforms := []platform{}
 	for _, e := range r.Entries {
 		if !e.Attestation {
-			platforms = append(platforms, platform{e.Platform, e.Digest})
+			// As the index writes it: linux/arm64/v8 stays so.
+			p := e.Written
+			if p == "" {
+				p = e.Platform
+			}
+			platforms = append(platforms, platform{p, e.Digest})
 		}
 	}
 	pj, err := json.Marshal(platforms)

@@ -40,8 +40,11 @@ const (
 // Entry is one manifest of the published index, or of a single image.
 type Entry struct {
 	// Platform is os/arch[/variant]; for an attestation, the platform of the
-	// image it describes.
+	// image it describes. It is normalized for comparison (linux/arm64/v8
+	// is linux/arm64); Written keeps it as the index or config writes it,
+	// for outputs.
 	Platform string
+	Written  string
 	// Digest is the digest published; empty when dropped.
 	Digest      string
 	Source      string // the source line it came from
@@ -56,6 +59,7 @@ type entry struct {
 	digest   v1.Hash
 	img      v1.Image
 	platform string
+	written  string // platform as the source writes it
 	// attests is the digest an attestation manifest describes.
 	attests string
 }
@@ -121,7 +125,7 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 		if e.attests != "" {
 			continue
 		}
-		out := Entry{Platform: e.platform, Source: e.line, Fate: Preserved}
+		out := Entry{Platform: e.platform, Written: e.written, Source: e.line, Fate: Preserved}
 		img := e.img
 		if policy != inputs.Preserve || !attested[e.digest.String()] {
 			stamped, r, err := Image(e.img, p)
@@ -259,7 +263,7 @@ func collectIndex(entries []*entry, line string, idx v1.ImageIndex) ([]*entry, e
 			e := &entry{line: line, desc: desc, digest: d.Digest, img: img}
 			if d.Annotations[annotationRefType] == attestationRefType {
 				e.attests = d.Annotations[annotationRefDigest]
-			} else if e.platform, err = platformOf(d.Platform, img); err != nil {
+			} else if e.platform, e.written, err = platformOf(d.Platform, img); err != nil {
 				return nil, fmt.Errorf("reading the platform of %s in %s: %w", d.Digest, line, err)
 			}
 			entries = append(entries, e)
@@ -289,7 +293,7 @@ func collectImage(entries []*entry, line string, img v1.Image) ([]*entry, error)
 	if err := json.Unmarshal(mustMarshal(desc), &doc); err != nil {
 		return nil, err
 	}
-	return append(entries, &entry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat)}), nil
+	return append(entries, &entry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat), written: platformText(*plat)}), nil
 }
 
 // ImageEntry describes a single image published on its own.
@@ -298,15 +302,15 @@ func ImageEntry(line string, img v1.Image, res Result) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	platform, err := platformOf(nil, img)
+	platform, written, err := platformOf(nil, img)
 	if err != nil {
-		platform = "unknown"
+		platform, written = "unknown", "unknown"
 	}
 	fate := Unchanged
 	if res.Changed {
 		fate = Stamped
 	}
-	return Entry{Platform: platform, Digest: d.String(), Source: line, Fate: fate}, nil
+	return Entry{Platform: platform, Written: written, Digest: d.String(), Source: line, Fate: fate}, nil
 }
 
 // CheckPlatforms compares the platforms published with the exact set
@@ -343,19 +347,32 @@ func CheckPlatforms(entries []Entry, want []v1.Platform) error {
 }
 
 // platformOf is the descriptor's platform, or the config's when the index
-// does not say.
-func platformOf(p *v1.Platform, img v1.Image) (string, error) {
+// does not say: normalized, and as written.
+func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 	if p != nil && p.OS != "" && p.Architecture != "" {
-		return inputs.PlatformString(*p), nil
+		return inputs.PlatformString(*p), platformText(*p), nil
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if cp := cf.Platform(); cp != nil && cp.OS != "" {
-		return inputs.PlatformString(*cp), nil
+		return inputs.PlatformString(*cp), platformText(*cp), nil
 	}
-	return "", fmt.Errorf("neither the index nor the config names a platform")
+	return "", "", fmt.Errorf("neither the index nor the config names a platform")
+}
+
+// platformText is p as written, the variant kept where PlatformString
+// drops it (arm64/v8): what the platforms output reports.
+func platformText(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	if p.OSVersion != "" {
+		s += ":" + p.OSVersion
+	}
+	return s
 }
 
 // checkDuplicates refuses two images for one platform: a client pulling

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -108,6 +109,12 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	}
 	res.Annotations = entries
 
+	convert := mt == types.DockerManifestSchema2 && len(annotations) > 0
+	if convert {
+		if newConfig, err = ociConfig(newConfig); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing config: %w", err)
+		}
+	}
 	configChanged := !bytes.Equal(newConfig, rawConfig)
 	annotationsChanged := !maps.Equal(annotations, oldAnnotations)
 	if !configChanged && !annotationsChanged {
@@ -134,7 +141,7 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 		delete(m, "annotations")
 	}
 	var retyped map[v1.Hash]types.MediaType
-	if mt == types.DockerManifestSchema2 && len(annotations) > 0 {
+	if convert {
 		if retyped, err = toOCI(m); err != nil {
 			return nil, Result{}, err
 		}
@@ -268,6 +275,69 @@ func toOCI(m document) (map[v1.Hash]types.MediaType, error) {
 	}
 	m["layers"] = mustMarshal(layers)
 	return retyped, nil
+}
+
+// ociConfig makes a Docker config body valid under the OCI config schema
+// (image-spec schema/config-schema.json), which allows null only for
+// Entrypoint, Cmd, Volumes and Labels: Docker writes null for unset fields
+// ("Env": null, as buildah commit --format docker does), which means the same
+// as leaving them out. rootfs.diff_ids, required, becomes []. A config
+// without nulls comes back byte-identical.
+func ociConfig(raw []byte) ([]byte, error) {
+	var cfg document
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, err
+	}
+	changed := dropNulls(cfg, nil)
+	if inner, ok := cfg["config"]; ok {
+		var c document
+		if err := json.Unmarshal(inner, &c); err != nil {
+			return nil, err
+		}
+		if dropNulls(c, []string{"Entrypoint", "Cmd", "Volumes", "Labels"}) {
+			cfg["config"], changed = mustMarshal(c), true
+		}
+	}
+	if r, ok := cfg["rootfs"]; ok {
+		var rootfs document
+		if err := json.Unmarshal(r, &rootfs); err != nil {
+			return nil, err
+		}
+		if ids, ok := rootfs["diff_ids"]; !ok || isNull(ids) {
+			rootfs["diff_ids"] = json.RawMessage("[]")
+			cfg["rootfs"], changed = mustMarshal(rootfs), true
+		}
+	}
+	if h, ok := cfg["history"]; ok {
+		var history []document
+		if err := json.Unmarshal(h, &history); err != nil {
+			return nil, err
+		}
+		edited := false
+		for _, e := range history {
+			edited = dropNulls(e, nil) || edited
+		}
+		if edited {
+			cfg["history"], changed = mustMarshal(history), true
+		}
+	}
+	if !changed {
+		return raw, nil
+	}
+	return mustMarshal(cfg), nil
+}
+
+// dropNulls removes d's null fields but those named in keep, and reports
+// whether it removed any.
+func dropNulls(d document, keep []string) bool {
+	changed := false
+	for k, v := range d {
+		if isNull(v) && !slices.Contains(keep, k) {
+			delete(d, k)
+			changed = true
+		}
+	}
+	return changed
 }
 
 func retype(desc document) (types.MediaType, bool, error) {
