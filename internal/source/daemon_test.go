@@ -8,45 +8,123 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/source"
 	"github.com/ghcr-publish/publish-action/internal/testkit/enginetest"
 )
 
+// images are what a Loaded holds by platform (os/arch[/variant]), with
+// attestations under "attestation of PLATFORM"; every layer is read back
+// and checked against its digest and its config's diff ID.
+func images(t *testing.T, l *source.Loaded) map[string]v1.Image {
+	t.Helper()
+	out := map[string]v1.Image{}
+	add := func(key string, img v1.Image) {
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkLayers(t, img, m)
+		out[key] = img
+	}
+	if l.Image != nil {
+		cf, err := l.Image.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(platformName(*cf.Platform()), l.Image)
+		return out
+	}
+	im, err := l.Index.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDigest := map[string]string{}
+	for _, d := range im.Manifests {
+		if d.Platform != nil {
+			byDigest[d.Digest.String()] = platformName(*d.Platform)
+		}
+	}
+	for _, d := range im.Manifests {
+		img, err := l.Index.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := byDigest[d.Digest.String()]
+		if ref := d.Annotations["vnd.docker.reference.digest"]; ref != "" {
+			key = "attestation of " + byDigest[ref]
+		}
+		add(key, img)
+	}
+	return out
+}
+
+func loadDaemon(t *testing.T, host, ref string) *source.Loaded {
+	t.Helper()
+	tmp := t.TempDir()
+	l, err := source.Load(context.Background(), &inputs.Source{Line: "docker-daemon:" + ref, Transport: inputs.DockerDaemon, Daemon: ref}, source.Options{DockerHost: host, TempDir: tmp})
+	if err != nil {
+		t.Fatalf("Load(docker-daemon:%s) = %v", ref, err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+			t.Errorf("Close left %d entries in the temp dir", len(ents))
+		}
+	})
+	return l
+}
+
+func sortedKeys(m map[string]v1.Image) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+var gzipLayers = []types.MediaType{types.DockerLayer, types.OCILayer}
+
+// A docker build FROM scratch, read by tag, by ID and by name alone
+// (NAME:latest), from any engine and store: the image with the
+// Dockerfile's label, every layer gzip-compressed (the classic store keeps
+// them plain: compressed once here) and decompressing to its diff ID.
 func TestLoadDockerDaemon(t *testing.T) {
 	t.Parallel()
 	host := enginetest.Require(t)
-	tag := fmt.Sprintf("publish-action-test/daemon:%d", time.Now().UnixNano())
+	repo := fmt.Sprintf("publish-action-test/daemon-%d", time.Now().UnixNano())
+	tag := repo + ":latest"
 	big := strings.Repeat("incompressible? no, but large enough to span pgzip blocks. ", 40000)
 	enginetest.Build(t, tag, map[string]string{"a.txt": "hello", "big.txt": big},
 		"COPY a.txt /a.txt", "COPY big.txt /big.txt", `LABEL org.opencontainers.image.title="from the Dockerfile"`)
 	id := enginetest.Docker(t, "image", "inspect", "--format", "{{.Id}}", tag)
 
-	for _, ref := range []string{tag, id} {
-		tmp := t.TempDir()
-		l, err := source.Load(context.Background(), &inputs.Source{Line: "docker-daemon:" + ref, Transport: inputs.DockerDaemon, Daemon: ref}, source.Options{DockerHost: host, TempDir: tmp})
-		if err != nil {
-			t.Fatalf("Load(docker-daemon:%s) = %v", ref, err)
-		}
-		img := l.Image
-		if err := validate.Image(img); err != nil {
-			t.Errorf("image from the engine is inconsistent: %v", err)
+	for _, ref := range []string{tag, id, repo} {
+		l := loadDaemon(t, host, ref)
+		imgs := images(t, l)
+		img := imgs[runtime.GOOS+"/"+runtime.GOARCH]
+		if img == nil {
+			t.Fatalf("docker-daemon:%s holds %v, want %s/%s", ref, sortedKeys(imgs), runtime.GOOS, runtime.GOARCH)
 		}
 		m, _ := img.Manifest()
 		if len(m.Layers) != 2 {
 			t.Errorf("%d layers, want 2", len(m.Layers))
 		}
 		for _, d := range m.Layers {
-			if d.MediaType != types.DockerLayer {
+			if !slices.Contains(gzipLayers, d.MediaType) {
 				t.Errorf("layer media type %s, want gzip", d.MediaType)
 			}
 		}
@@ -54,12 +132,126 @@ func TestLoadDockerDaemon(t *testing.T) {
 		if cf.Config.Labels["org.opencontainers.image.title"] != "from the Dockerfile" {
 			t.Errorf("labels = %v, want the Dockerfile's", cf.Config.Labels)
 		}
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
+	}
+}
+
+// docker import of a root filesystem: no Dockerfile, one plain layer.
+func TestLoadDockerDaemonImported(t *testing.T) {
+	t.Parallel()
+	host := enginetest.Require(t)
+	tag := fmt.Sprintf("publish-action-test/imported:%d", time.Now().UnixNano())
+	enginetest.Import(t, tag, map[string]string{"hello": "#!/bin/sh\necho hello\n", "etc/os-release": "ID=test\n"})
+	imgs := images(t, loadDaemon(t, host, tag))
+	if len(imgs) != 1 {
+		t.Fatalf("docker-daemon:%s holds %v, want one image", tag, sortedKeys(imgs))
+	}
+	for _, img := range imgs {
+		cf, _ := img.ConfigFile()
+		if got := strings.Join(cf.Config.Cmd, " "); got != "/hello" {
+			t.Errorf("Cmd = %q, want /hello", got)
 		}
-		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
-			t.Errorf("Close left %d entries in the temp dir", len(ents))
+	}
+}
+
+// A BuildKit multi-platform build with its provenance in the containerd
+// store (Docker 29's default), also exported by the same build as an OCI
+// archive (what --output type=oci gives): docker-daemon: reads every
+// platform and attestation, and the very index the OCI archive holds.
+func TestLoadDockerDaemonMultiPlatform(t *testing.T) {
+	t.Parallel()
+	host := enginetest.Require(t)
+	enginetest.RequireContainerdStore(t)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"with provenance", []string{"--provenance=mode=max"}, []string{"attestation of linux/amd64", "attestation of linux/arm64", "linux/amd64", "linux/arm64"}},
+		{"without provenance", []string{"--provenance=false"}, []string{"linux/amd64", "linux/arm64"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tag := fmt.Sprintf("publish-action-test/multi:%d", time.Now().UnixNano())
+			dir := enginetest.Context(t, map[string]string{"a.txt": tc.name}, "ARG TARGETARCH", "COPY a.txt /a-$TARGETARCH.txt")
+			archive := filepath.Join(t.TempDir(), "oci.tar")
+			flags := append([]string{"--platform", "linux/amd64,linux/arm64", "--output", "type=image", "--output", "type=oci,dest=" + archive}, tc.flags...)
+			enginetest.BuildxBuild(t, tag, dir, flags...)
+
+			fromDaemon := loadDaemon(t, host, tag)
+			if fromDaemon.Index == nil {
+				t.Fatalf("docker-daemon:%s read as one image, want the index", tag)
+			}
+			if got := sortedKeys(images(t, fromDaemon)); !slices.Equal(got, tc.want) {
+				t.Errorf("docker-daemon:%s holds %v, want %v", tag, got, tc.want)
+			}
+			fromOCI, err := source.Load(context.Background(), &inputs.Source{Transport: inputs.OCIArchive, Path: archive}, source.Options{TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fromOCI.Close()
+			got, _ := fromDaemon.Index.Digest()
+			want, _ := fromOCI.Index.Digest()
+			if got != want {
+				t.Errorf("docker-daemon: reads index %s, the build's OCI archive %s", got, want)
+			}
+		})
+	}
+}
+
+// zstd layers as BuildKit stores them in the containerd store: published as
+// zstd, under the zstd media type, each decompressing to its diff ID.
+func TestLoadDockerDaemonZstd(t *testing.T) {
+	t.Parallel()
+	host := enginetest.Require(t)
+	enginetest.RequireContainerdStore(t)
+	tag := fmt.Sprintf("publish-action-test/zstd:%d", time.Now().UnixNano())
+	dir := enginetest.Context(t, map[string]string{"a.txt": strings.Repeat("zstd ", 1000)}, "COPY a.txt /a.txt")
+	enginetest.BuildxBuild(t, tag, dir, "--provenance=false", "--output", "type=image,compression=zstd,force-compression=true,oci-mediatypes=true")
+	imgs := images(t, loadDaemon(t, host, tag))
+	if len(imgs) != 1 {
+		t.Fatalf("docker-daemon:%s holds %v, want one image", tag, sortedKeys(imgs))
+	}
+	for _, img := range imgs {
+		m, _ := img.Manifest()
+		for _, d := range m.Layers {
+			if d.MediaType != types.OCILayerZStd {
+				t.Errorf("layer %s has media type %s, want zstd", d.Digest, d.MediaType)
+			}
 		}
+	}
+}
+
+// One platform of a multi-platform image removed from the containerd store
+// (as if only the other was pulled): either the engine exports what it has,
+// and the missing platform is left out with a notice, or it refuses, and
+// the error carries its message and names the platform it has.
+func TestLoadDockerDaemonPartlyPulled(t *testing.T) {
+	t.Parallel()
+	host := enginetest.Require(t)
+	enginetest.RequireContainerdStore(t)
+	tag := fmt.Sprintf("publish-action-test/partial:%d", time.Now().UnixNano())
+	dir := enginetest.Context(t, map[string]string{"a.txt": "partial"}, "ARG TARGETARCH", "COPY a.txt /a-$TARGETARCH.txt")
+	enginetest.BuildxBuild(t, tag, dir, "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--output", "type=image")
+	enginetest.Docker(t, "image", "rm", "--platform", "linux/arm64", tag)
+
+	l, err := source.Load(context.Background(), &inputs.Source{Line: "docker-daemon:" + tag, Transport: inputs.DockerDaemon, Daemon: tag}, source.Options{DockerHost: host, TempDir: t.TempDir()})
+	if err != nil {
+		for _, want := range []string{"it holds only linux/amd64", "docker pull --platform"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Load() = %v, want an error saying %q", err, want)
+			}
+		}
+		return
+	}
+	defer l.Close()
+	if got := sortedKeys(images(t, l)); !slices.Equal(got, []string{"linux/amd64"}) {
+		t.Errorf("holds %v, want linux/amd64 only", got)
+	}
+	if lacks := l.Lacks([]v1.Platform{{OS: "linux", Architecture: "arm64"}}); !slices.Equal(lacks, []string{"linux/arm64"}) {
+		t.Errorf("Lacks(linux/arm64) = %v", lacks)
+	}
+	if !strings.Contains(strings.Join(l.Notices, " "), "linux/arm64") {
+		t.Errorf("notices %q do not name linux/arm64", l.Notices)
 	}
 }
 
