@@ -240,3 +240,35 @@ func TestMatrixMerge(t *testing.T) {
 		}
 	}
 }
+
+// A Docker 29 export of a multi-platform image with provenance (the
+// containerd store's docker save: an OCI layout in a tar) publishes every
+// platform and attestation, to the digest the same image gives as an OCI
+// layout (buildx --output type=oci); the platforms output keeps arm64's
+// variant as the index writes it.
+func TestPublishEngineExportLikeOCILayout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	writeBuildx(t, f, "multi", sample.IndexOptions{Seed: "export", Attestations: true, Platforms: []v1.Platform{
+		{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64", Variant: "v8"},
+	}})
+	tarLayout(t, filepath.Join(f.ws, "multi"), filepath.Join(f.ws, "export.tar"))
+	// The same tags, since the version label comes from them.
+	fromLayout := f.run(t, map[string]string{"INPUT_SOURCE": "oci:multi", "INPUT_TAGS": "1.0"})
+	fromExport := f.run(t, map[string]string{"INPUT_SOURCE": "docker-archive:export.tar", "INPUT_TAGS": "1.0", "INPUT_PLATFORMS": "linux/amd64,linux/arm64"})
+	for _, r := range []result{fromLayout, fromExport} {
+		if r.err != nil {
+			t.Fatalf("Run() = %v\n%s", r.err, r.log)
+		}
+	}
+	if fromExport.outputs["digest"] != fromLayout.outputs["digest"] {
+		t.Errorf("the export publishes as %s, the OCI layout as %s", fromExport.outputs["digest"], fromLayout.outputs["digest"])
+	}
+	if !strings.Contains(fromExport.outputs["platforms"], `"platform":"linux/arm64/v8"`) {
+		t.Errorf("platforms output %s, want linux/arm64/v8 as the index writes it", fromExport.outputs["platforms"])
+	}
+	_, idx := readIndex(t, f.reg.Host()+"/acme/widget:1.0")
+	if len(idx.Manifests) != 4 {
+		t.Errorf("the published index lists %d manifests, want 2 images and 2 attestations", len(idx.Manifests))
+	}
+}
