@@ -65,13 +65,12 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	var sec secrets
 	defer func() { err = finish(ctx, err, sec) }()
 	in, err := inputs.Read(gha, opts.GitHubRegistries...)
-	// Mask before anything can be printed, even when inputs are bad.
-	for _, secret := range []string{in.Token, in.Password} {
-		if secret != "" {
-			gha.AddMask(secret)
-		}
-	}
+	// Mask before anything can be printed, even when inputs are bad: every
+	// form a server could echo, not only the value as given.
 	sec = newSecrets(in)
+	for _, form := range sec.Forms() {
+		gha.AddMask(form)
+	}
 	if err != nil {
 		return err
 	}
@@ -88,6 +87,9 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 
 	log.start("Stamp: read the source, write the metadata")
 	keychain := newKeychain(in, p, opts)
+	// Every registry request, token exchanges and redirects included, is
+	// checked against the keychain's rule as it leaves.
+	opts.RegistryTransport = keychain.Transport(opts.RegistryTransport)
 	stamped, closeSources, err := stampSources(ctx, gha, in, p, keychain, opts)
 	defer closeSources()
 	if err != nil || !in.Push {
@@ -153,7 +155,7 @@ func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, g
 // newKeychain gives each registry the credentials the inputs allow it.
 func newKeychain(in inputs.Inputs, p plan.Plan, opts Options) credentials.Keychain {
 	keychain := credentials.Keychain{
-		GitHubHosts: append(in.Context.GitHubRegistries(), opts.GitHubRegistries...),
+		GitHubHosts: in.GitHubRegistries(),
 		Username:    in.Username,
 		Token:       in.Token,
 		Password:    in.Password,
@@ -214,7 +216,7 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 		gha.Infof("Reading %s", src.Line)
 		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
 		if err != nil {
-			return stamped{}, closeAll, &inputs.Error{Input: "source", Msg: err.Error()}
+			return stamped{}, closeAll, inputs.Wrap("source", err)
 		}
 		loaded = append(loaded, l)
 		for _, n := range l.Notices {
@@ -231,7 +233,7 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 	}
 	if in.Platforms != nil {
 		if err := stamp.CheckPlatforms(res.Entries, in.Platforms); err != nil {
-			return stamped{}, closeAll, &inputs.Error{Input: "platforms", Msg: err.Error()}
+			return stamped{}, closeAll, inputs.Wrap("platforms", err)
 		}
 	}
 	for _, e := range res.Entries {

@@ -2,10 +2,12 @@ package action
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -26,9 +28,10 @@ func echoRegistry(t *testing.T) *httptest.Server {
 			return
 		}
 		decoded, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(auth, "Basic "))
+		_, pass, _ := strings.Cut(string(decoded), ":")
 		body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{
 			"code":    "DENIED",
-			"message": fmt.Sprintf("you sent %q, that is %q, and %v", auth, decoded, r.Header),
+			"message": fmt.Sprintf("you sent %q, that is %q, and %v; hex %x, url %s", auth, decoded, r.Header, pass, url.QueryEscape(pass)),
 		}}})
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusForbidden)
@@ -63,8 +66,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		t.Fatal("Run() against the echoing registry succeeded")
 	}
 	basic := base64.StdEncoding.EncodeToString([]byte("robot:" + password))
-	for where, s := range map[string]string{"error": r.err.Error(), "log": strings.ReplaceAll(r.log, "::add-mask::"+password+"\n", ""), "outputs": r.raw, "summary": r.summary} {
-		if strings.Contains(s, password) || strings.Contains(s, basic) {
+	for where, s := range map[string]string{"error": r.err.Error(), "log": withoutMasks(r.log), "outputs": r.raw, "summary": r.summary} {
+		if strings.Contains(s, password) || strings.Contains(s, basic) || strings.Contains(s, hex.EncodeToString([]byte(password))) || strings.Contains(s, url.QueryEscape(password)) {
 			t.Errorf("the password shows in the %s: %s", where, s)
 		}
 	}

@@ -49,14 +49,17 @@ func Main(ctx context.Context, actionYAML []byte, args []string, getenv func(str
 	if err == nil {
 		return 0
 	}
-	// One annotation per bad input, titled with the input, so each shows
-	// next to the step in the Actions UI; anything else once.
-	if bad := inputs.Errors(err); len(bad) > 0 {
-		for _, e := range bad {
-			gha.WithFieldsMap(map[string]string{"title": "input " + e.Input}).Errorf("%s", e)
+	// One annotation per part of the error, titled with its input when it
+	// names one, so each shows next to the step in the Actions UI. Each
+	// part's own text is printed, never the *inputs.Error inside it: the
+	// action redacted every part on its own, and the input error under a
+	// redacted part still holds what was redacted.
+	for _, part := range inputs.Parts(err) {
+		if in := inputs.InputOf(part); in != "" {
+			gha.WithFieldsMap(map[string]string{"title": "input " + in}).Errorf("%s", part)
+			continue
 		}
-	} else {
-		gha.Errorf("%s", err)
+		gha.Errorf("%s", part)
 	}
 	return 1
 }

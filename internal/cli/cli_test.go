@@ -187,3 +187,42 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("bad flags: exit %d\n%s", code, stdout.String())
 	}
 }
+
+// TestErrorsRedactedAfterUnpacking: several bad inputs, one of them holding
+// the token. Each is printed on its own line, and none shows the token, in
+// any form a terminal would show it.
+func TestErrorsRedactedAfterUnpacking(t *testing.T) {
+	t.Parallel()
+	const token = "ghs_cliRedactionToken0123456789"
+	process := map[string]string{"GITHUB_API_URL": "http://127.0.0.1:1", "GITHUB_TOKEN": token}
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), actionYAML(t), []string{"--tags", token + "!", "--push", "maybe", "--image", "ghcr.io/acme/widget"}, mapEnv(process), &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	if code != 1 {
+		t.Fatalf("Main() = %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{"error: tags: ", "error: push: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, token) {
+		t.Errorf("the token was printed:\n%s", out)
+	}
+	if !strings.Contains(out, "***") {
+		t.Errorf("output shows no redaction:\n%s", out)
+	}
+}
+
+// TestConsoleMasks: outside Actions nobody masks what ::add-mask::
+// registers, so the console does, as the runner would.
+func TestConsoleMasks(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	c := Console(&out)
+	c.Write([]byte("::add-mask::s3cret-value\n::add-mask::s3cret\nsaw s3cret-value and s3cret\n::error::echoed s3cret-value\n"))
+	want := "saw *** and ***\nerror: echoed ***\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("Console mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"golang.org/x/oauth2"
+
+	"github.com/ghcr-publish/publish-action/internal/credentials"
 )
 
 // Info is what the API said. Zero fields mean "not known".
@@ -97,9 +99,12 @@ func NewClient(opts Options) (*github.Client, error) {
 	}
 	httpClient := &http.Client{Transport: transport}
 	if opts.Token != "" {
+		// The oauth2 transport sets the token on every request it carries,
+		// redirected ones included; the guard below it keeps the token to
+		// the API's host.
 		httpClient.Transport = &oauth2.Transport{
 			Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: opts.Token}),
-			Base:   transport,
+			Base:   credentials.API(transport, opts.APIURL, opts.Token),
 		}
 	}
 	client := github.NewClient(httpClient)

@@ -322,3 +322,32 @@ func TestFetchCancelled(t *testing.T) {
 		t.Errorf("Fetch() took %v after its context was cancelled at 100ms", elapsed)
 	}
 }
+
+// TestRedirectKeepsToken: an API that redirects to another host. The
+// oauth2 transport sets the token on the redirected request too; the guard
+// below it drops it, so the other host never sees it.
+func TestRedirectKeepsToken(t *testing.T) {
+	t.Parallel()
+	other := startAPI(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, strings.TrimSuffix(other.URL, "/")+r.URL.RequestURI(), http.StatusMovedPermanently)
+	}))
+	t.Cleanup(origin.Close)
+	const token = "ghs_redirectTestToken012345"
+	got, err := githubapi.Fetch(context.Background(), "Acme", "Widget", sha, githubapi.Options{APIURL: origin.URL, Token: token})
+	if err != nil {
+		t.Fatalf("Fetch = %v", err)
+	}
+	if got.FullName != "Acme/Widget" {
+		t.Errorf("Fetch found %q through the redirect, want Acme/Widget", got.FullName)
+	}
+	reqs := other.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("the other host saw no request: the redirect was not followed")
+	}
+	for _, r := range reqs {
+		if r.Authorization != "" {
+			t.Errorf("the other host received credentials: %s", r)
+		}
+	}
+}

@@ -2,12 +2,13 @@ package inputs
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ghcr-publish/publish-action/internal/credentials"
 )
 
 // Context is what the workflow run tells us about itself: the GitHub host, the
@@ -73,11 +74,7 @@ func (c Context) Repository() string {
 
 // ServerHost is the host of ServerURL, e.g. "github.com".
 func (c Context) ServerHost() string {
-	u, err := url.Parse(c.ServerURL)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Host)
+	return credentials.ServerHost(c.ServerURL)
 }
 
 // Registry is the Container registry that belongs to the GitHub host:
@@ -93,13 +90,9 @@ func (c Context) Registry() string {
 }
 
 // GitHubRegistries lists the registry hosts that may receive the token:
-// exactly GitHub's own, never any other containers.* host.
-func (c Context) GitHubRegistries() []string {
-	hosts := []string{"ghcr.io", "docker.pkg.github.com"}
-	if r := c.Registry(); r != "ghcr.io" {
-		hosts = append(hosts, r)
-	}
-	return hosts
+// exactly the registries of this run's GitHub (credentials owns the rule).
+func (c Context) GitHubRegistries() credentials.Hosts {
+	return credentials.GitHubRegistries(c.ServerURL)
 }
 
 // readContext collects the workflow context through gha, so that every

@@ -9,10 +9,34 @@ import (
 // own annotation, so a user with several mistakes fixes them in one round.
 type Error struct {
 	Input string // the input's name as written in action.yml, e.g. "image"
-	Msg   string // what is wrong and how to fix it
+	Msg   string // what is wrong and how to fix it; empty means Err says it
+	// Err is the cause, when the problem was found by a later step (a
+	// registry's 401 on a source): errors.As still finds it, so the advice
+	// for a refused request still runs.
+	Err error
 }
 
-func (e *Error) Error() string { return e.Input + ": " + e.Msg }
+func (e *Error) Error() string {
+	switch {
+	case e.Msg == "" && e.Err != nil:
+		return e.Input + ": " + e.Err.Error()
+	case e.Err != nil:
+		return e.Input + ": " + e.Msg + ": " + e.Err.Error()
+	}
+	return e.Input + ": " + e.Msg
+}
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Wrap attributes err, found by a later step, to input. Input names are
+// attached here, at the edge, so the step's error keeps its type.
+func Wrap(input string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Input: input, Err: err}
+}
 
 // errorf builds an *Error for input.
 func errorf(input, format string, args ...any) *Error {
@@ -22,19 +46,39 @@ func errorf(input, format string, args ...any) *Error {
 // Errors returns every *Error found in err, which may be a single *Error or
 // an errors.Join of them.
 func Errors(err error) []*Error {
+	var out []*Error
+	for _, part := range Parts(err) {
+		var e *Error
+		if errors.As(part, &e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Parts unpacks err into what a user is shown one by one: the parts of an
+// errors.Join (nested joins flattened), or err itself. A part's own text is
+// what to print: it may be a redacted wrapper around an *Error, whose
+// Input InputOf finds.
+func Parts(err error) []error {
 	if err == nil {
 		return nil
 	}
 	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []*Error
+		var out []error
 		for _, e := range joined.Unwrap() {
-			out = append(out, Errors(e)...)
+			out = append(out, Parts(e)...)
 		}
 		return out
 	}
+	return []error{err}
+}
+
+// InputOf names the input err is about, "" when it is about none.
+func InputOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
-		return []*Error{e}
+		return e.Input
 	}
-	return nil
+	return ""
 }

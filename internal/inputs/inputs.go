@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ghcr-publish/publish-action/internal/credentials"
 )
 
 // Limits ghcr.io applies to what it shows on a package page (GitHub docs,
@@ -271,16 +273,16 @@ func parseBool(input, v string, def bool) (bool, error) {
 	return def, errorf(input, "%q is not a boolean; use true or false", v)
 }
 
-// IsGitHubRegistry reports whether host is one of GitHub's registries, the
-// only hosts that may receive the token.
+// GitHubRegistries are the registry hosts that may receive the token: this
+// run's GitHub's, and the hosts tests stand in for them. The rule is
+// credentials'; inputs only asks it.
+func (in Inputs) GitHubRegistries() credentials.Hosts {
+	return credentials.GitHubRegistries(in.Context.ServerURL, in.extraGitHubRegistries...)
+}
+
+// IsGitHubRegistry reports whether host is one of GitHubRegistries.
 func (in Inputs) IsGitHubRegistry(host string) bool {
-	host = strings.ToLower(host)
-	for _, h := range append(in.Context.GitHubRegistries(), in.extraGitHubRegistries...) {
-		if host == strings.ToLower(h) {
-			return true
-		}
-	}
-	return false
+	return in.GitHubRegistries().Contains(host)
 }
 
 // parseImage validates the image input, or derives the default
@@ -303,6 +305,11 @@ func parseImage(v string, ctx Context) (repo name.Repository, derived, lowercase
 	}
 	if i := strings.LastIndex(v, ":"); i > strings.LastIndex(v, "/") {
 		return name.Repository{}, false, false, errorf("image", "%q has a tag; give the repository only (%s) and put %q in tags", v, v[:i], v[i+1:])
+	}
+	if strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.Contains(v, "//") {
+		// go-containerregistry accepts ghcr.io//acme/widget, and a
+		// registry may store it under a name no one meant.
+		return name.Repository{}, false, false, errorf("image", "%q has an empty path component; give REGISTRY/OWNER/NAME with no leading, trailing or doubled /, e.g. %s", truncate(v, 120), strings.Trim(strings.Join(strings.FieldsFunc(v, func(r rune) bool { return r == '/' }), "/"), "/"))
 	}
 	// A bare OWNER/NAME means GitHub's registry here, not Docker Hub: this
 	// action publishes to GitHub.

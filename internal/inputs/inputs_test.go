@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ghcr-publish/publish-action/internal/credentials"
 )
 
 // env is a workflow environment for Read: a map, with GitHub's usual context.
@@ -141,6 +143,9 @@ func TestReadBadInputs(t *testing.T) {
 		{"image with tag", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget:1.0"}, "image", `put "1.0" in tags`},
 		{"image with digest", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget@sha256:abc"}, "image", "repository only"},
 		{"image without owner", map[string]string{"INPUT_IMAGE": "ghcr.io/widget"}, "image", "OWNER/NAME"},
+		{"image with a leading slash", map[string]string{"INPUT_IMAGE": "/acme/widget"}, "image", "empty path component"},
+		{"image with a doubled slash", map[string]string{"INPUT_IMAGE": "ghcr.io/acme//widget"}, "image", "empty path component"},
+		{"image with a trailing slash", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget/"}, "image", "empty path component"},
 		{"no repository to derive image", map[string]string{"GITHUB_REPOSITORY": ""}, "image", "give the destination"},
 		{"invalid tag", map[string]string{"INPUT_TAGS": "1.0\n-bad"}, "tags", "not a valid tag"},
 		{"tag too long", map[string]string{"INPUT_TAGS": strings.Repeat("a", 129)}, "tags", "up to 128"},
@@ -238,11 +243,13 @@ func TestEnterpriseRegistry(t *testing.T) {
 	tests := []struct {
 		server string
 		want   string
-		hosts  []string
+		hosts  credentials.Hosts
 	}{
-		{"https://github.com", "ghcr.io", []string{"ghcr.io", "docker.pkg.github.com"}},
-		{"https://github.example.com", "containers.github.example.com", []string{"ghcr.io", "docker.pkg.github.com", "containers.github.example.com"}},
-		{"https://acme.ghe.com/", "containers.acme.ghe.com", []string{"ghcr.io", "docker.pkg.github.com", "containers.acme.ghe.com"}},
+		{"https://github.com", "ghcr.io", credentials.Hosts{"ghcr.io", "docker.pkg.github.com"}},
+		// An Enterprise's token goes to that Enterprise's hosts only, never
+		// to github.com's registries.
+		{"https://github.example.com", "containers.github.example.com", credentials.Hosts{"containers.github.example.com", "docker.github.example.com"}},
+		{"https://acme.ghe.com/", "containers.acme.ghe.com", credentials.Hosts{"containers.acme.ghe.com", "docker.acme.ghe.com"}},
 	}
 	for _, tt := range tests {
 		in, err := Read(env(t, map[string]string{"GITHUB_SERVER_URL": tt.server}))
@@ -257,6 +264,9 @@ func TestEnterpriseRegistry(t *testing.T) {
 		}
 		if in.IsGitHubRegistry("containers.evil.example") {
 			t.Errorf("IsGitHubRegistry(containers.evil.example) = true for %s", tt.server)
+		}
+		if tt.want != "ghcr.io" && in.IsGitHubRegistry("ghcr.io") {
+			t.Errorf("IsGitHubRegistry(ghcr.io) = true on Enterprise %s: its token would go to github.com", tt.server)
 		}
 	}
 }
