@@ -123,7 +123,7 @@ func TestBinary(t *testing.T) {
 	t.Run("bad inputs exit 1 with one annotation each", func(t *testing.T) {
 		before := len(reg.Requests())
 		env := base()
-		env["INPUT_IMAGE"] = reg.Host() + "/Acme/Widget"
+		env["INPUT_IMAGE"] = reg.Host() + "/acme//widget"
 		env["INPUT_TAGS"] = "-bad"
 		env["INPUT_PUSH"] = "perhaps"
 		stdout, outputs, code := runBinary(t, bin, env)

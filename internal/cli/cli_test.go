@@ -182,7 +182,7 @@ func TestCommandLine(t *testing.T) {
 
 	// Bad flags: one line naming the input, exit 1.
 	stdout.Reset()
-	code = Main(context.Background(), actionYAML(t), []string{"--image", "Bad/Name", "--push", "maybe"}, mapEnv(process), &stdout, &stderr)
+	code = Main(context.Background(), actionYAML(t), []string{"--image", "/acme/widget", "--push", "maybe"}, mapEnv(process), &stdout, &stderr)
 	if code != 1 || !strings.Contains(stdout.String(), "error: image: ") || !strings.Contains(stdout.String(), "error: push: ") {
 		t.Errorf("bad flags: exit %d\n%s", code, stdout.String())
 	}
