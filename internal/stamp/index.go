@@ -85,6 +85,9 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 		if err := json.Unmarshal(raw, &base); err != nil {
 			return nil, Result{}, fmt.Errorf("parsing index of %s: %w", sources[0].Line, err)
 		}
+		if base == nil {
+			return nil, Result{}, fmt.Errorf("parsing index of %s: it is null, not a JSON object", sources[0].Line)
+		}
 		if mediaType, err = original.MediaType(); err != nil {
 			return nil, Result{}, err
 		}
@@ -94,7 +97,11 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 	for _, src := range sources {
 		var err error
 		if src.Index != nil {
-			entries, err = collectIndex(entries, src.Line, src.Index)
+			w := &walk{line: src.Line, seen: map[v1.Hash]bool{}}
+			if d, derr := src.Index.Digest(); derr == nil {
+				w.seen[d] = true
+			}
+			entries, err = w.collect(entries, src.Index, 0)
 		} else {
 			entries, err = collectImage(entries, src.Line, src.Image)
 		}
@@ -229,8 +236,24 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 // descriptorOrder is the field order of descriptors in image-spec examples.
 var descriptorOrder = []string{"mediaType", "artifactType", "digest", "size", "urls", "platform", "annotations"}
 
-// collectIndex appends the manifests of idx, flattening nested indexes.
-func collectIndex(entries []*entry, line string, idx v1.ImageIndex) ([]*entry, error) {
+// Bounds on an index's nesting: real images nest one or two levels and
+// list a few dozen manifests. Each index is visited once, by digest, so an
+// index that lists the next level twice cannot double the work per level.
+const (
+	MaxIndexDepth = 8
+	MaxManifests  = 1000
+)
+
+// walk collects the manifests of one index source.
+type walk struct {
+	line    string
+	seen    map[v1.Hash]bool // indexes visited
+	visited int              // manifests visited
+}
+
+// collect appends the manifests of idx, flattening nested indexes.
+func (w *walk) collect(entries []*entry, idx v1.ImageIndex, depth int) ([]*entry, error) {
+	line := w.line
 	raw, err := idx.RawManifest()
 	if err != nil {
 		return nil, fmt.Errorf("reading index of %s: %w", line, err)
@@ -246,13 +269,23 @@ func collectIndex(entries []*entry, line string, idx v1.ImageIndex) ([]*entry, e
 		if err := json.Unmarshal(mustMarshal(desc), &d); err != nil {
 			return nil, fmt.Errorf("parsing a descriptor in %s: %w", line, err)
 		}
+		if w.visited++; w.visited > MaxManifests {
+			return nil, fmt.Errorf("%s lists more than %d manifests, counting nested indexes; an image has a few dozen", line, MaxManifests)
+		}
 		switch {
 		case d.MediaType.IsIndex():
+			if depth+1 >= MaxIndexDepth {
+				return nil, fmt.Errorf("%s nests indexes more than %d deep (at %s); flatten it", line, MaxIndexDepth, d.Digest)
+			}
+			if w.seen[d.Digest] {
+				return nil, fmt.Errorf("%s lists index %s more than once; each index may appear once", line, d.Digest)
+			}
+			w.seen[d.Digest] = true
 			nested, err := idx.ImageIndex(d.Digest)
 			if err != nil {
 				return nil, fmt.Errorf("reading nested index %s of %s: %w", d.Digest, line, err)
 			}
-			if entries, err = collectIndex(entries, line, nested); err != nil {
+			if entries, err = w.collect(entries, nested, depth+1); err != nil {
 				return nil, err
 			}
 		case d.MediaType.IsImage():

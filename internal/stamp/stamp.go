@@ -70,6 +70,10 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	if err := json.Unmarshal(rawConfig, &cfg); err != nil {
 		return nil, Result{}, fmt.Errorf("parsing config: %w", err)
 	}
+	if cfg == nil {
+		// JSON null unmarshals to a nil map without error.
+		return nil, Result{}, fmt.Errorf("parsing config: it is null, not a JSON object")
+	}
 	var inner document
 	if raw, ok := cfg["config"]; ok && !isNull(raw) {
 		if err := json.Unmarshal(raw, &inner); err != nil {
@@ -103,6 +107,14 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	if err := json.Unmarshal(rawManifest, &m); err != nil {
 		return nil, Result{}, fmt.Errorf("parsing manifest: %w", err)
 	}
+	if m == nil {
+		return nil, Result{}, fmt.Errorf("parsing manifest: it is null, not a JSON object")
+	}
+	if n, err := countLayers(m); err != nil {
+		return nil, Result{}, fmt.Errorf("parsing manifest layers: %w", err)
+	} else if n > MaxLayers {
+		return nil, Result{}, fmt.Errorf("the manifest lists %d layers, more than the %d a publish accepts; squash the image", n, MaxLayers)
+	}
 	oldAnnotations, annotations, entries, err := reannotate(m, effective, p)
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("parsing manifest annotations: %w", err)
@@ -126,6 +138,9 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 		var desc document
 		if err := json.Unmarshal(m["config"], &desc); err != nil {
 			return nil, Result{}, fmt.Errorf("parsing config descriptor: %w", err)
+		}
+		if desc == nil {
+			return nil, Result{}, fmt.Errorf("parsing config descriptor: it is missing or null")
 		}
 		h, size, err := v1.SHA256(bytes.NewReader(newConfig))
 		if err != nil {
@@ -168,6 +183,25 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	}
 	out := &image{Image: derived, core: core}
 	return out, res, nil
+}
+
+// MaxLayers bounds the layers of one manifest. The Docker engine runs no
+// image with more than 127 (overlayfs stacks at most 128 lower
+// directories); a manifest listing thousands is an attack on the push, which
+// would check each one.
+const MaxLayers = 1000
+
+// countLayers counts the manifest's layer descriptors without decoding them.
+func countLayers(m document) (int, error) {
+	raw, ok := m["layers"]
+	if !ok || isNull(raw) {
+		return 0, nil
+	}
+	var layers []json.RawMessage
+	if err := json.Unmarshal(raw, &layers); err != nil {
+		return 0, err
+	}
+	return len(layers), nil
 }
 
 // merge applies the plan's labels to the image's with the documented
@@ -250,6 +284,9 @@ func toOCI(m document) (map[v1.Hash]types.MediaType, error) {
 	var desc document
 	if err := json.Unmarshal(m["config"], &desc); err != nil {
 		return nil, fmt.Errorf("parsing config descriptor: %w", err)
+	}
+	if desc == nil {
+		return nil, fmt.Errorf("parsing config descriptor: it is missing or null")
 	}
 	if _, _, err := retype(desc); err != nil {
 		return nil, err
