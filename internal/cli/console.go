@@ -18,7 +18,7 @@ func Console(w io.Writer) io.Writer {
 }
 
 type console struct {
-	mu  sync.Mutex
+	mu    sync.Mutex
 	w     io.Writer
 	buf   []byte
 	masks []string
