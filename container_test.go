@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+	"gopkg.in/yaml.v3"
 
 	"github.com/ghcr-publish/publish-action/internal/testkit/enginetest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
@@ -555,4 +557,116 @@ func TestContainerAction(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "::error title=input source::") || !strings.Contains(out, "has no image") {
 		t.Errorf("missing image: exit %d\n%s", code, out)
 	}
+}
+
+// outputValue reads one output from a GITHUB_OUTPUT file (name<<DELIM
+// blocks, as go-githubactions writes them).
+func outputValue(outputs, key string) string {
+	lines := strings.Split(outputs, "\n")
+	for i, l := range lines {
+		if delim, ok := strings.CutPrefix(l, key+"<<"); ok {
+			var v []string
+			for _, l := range lines[i+1:] {
+				if l == delim {
+					break
+				}
+				v = append(v, l)
+			}
+			return strings.Join(v, "\n")
+		}
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestPrebuiltAction walks the release path: build the image without
+// Docker (go run ./cmd/image), publish it with the action as release.yml
+// does, pin a copy of action.yml to it (go run ./cmd/release pin), then
+// have the engine pull the pinned reference from the registry and run it
+// as the runner runs a `docker://` action, publishing a sample.
+func TestPrebuiltAction(t *testing.T) {
+	t.Parallel()
+	host := enginetest.Require(t)
+	reg, err := registrytest.Start(registrytest.Options{})
+	if err != nil {
+		t.Fatalf("starting the distribution registry: %v", err)
+	}
+	defer reg.Close()
+	api := githubtest.Start(os.DirFS(filepath.Join("testdata", "github")))
+	defer api.Close()
+
+	ws := t.TempDir()
+	build := exec.Command("go", "run", "./cmd/image", "-o", filepath.Join(ws, "_image"))
+	var stderr bytes.Buffer
+	build.Stderr = &stderr
+	layoutDigest, err := build.Output()
+	if err != nil {
+		t.Fatalf("go run ./cmd/image: %v\n%s", err, stderr.String())
+	}
+	t.Logf("layout index %s\n%s", bytes.TrimSpace(layoutDigest), stderr.String())
+
+	// Publish as the release does: uses: ./ with the layout as source.
+	repo := reg.Host() + "/ghcr-publish/publish-action"
+	stdout, outputs, code := runBinary(t, buildBinary(t), map[string]string{
+		"GITHUB_ACTIONS":    "true",
+		"GITHUB_SERVER_URL": "https://github.com",
+		"GITHUB_API_URL":    strings.TrimSuffix(api.URL, "/"),
+		"GITHUB_REPOSITORY": "Acme/Widget",
+		"GITHUB_SHA":        "0123456789abcdef0123456789abcdef01234567",
+		"GITHUB_REF":        "refs/tags/v1.2.3",
+		"GITHUB_WORKSPACE":  ws,
+		"INPUT_SOURCE":      "oci:_image",
+		"INPUT_IMAGE":       repo,
+		"INPUT_TAGS":        "1.2.3,1.2,1,latest",
+		"INPUT_PLATFORMS":   "linux/amd64,linux/arm64",
+		"INPUT_TOKEN":       "ghs_release_token",
+		"INPUT_PUSH":        "true",
+	})
+	if code != 0 {
+		t.Fatalf("publishing the action's image: exit %d\n%s", code, stdout)
+	}
+	published := outputValue(outputs, "image")
+	if !strings.HasPrefix(published, repo+"@sha256:") {
+		t.Fatalf("image output %q, want %s@sha256:…\n%s", published, repo, outputs)
+	}
+
+	// The release commit's action.yml, and the reference a runner reads
+	// from it.
+	raw, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinnedFile := filepath.Join(t.TempDir(), "action.yml")
+	os.WriteFile(pinnedFile, raw, 0o644)
+	if out, err := exec.Command("go", "run", "./cmd/release", "pin", "-image", published, "-f", pinnedFile).CombinedOutput(); err != nil {
+		t.Fatalf("go run ./cmd/release pin: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("go", "run", "./cmd/release", "public", "-image", published).CombinedOutput(); err != nil {
+		t.Fatalf("go run ./cmd/release public: %v\n%s", err, out)
+	}
+	pinned, _ := os.ReadFile(pinnedFile)
+	var meta struct {
+		Runs struct{ Using, Image string }
+	}
+	if err := yaml.Unmarshal(pinned, &meta); err != nil {
+		t.Fatal(err)
+	}
+	ref, ok := strings.CutPrefix(meta.Runs.Image, "docker://")
+	if meta.Runs.Using != "docker" || !ok || ref != published {
+		t.Fatalf("pinned action.yml runs %+v, want docker://%s", meta.Runs, published)
+	}
+
+	// What the runner does at "Set up job" for a docker:// action.
+	start := time.Now()
+	enginetest.Docker(t, "pull", "--quiet", ref)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "--force", ref).Run() })
+	t.Logf("docker pull %s: %s", ref, time.Since(start).Round(time.Millisecond))
+	if got := enginetest.Docker(t, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{json .Config.Entrypoint}}", ref); got != "linux/"+runtime.GOARCH+` ["/publish-action"]` {
+		t.Errorf("pulled image: %s", got)
+	}
+
+	r := newRunner(t, host, api.URL)
+	publishSample(t, r, ref, reg.Host()+"/acme/widget-prebuilt")
 }
