@@ -88,6 +88,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	revision, _ := gitOutput(ctx, root, "rev-parse", "HEAD")
+	if revision != "" {
+		// --version names the commit; go build's own VCS stamp is off
+		// (-buildvcs=false) because it also records the checkout's
+		// modification time, which differs between machines.
+		if st, err := gitOutput(ctx, root, "status", "--porcelain", "--untracked-files=no"); err != nil || st != "" {
+			revision += "-dirty"
+		}
+	}
 
 	work, err := os.MkdirTemp("", "publish-action-image-")
 	if err != nil {
@@ -107,7 +115,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			plat.Variant = "v8"
 		}
 		bin := filepath.Join(work, plat.OS+"-"+plat.Architecture, "publish-action")
-		if err := goBuild(ctx, root, bin, *plat, opts.Environ); err != nil {
+		if err := goBuild(ctx, root, bin, *plat, revision, opts.Environ); err != nil {
 			return nil, err
 		}
 		img, err := platformImage(bin, *plat, created)
@@ -133,7 +141,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		})
 	}
 	ann := map[string]string{specs.AnnotationCreated: created.Format(time.RFC3339)}
-	if revision != "" {
+	if revision != "" && !strings.HasSuffix(revision, "-dirty") {
 		ann[specs.AnnotationRevision] = revision
 	}
 	idx = mutate.Annotations(idx, ann).(v1.ImageIndex)
@@ -227,7 +235,7 @@ var pinnedEnv = map[string]string{
 }
 
 // goBuild compiles the action statically for plat into out.
-func goBuild(ctx context.Context, root, out string, plat v1.Platform, environ []string) error {
+func goBuild(ctx context.Context, root, out string, plat v1.Platform, revision string, environ []string) error {
 	env := slices.DeleteFunc(slices.Clone(environ), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
 		_, pinned := pinnedEnv[k]
@@ -237,8 +245,12 @@ func goBuild(ctx context.Context, root, out string, plat v1.Platform, environ []
 		env = append(env, k+"="+v)
 	}
 	env = append(env, "GOOS="+plat.OS, "GOARCH="+plat.Architecture)
+	ldflags := "-s -w -buildid="
+	if revision != "" {
+		ldflags += " -X " + mainPackage + "/internal/cli.commit=" + revision
+	}
 	cmd := exec.CommandContext(ctx, "go", "build",
-		"-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=",
+		"-trimpath", "-buildvcs=false", "-ldflags="+ldflags,
 		"-o", out, mainPackage)
 	cmd.Dir = root
 	cmd.Env = env
