@@ -93,21 +93,38 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	stamped, closeSources, err := stampSources(ctx, gha, in, p, keychain, opts)
 	defer closeSources()
 	if err != nil || !in.Push {
+		r := report.From(p, stamped.report(), false, linkcheck.Result{})
 		if err == nil {
-			gha.Infof("push: false, so nothing was written; %s would be %s", p.Image, stamped.digest)
+			r = dryRun(gha, in, p, stamped, r)
 		}
 		log.end()
-		return writeReport(gha, err, report.From(p, stamped.report(), false, linkcheck.Result{}))
+		return writeReport(gha, err, r)
 	}
 
 	log.start("Push: " + p.Image.String())
 	if err := publish(ctx, gha, in, p, stamped, keychain, gh, opts); err != nil {
 		return err
 	}
-	log.start("Verify: the package's link to the repository")
+	log.start("Verify: the package's link to the repository and its visibility")
 	link, err := gh.checkLink(ctx, in, p.Image, stamped.source())
+	if err == nil {
+		link, err = gh.checkVisibility(ctx, in, p.Image, stamped, link, opts)
+	}
 	log.end()
 	return writeReport(gha, err, report.From(p, stamped.report(), true, link))
+}
+
+// dryRun says what a run that writes nothing would have published, and,
+// when push: auto chose not to write, why: in a notice and the summary.
+func dryRun(gha *githubactions.Action, in inputs.Inputs, p plan.Plan, s stamped, r report.Report) report.Report {
+	gha.Infof("push: %s, so nothing was written; %s would be %s", in.PushMode, p.Image, s.digest)
+	if in.PushSkipped == "" {
+		return r
+	}
+	note := fmt.Sprintf("push: auto wrote nothing: %s. Everything else ran, as with push: false; the digest is what a publish would give.", in.PushSkipped)
+	gha.WithFieldsMap(map[string]string{"title": "nothing pushed"}).Noticef("%s", note)
+	r.Skipped, r.Notes = in.PushSkipped, append(r.Notes, note)
+	return r
 }
 
 // finish says plainly what a cancelled run leaves, and redacts what a

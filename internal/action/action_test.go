@@ -90,7 +90,7 @@ func (f *fixture) env(extra map[string]string) map[string]string {
 		// action.yml defaults, which the runner fills in.
 		"INPUT_TOKEN":    token,
 		"INPUT_USERNAME": "octocat",
-		"INPUT_PUSH":     "true",
+		"INPUT_PUSH":     "auto",
 		"INPUT_SOURCE":   "oci:out",
 		"INPUT_IMAGE":    f.reg.Host() + "/acme/widget",
 	}

@@ -50,7 +50,12 @@ func (g *gitHubSide) checker() linkcheck.Checker {
 	if ownerType == "" {
 		ownerType = g.info.OwnerType
 	}
-	return linkcheck.Checker{Client: g.client, ServerURL: c.ServerURL, Repository: c.Repository(), Owner: c.Owner, OwnerType: ownerType, Wait: g.wait}
+	repoVisibility := c.RepoVisibility
+	if repoVisibility == "" {
+		repoVisibility = g.info.Visibility
+	}
+	return linkcheck.Checker{Client: g.client, ServerURL: c.ServerURL, Repository: c.Repository(), Owner: c.Owner, OwnerType: ownerType,
+		RepositoryVisibility: repoVisibility, Wait: g.wait}
 }
 
 // denial gathers what the advice for a refused push depends on.
@@ -96,4 +101,35 @@ func (g *gitHubSide) checkLink(ctx context.Context, in inputs.Inputs, image name
 		g.gha.Infof("Package %s is linked to %s", res.PackageURL, in.Context.Repository())
 	}
 	return res, nil
+}
+
+// checkVisibility reports the package's visibility after a push, gives the
+// once-per-package notice about a private package of a public repository,
+// and enforces require-public (with an anonymous pull, on any registry).
+func (g *gitHubSide) checkVisibility(ctx context.Context, in inputs.Inputs, image name.Repository, s stamped, link linkcheck.Result, opts Options) (linkcheck.Result, error) {
+	c := linkcheck.Checker{Repository: in.Context.Repository()}
+	if g.active(image) {
+		c = g.checker()
+	}
+	written := []string{s.digest.String()}
+	for _, e := range s.result.Entries {
+		if e.Digest != "" {
+			written = append(written, e.Digest)
+		}
+	}
+	before := len(link.Notes)
+	res, err := c.Visibility(ctx, image, link, linkcheck.Policy{
+		RequirePublic: in.RequirePublic,
+		Digest:        s.digest.String(),
+		Written:       written,
+		Pull:          linkcheck.PullOptions{Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version)},
+		NoAPI:         in.LinkCheck == inputs.LinkOff,
+	})
+	if res.Visibility != "" {
+		g.gha.Infof("Package visibility: %s", res.Visibility)
+	}
+	for _, n := range res.Notes[before:] {
+		g.gha.WithFieldsMap(map[string]string{"title": "package visibility"}).Noticef("%s", n)
+	}
+	return res, err
 }

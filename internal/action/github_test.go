@@ -72,8 +72,8 @@ func TestDenialAdvice(t *testing.T) {
 			[]string{"DENIED", "the package does not exist yet", "permissions: { contents: read, packages: write }"}},
 		{"existing package of another repository", "acme/locked", nil,
 			[]string{"DENIED", "already exists", "https://github.com/orgs/acme/packages/container/locked/settings", "add Acme/Widget with the Write role"}},
-		{"pull request from a fork", "acme/locked", map[string]string{"GITHUB_EVENT_PATH": forkEvent, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/42/merge"},
-			[]string{"pull request from a fork", "read-only", "workflow_run"}},
+		{"pull request from a fork", "acme/locked", map[string]string{"GITHUB_EVENT_PATH": forkEvent, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF": "refs/pull/42/merge", "INPUT_PUSH": "true"},
+			[]string{"pull request from a fork", "read-only", "workflow_run", "push at auto"}},
 		{"API unreachable", "acme/locked", map[string]string{"GITHUB_API_URL": "http://127.0.0.1:1"},
 			[]string{"permissions: { contents: read, packages: write }", "if the package already exists"}},
 	}

@@ -48,7 +48,7 @@ func TestEnv(t *testing.T) {
 		"INPUT_PUSH-BY-DIGEST": "false",
 		"INPUT_TOKEN":          "ghp_from_env", // ${{ github.token }} outside a workflow
 		"INPUT_USERNAME":       "alice",        // ${{ github.actor }}
-		"INPUT_PUSH":           "true",         // action.yml's default
+		"INPUT_PUSH":           "auto",         // action.yml's default
 		"INPUT_ATTESTATIONS":   "preserve",
 		"INPUT_LABELS":         "from=env", // set by another CI system as the runner would
 		"INPUT_IMAGE":          "",

@@ -28,6 +28,8 @@ type Info struct {
 	// tell (it says NOASSERTION then) or the repository has none.
 	License   string
 	OwnerType string // "User" or "Organization"
+	// Visibility is the repository's: "public", "private" or "internal".
+	Visibility string
 	// CommitTime is the committer date of the commit asked for, in UTC.
 	CommitTime *time.Time
 }
@@ -72,6 +74,7 @@ func Fetch(ctx context.Context, owner, repo, sha string, opts Options) (Info, er
 		info.Description = r.GetDescription()
 		info.HTMLURL = r.GetHTMLURL()
 		info.OwnerType = r.GetOwner().GetType()
+		info.Visibility = r.GetVisibility()
 		// GitHub answers NOASSERTION when it sees a license file it cannot
 		// classify: that is no license identifier to stamp.
 		if id := r.GetLicense().GetSPDXID(); id != "" && !strings.EqualFold(id, "NOASSERTION") {

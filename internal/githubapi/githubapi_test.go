@@ -42,6 +42,7 @@ func widget() githubapi.Info {
 		HTMLURL:     "https://github.com/Acme/Widget",
 		License:     "MIT",
 		OwnerType:   "Organization",
+		Visibility:  "public",
 		CommitTime:  commitTime(),
 	}
 }
@@ -82,10 +83,11 @@ func TestFetch(t *testing.T) {
 		name:  "NOASSERTION license is no license",
 		owner: "Acme", repo: "custom-license",
 		want: githubapi.Info{
-			Name:      "custom-license",
-			FullName:  "Acme/custom-license",
-			HTMLURL:   "https://github.com/Acme/custom-license",
-			OwnerType: "Organization",
+			Name:       "custom-license",
+			FullName:   "Acme/custom-license",
+			HTMLURL:    "https://github.com/Acme/custom-license",
+			OwnerType:  "Organization",
+			Visibility: "public",
 		},
 		wantReqs: []string{"GET /repos/Acme/custom-license"},
 	}, {
@@ -97,6 +99,7 @@ func TestFetch(t *testing.T) {
 			Description: "My first repository on GitHub!",
 			HTMLURL:     "https://github.com/octocat/Hello-World",
 			OwnerType:   "User",
+			Visibility:  "public",
 		},
 		wantReqs: []string{"GET /repos/octocat/Hello-World"},
 	}, {

@@ -62,6 +62,9 @@ type Inputs struct {
 	// PushSkipped says why push: auto writes nothing in this run (the
 	// token cannot write); empty when it writes or push is not auto.
 	PushSkipped string
+	// RequirePublic fails a publish whose package cannot be pulled
+	// anonymously.
+	RequirePublic bool
 	// PushByDigest writes the manifest by digest only, with no tag: what
 	// matrix jobs do before a merge.
 	PushByDigest bool
@@ -169,6 +172,8 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 		in.PushSkipped = in.TokenReadOnly()
 		in.Push = in.PushSkipped == ""
 	}
+	in.RequirePublic, err = parseBool("require-public", gha.GetInput("require-public"), false)
+	add(err)
 	in.PushByDigest, err = parseBool("push-by-digest", gha.GetInput("push-by-digest"), false)
 	add(err)
 	if in.PushByDigest && gha.GetInput("tags") != "" {

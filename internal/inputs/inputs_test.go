@@ -178,6 +178,7 @@ func TestReadBadInputs(t *testing.T) {
 		{"licenses not SPDX", map[string]string{"INPUT_LICENSES": "MIT and more"}, "licenses", "not an SPDX license expression"},
 		{"licenses unknown id", map[string]string{"INPUT_LICENSES": "Totally-Made-Up-1.0"}, "licenses", "not an SPDX license expression"},
 		{"push not a mode", map[string]string{"INPUT_PUSH": "yes"}, "push", "not auto, true or false"},
+		{"require-public not boolean", map[string]string{"INPUT_REQUIRE-PUBLIC": "yes"}, "require-public", "true or false"},
 		{"fine-grained token for GitHub registry", map[string]string{"INPUT_TOKEN": "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws}, "token", "classic personal access token"},
 		{"fine-grained token for a GitHub registry source", map[string]string{"INPUT_TOKEN": "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "INPUT_SOURCE": "ghcr.io/acme/base:1", "INPUT_IMAGE": "registry.example.com/acme/widget"}, "token", "${{ github.token }}"},
 		{"no token for GitHub registry", map[string]string{"INPUT_TOKEN": "", "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws}, "token", "permissions: packages: write"},

@@ -25,6 +25,10 @@ type Checker struct {
 	// ("Organization" or "User") from the event or the API, empty when
 	// neither said.
 	Owner, OwnerType string
+	// RepositoryVisibility is the repository's visibility ("public",
+	// "private", "internal") from the event or the API; empty when
+	// neither said.
+	RepositoryVisibility string
 	// Wait bounds the wait for GitHub to link a pushed package.
 	Wait Options
 }
@@ -55,6 +59,12 @@ type Result struct {
 	// warn lets pass; NotLinked says the problem is a missing link.
 	Warning   string
 	NotLinked bool
+	// Visibility is the package's visibility as the API reported it
+	// (public, private or internal); empty when not known.
+	Visibility string
+	// Notes are remarks for the summary, e.g. the notice about a private
+	// package of a public repository.
+	Notes []string
 }
 
 // Check confirms, after a push of image, that its package is linked to the
@@ -74,8 +84,11 @@ func (c Checker) Check(ctx context.Context, image name.Repository, mode inputs.L
 	if mode == inputs.LinkOff || c.Repository == "" {
 		return res, nil
 	}
-	_, err = Link(ctx, c.Client, pkg, c.Repository, source, c.Wait)
+	st, err := Link(ctx, c.Client, pkg, c.Repository, source, c.Wait)
 	var notLinked *NotLinkedError
+	if err == nil || errors.As(err, &notLinked) {
+		res.Visibility = st.Visibility
+	}
 	switch {
 	case err == nil:
 		res.Summary = fmt.Sprintf("The package is linked to %s.", c.Repository)

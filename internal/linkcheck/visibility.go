@@ -60,6 +60,89 @@ func FirstPublish(ctx context.Context, client *github.Client, pkg Package, writt
 	return true, nil
 }
 
+// Policy is what the visibility check is asked to enforce, and about what.
+type Policy struct {
+	// RequirePublic fails the check unless an anonymous pull works.
+	RequirePublic bool
+	// Digest is the manifest published (sha256:…), and Written every
+	// manifest the publish wrote, Digest included.
+	Digest  string
+	Written []string
+	// Pull says how to reach the registry for the anonymous pull.
+	Pull PullOptions
+	// NoAPI asks the Packages API nothing (link-check: off promises it):
+	// the visibility stays unknown, and only RequirePublic's pull checks.
+	NoAPI bool
+}
+
+// Visibility reports the visibility of the package image landed in, after
+// a publish, into res (as Check left it: its Visibility saves a request).
+//
+// A new package is private unless it inherits a public repository's
+// visibility or an organisation default applies, and there is no API to
+// change that: so a private package of a public repository gets a notice in
+// res.Notes, once, at its first publish (see FirstPublish). With
+// RequirePublic, a package the API does not report as public is pulled
+// anonymously, and only a refused pull is an error: the API's word is not
+// what users meet, the pull is. A registry that is not GitHub's (no Client)
+// gets the anonymous pull alone.
+func (c Checker) Visibility(ctx context.Context, image name.Repository, res Result, policy Policy) (Result, error) {
+	var pkg *Package
+	if c.Client != nil && !policy.NoAPI {
+		p, err := c.PackageOf(ctx, image)
+		if err == nil {
+			pkg = &p
+		}
+		if err == nil && res.Visibility == "" {
+			if st, lerr := Lookup(ctx, c.Client, p); lerr == nil {
+				res.Visibility = st.Visibility
+			}
+		}
+	}
+	if res.Visibility == Public {
+		return res, nil
+	}
+	if policy.RequirePublic {
+		return c.requirePublic(ctx, image, res, pkg, policy)
+	}
+	if pkg == nil || res.Visibility == "" || c.RepositoryVisibility != Public {
+		return res, nil
+	}
+	first, err := FirstPublish(ctx, c.Client, *pkg, policy.Written)
+	if err != nil || !first {
+		// A later publish: the first one gave the notice. Without an
+		// answer, no notice either: better once too few than every run.
+		return res, nil
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("The package is %s, while %s is public: only accounts with access can pull it (an anonymous docker pull is refused). To let anyone pull it, open %s, Danger Zone, Change visibility, Public; there is no API for it. This notice comes with the package's first publish only; require-public: true makes it a failure.",
+		res.Visibility, c.Repository, pkg.SettingsURL))
+	return res, nil
+}
+
+// requirePublic fails unless an anonymous pull of what was published works.
+func (c Checker) requirePublic(ctx context.Context, image name.Repository, res Result, pkg *Package, policy Policy) (Result, error) {
+	ref := image.Digest(policy.Digest)
+	anon, err := PullAnonymously(ctx, ref, policy.Pull)
+	if err != nil {
+		return res, fmt.Errorf("require-public: cannot tell whether %s can be pulled anonymously: %w", ref, err)
+	}
+	if anon.Pullable {
+		if res.Visibility != "" {
+			res.Notes = append(res.Notes, fmt.Sprintf("The Packages API reports the package as %s, yet an anonymous pull of %s works.", res.Visibility, ref))
+		}
+		return res, nil
+	}
+	what := "the package"
+	if res.Visibility != "" {
+		what = "the package is " + res.Visibility + " and"
+	}
+	fix := "make the package public in its settings on " + image.RegistryStr()
+	if pkg != nil {
+		fix = fmt.Sprintf("open %s, Danger Zone, Change visibility, Public (there is no API for it), then run again", pkg.SettingsURL)
+	}
+	return res, fmt.Errorf("require-public: %s cannot be pulled anonymously (%s); %s is published and tagged, but only accounts with access can pull it: %s", what, anon.Refusal, ref, fix)
+}
+
 // PullOptions say how to reach the registry for an anonymous pull.
 type PullOptions struct {
 	// Transport carries requests; nil means go-containerregistry's default.

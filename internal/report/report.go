@@ -44,6 +44,13 @@ type Report struct {
 	PackageURL string
 	// Link says whether the package is linked to the repository.
 	Link string
+	// Visibility is the package's visibility as the Packages API reports
+	// it (public, private, internal), for GitHub's registries; empty when
+	// not known.
+	Visibility string
+	// Skipped says why push: auto wrote nothing (the token is read-only),
+	// for a dry run it chose; empty otherwise.
+	Skipped string
 	// Notes are remarks for the summary, e.g. a media type conversion.
 	Notes []string
 }
@@ -82,6 +89,7 @@ func (r Report) Outputs() (map[string]string, error) {
 	}
 	out["platforms"] = string(pj)
 	out["package-url"] = r.PackageURL
+	out["visibility"] = r.Visibility
 	j, err := json.Marshal(struct {
 		Mode        Mode              `json:"mode"`
 		Repository  string            `json:"repository"`
@@ -92,7 +100,8 @@ func (r Report) Outputs() (map[string]string, error) {
 		Annotations map[string]string `json:"annotations"`
 		Platforms   []platform        `json:"platforms"`
 		PackageURL  string            `json:"package-url,omitempty"`
-	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations), platforms, r.PackageURL})
+		Visibility  string            `json:"visibility,omitempty"`
+	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations), platforms, r.PackageURL, r.Visibility})
 	if err != nil {
 		return nil, fmt.Errorf("encoding json output: %w", err)
 	}
@@ -102,7 +111,7 @@ func (r Report) Outputs() (map[string]string, error) {
 
 // outputOrder is action.yml's order, so the log reads like the docs;
 // readme_test.go checks it against action.yml.
-var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "platforms", "package-url", "json"}
+var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "platforms", "package-url", "visibility", "json"}
 
 // OutputNames are the outputs Write sets, in the order it sets them.
 func OutputNames() []string { return slices.Clone(outputOrder) }
@@ -260,7 +269,8 @@ func From(p plan.Plan, stamped *Stamped, pushed bool, link linkcheck.Result) Rep
 	r.Mode = DryRun
 	if pushed {
 		r.Mode = Published
-		r.PackageURL, r.Link = link.PackageURL, link.Summary
+		r.PackageURL, r.Link, r.Visibility = link.PackageURL, link.Summary, link.Visibility
+		r.Notes = append(r.Notes, link.Notes...)
 	}
 	return r
 }

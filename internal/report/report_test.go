@@ -86,6 +86,30 @@ func published(t *testing.T) report.Report {
 	}
 }
 
+// privatePackage is a publish to a package the API reports as private,
+// with the notice the first publish gets.
+func privatePackage(t *testing.T) report.Report {
+	t.Helper()
+	return report.Report{
+		Mode:       report.Published,
+		Image:      repository(t),
+		Digest:     digest,
+		Tags:       tags(t, "main"),
+		PackageURL: "https://github.com/orgs/acme/packages/container/package/widget",
+		Link:       "The package is linked to Acme/Widget.",
+		Visibility: "private",
+		Notes:      []string{"The package is private, while Acme/Widget is public: only accounts with access can pull it. To let anyone pull it, open https://github.com/orgs/acme/packages/container/widget/settings, Danger Zone, Change visibility, Public."},
+	}
+}
+
+// pushSkipped is the dry run push: auto chose in a fork's pull request.
+func pushSkipped(t *testing.T) report.Report {
+	r := dryRun(t)
+	r.Skipped = "this is a pull request from a fork, whose GITHUB_TOKEN is read-only"
+	r.Notes = []string{"push: auto wrote nothing: this is a pull request from a fork, whose GITHUB_TOKEN is read-only. Everything else ran, as with push: false; the digest is what a publish would give."}
+	return r
+}
+
 func dryRun(t *testing.T) report.Report {
 	t.Helper()
 	return report.Report{
@@ -412,6 +436,31 @@ func TestOutputs(t *testing.T) {
 			"platforms":   []any{map[string]any{"platform": "linux/amd64", "digest": amd64Digest}},
 		},
 	}, {
+		name:   "private package",
+		report: privatePackage,
+		want: map[string]string{
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        "ghcr.io/acme/widget:main",
+			"labels":      "",
+			"annotations": "",
+			"platforms":   "[]",
+			"package-url": "https://github.com/orgs/acme/packages/container/package/widget",
+			"visibility":  "private",
+		},
+		wantJSON: map[string]any{
+			"mode":        "published",
+			"repository":  "ghcr.io/acme/widget",
+			"digest":      digest,
+			"image":       "ghcr.io/acme/widget@" + digest,
+			"tags":        []any{"ghcr.io/acme/widget:main"},
+			"labels":      map[string]any{},
+			"annotations": map[string]any{},
+			"platforms":   []any{},
+			"package-url": "https://github.com/orgs/acme/packages/container/package/widget",
+			"visibility":  "private",
+		},
+	}, {
 		// No tags, but a digest, so an image reference.
 		name:   "push by digest",
 		report: pushByDigest,
@@ -450,8 +499,10 @@ func TestOutputs(t *testing.T) {
 			}
 			delete(got, "json")
 			want := maps.Clone(tc.want)
-			if _, ok := want["package-url"]; !ok {
-				want["package-url"] = "" // none of these reports is for GitHub's registry
+			for _, k := range []string{"package-url", "visibility"} {
+				if _, ok := want[k]; !ok {
+					want[k] = "" // for GitHub's registry only
+				}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Outputs() mismatch (-want +got):\n%s", diff)
@@ -543,6 +594,22 @@ func TestSummary(t *testing.T) {
 			"| linux/amd64 | `" + amd64Digest + "` | oci:build/oci | stamped |",
 			"| attestation of linux/amd64 | - | oci:build/oci | dropped (attestations: drop) |",
 		},
+	}, {
+		golden: "private-package.md",
+		report: privatePackage,
+		want: []string{
+			"| Package | https://github.com/orgs/acme/packages/container/package/widget |",
+			"| Visibility | private |",
+			"\n\n> The package is private",
+		},
+	}, {
+		golden: "push-skipped.md",
+		report: pushSkipped,
+		want: []string{
+			"### Dry run for `ghcr.io/acme/widget` (push: auto, nothing written: the token is read-only)",
+			"\n\n> push: auto wrote nothing:",
+		},
+		notWant: []string{"(push: false", "docker pull", "Visibility"},
 	}, {
 		golden: "push-by-digest.md",
 		report: pushByDigest,
