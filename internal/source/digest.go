@@ -39,7 +39,9 @@ type verifiedImage struct {
 
 // verifyImage checks img's manifest against digest and its config against
 // the manifest, and wraps it so its layers are checked as they stream.
-func verifyImage(img v1.Image, digest v1.Hash) (v1.Image, error) {
+// dir is the layout's directory, whose blobs are checked for size before
+// they are read.
+func verifyImage(img v1.Image, digest v1.Hash, dir string) (v1.Image, error) {
 	raw, err := img.RawManifest()
 	if err != nil {
 		return nil, err
@@ -49,6 +51,12 @@ func verifyImage(img v1.Image, digest v1.Hash) (v1.Image, error) {
 	}
 	m, err := img.Manifest()
 	if err != nil {
+		return nil, err
+	}
+	if m.Config.Size > MaxDocument {
+		return nil, fmt.Errorf("config %s is %d bytes, more than the %d a config may be", m.Config.Digest, m.Config.Size, MaxDocument)
+	}
+	if err := checkBlob(dir, m.Config.Digest, "config"); err != nil {
 		return nil, err
 	}
 	cfg, err := img.RawConfigFile()
@@ -93,13 +101,14 @@ func (v *verifiedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 // they are read.
 type verifiedIndex struct {
 	index
+	dir string
 }
 
 // index is v1.ImageIndex under a name that does not clash with its
 // ImageIndex method, so verifiedIndex can embed it and override that method.
 type index = v1.ImageIndex
 
-func verifyIndex(idx v1.ImageIndex, digest v1.Hash) (v1.ImageIndex, error) {
+func verifyIndex(idx v1.ImageIndex, digest v1.Hash, dir string) (v1.ImageIndex, error) {
 	raw, err := idx.RawManifest()
 	if err != nil {
 		return nil, err
@@ -107,23 +116,29 @@ func verifyIndex(idx v1.ImageIndex, digest v1.Hash) (v1.ImageIndex, error) {
 	if err := checkBytes("index", raw, digest); err != nil {
 		return nil, err
 	}
-	return &verifiedIndex{index: idx}, nil
+	return &verifiedIndex{index: idx, dir: dir}, nil
 }
 
 func (v *verifiedIndex) Image(h v1.Hash) (v1.Image, error) {
+	if err := checkBlob(v.dir, h, "manifest"); err != nil {
+		return nil, err
+	}
 	img, err := v.index.Image(h)
 	if err != nil {
 		return nil, err
 	}
-	return verifyImage(img, h)
+	return verifyImage(img, h, v.dir)
 }
 
 func (v *verifiedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	if err := checkBlob(v.dir, h, "index"); err != nil {
+		return nil, err
+	}
 	idx, err := v.index.ImageIndex(h)
 	if err != nil {
 		return nil, err
 	}
-	return verifyIndex(idx, h)
+	return verifyIndex(idx, h, v.dir)
 }
 
 // verifiedLayer checks its blob against its digest and size as it streams,

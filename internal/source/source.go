@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -119,9 +120,43 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 	return nil, fmt.Errorf("unknown transport %q", src.Transport)
 }
 
+// MaxDocument bounds a manifest, an index (index.json included) or a config
+// read into memory: 4 MiB, what distribution and ghcr.io accept for a
+// manifest. Real ones are a few KiB; anything larger is refused before it
+// is read, so a hostile layout (index.json a link to /dev/zero) cannot
+// exhaust memory.
+const MaxDocument = 4 << 20
+
+// checkDocument refuses a layout file that is not a regular file or is
+// larger than MaxDocument, before it is read.
+func checkDocument(path, what string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%s); a layout holds only files", what, fi.Mode().Type())
+	}
+	if fi.Size() > MaxDocument {
+		return fmt.Errorf("%s is %d bytes, more than the %d a manifest, index or config may be; the layout is broken or hostile", what, fi.Size(), MaxDocument)
+	}
+	return nil
+}
+
+// checkBlob is checkDocument for the layout blob h under dir.
+func checkBlob(dir string, h v1.Hash, what string) error {
+	if dir == "" {
+		return nil
+	}
+	return checkDocument(filepath.Join(dir, "blobs", h.Algorithm, h.Hex), fmt.Sprintf("%s %s", what, h))
+}
+
 // fromLayout selects the image named ref in an OCI layout's index.json, or the
 // only entry when ref is empty (containers/image's oci transport does the same).
 func fromLayout(dir, ref string) (*Loaded, error) {
+	if err := checkDocument(filepath.Join(dir, "index.json"), "index.json"); err != nil {
+		return nil, err
+	}
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		return nil, err
@@ -158,20 +193,26 @@ func fromLayout(dir, ref string) (*Loaded, error) {
 	d := chosen[0]
 	switch {
 	case d.MediaType.IsIndex():
+		if err := checkBlob(dir, d.Digest, "index"); err != nil {
+			return nil, err
+		}
 		ii, err := idx.ImageIndex(d.Digest)
 		if err != nil {
 			return nil, err
 		}
-		if ii, err = verifyIndex(ii, d.Digest); err != nil {
+		if ii, err = verifyIndex(ii, d.Digest, dir); err != nil {
 			return nil, err
 		}
 		return &Loaded{Index: ii}, nil
 	case d.MediaType.IsImage():
+		if err := checkBlob(dir, d.Digest, "manifest"); err != nil {
+			return nil, err
+		}
 		img, err := p.Image(d.Digest)
 		if err != nil {
 			return nil, err
 		}
-		if img, err = verifyImage(img, d.Digest); err != nil {
+		if img, err = verifyImage(img, d.Digest, dir); err != nil {
 			return nil, err
 		}
 		return &Loaded{Image: img}, nil
@@ -208,6 +249,9 @@ func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loade
 	if err != nil {
 		return nil, err
 	}
+	if desc.Size > MaxDocument {
+		return nil, fmt.Errorf("its manifest is %d bytes, more than the %d a manifest may be", desc.Size, MaxDocument)
+	}
 	switch {
 	case desc.MediaType.IsIndex():
 		ii, err := desc.ImageIndex()
@@ -219,6 +263,14 @@ func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loade
 		img, err := desc.Image()
 		if err != nil {
 			return nil, err
+		}
+		// The config is read whole, up to the size the manifest gives it.
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, err
+		}
+		if m.Config.Size > MaxDocument {
+			return nil, fmt.Errorf("config %s is %d bytes, more than the %d a config may be", m.Config.Digest, m.Config.Size, MaxDocument)
 		}
 		return &Loaded{Image: img}, nil
 	}

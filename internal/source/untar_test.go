@@ -224,3 +224,43 @@ func mustRead(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestLoadSparseArchive: a small archive (GNU tar --sparse, PAX format, which
+// Go reads as a regular file) whose one blob
+// expands to 64 MiB of holes. Unpacking it whole would write what the
+// archive does not hold; it is refused before any byte of it is written.
+// testdata/sparse-member.tar was made with: truncate -s 64M
+// blobs/sha256/000…; tar --sparse --format=posix -cf … oci-layout index.json blobs
+func TestLoadSparseArchive(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	archive := filepath.Join("testdata", "sparse-member.tar")
+	l, err := Load(t.Context(), &inputs.Source{Transport: inputs.OCIArchive, Path: archive}, Options{TempDir: tmp})
+	if err == nil {
+		l.Close()
+		t.Fatal("Load() succeeded, want the sparse member refused")
+	}
+	if !strings.Contains(err.Error(), "more than the archive holds") || !strings.Contains(err.Error(), archive) {
+		t.Errorf("Load() = %v, want it to name %s and say the member unpacks to more than the archive holds", err, archive)
+	}
+	if got := tree(t, tmp); len(got) != 0 {
+		t.Errorf("files left after Load: %v", got)
+	}
+}
+
+// TestUntarSkipsWhatNoLayoutHolds: members that are not part of an OCI
+// layout are not written.
+func TestUntarSkipsWhatNoLayoutHolds(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	archive := filepath.Join(root, "archive.tar")
+	writeTar(t, archive, root, []tarEntry{file("oci-layout", "{}"), file("index.json", "{}"), file("README", "hello"), file("blobs/sha256/ab", "x"), file("blobs/extra/deep/x", "y")})
+	out := filepath.Join(root, "out")
+	if err := untar(archive, out); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"blobs/", "blobs/sha256/", "blobs/sha256/ab=x", "index.json={}", "oci-layout={}"}
+	if diff := cmp.Diff(want, tree(t, out)); diff != "" {
+		t.Errorf("unpacked (-want +got):\n%s", diff)
+	}
+}

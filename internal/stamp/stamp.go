@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/source"
 )
 
 // Result is the metadata as published, with the origin of each value.
@@ -64,6 +65,9 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	rawManifest, err := img.RawManifest()
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("reading manifest: %w", err)
+	}
+	if len(rawConfig) > source.MaxDocument || len(rawManifest) > source.MaxDocument {
+		return nil, Result{}, fmt.Errorf("the config (%d bytes) or manifest (%d bytes) is larger than the %d a registry accepts", len(rawConfig), len(rawManifest), source.MaxDocument)
 	}
 
 	var cfg document
