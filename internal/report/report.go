@@ -118,7 +118,13 @@ func OutputNames() []string { return slices.Clone(outputOrder) }
 
 // Write sets the step outputs and appends the job summary. Outside a
 // workflow (no GITHUB_OUTPUT or GITHUB_STEP_SUMMARY file) it prints them.
+// Values from the image are data: cut to what GitHub accepts (see fit),
+// and escaped wherever they reach a log line (see LogValue).
 func Write(gha *githubactions.Action, r Report) error {
+	r, cut := r.fit()
+	if cut > 0 {
+		gha.Noticef("%d label or annotation values longer than %d bytes were cut in the outputs and the summary; the image carries them whole", cut, MaxValue)
+	}
 	outputs, err := r.Outputs()
 	if err != nil {
 		return err
@@ -128,11 +134,18 @@ func Write(gha *githubactions.Action, r Report) error {
 		return err
 	}
 	for _, k := range outputOrder {
+		v, ok := cutTo(outputs[k], MaxOutput)
+		if !ok {
+			gha.Warningf("output %s is %d bytes, more than the %d GitHub accepts; it was cut", k, len(outputs[k]), MaxOutput)
+		}
 		if gha.Getenv("GITHUB_OUTPUT") == "" {
-			gha.Infof("%s=%s", k, outputs[k])
+			gha.Infof("%s=%s", k, LogLines(v))
 			continue
 		}
-		gha.SetOutput(k, outputs[k])
+		gha.SetOutput(k, v)
+	}
+	if s, ok := cutTo(summary, MaxSummary-len(summaryCutNote)); !ok {
+		summary = s + summaryCutNote
 	}
 	if gha.Getenv("GITHUB_STEP_SUMMARY") == "" {
 		gha.Infof("%s", summary)
@@ -196,30 +209,6 @@ func asMap(entries []plan.Entry) map[string]string {
 		m[e.Key] = e.Value
 	}
 	return m
-}
-
-// cell makes s safe inside a markdown table cell: pipes would end the cell,
-// newlines (CommonMark counts a lone CR as one too) the row, and angle
-// brackets would be read as HTML. A backslash is doubled so that it shows
-// as written instead of escaping what follows, an escaped pipe included.
-var cellEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\\", "\\\\", "|", "\\|", "\r\n", "<br>", "\n", "<br>", "\r", "<br>", "`", "&#96;")
-
-func cell(s string) string { return cellEscaper.Replace(s) }
-
-// code makes s a code span inside a table cell, e.g. a label key, which the
-// labels input does not stop from holding '|' or '`'. A pipe must be escaped
-// even inside a code span (GFM spec, Tables), and a backtick needs a fence
-// longer than any run of backticks in s (CommonMark, Code spans).
-func code(s string) string {
-	fence := "`"
-	for strings.Contains(s, fence) {
-		fence += "`"
-	}
-	pad := ""
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		pad = " "
-	}
-	return fence + pad + strings.ReplaceAll(s, "|", "\\|") + pad + fence
 }
 
 // fate says in words what happened to one manifest.

@@ -163,6 +163,7 @@ func escaping(t *testing.T) report.Report {
 		entry("com.example.crlf", "windows\r\nline\rold mac", plan.FromInput),
 		entry("com.example.html", `<script>alert("x")</script> &amp;`, plan.FromInput),
 		entry("com.example.markdown", "**bold** [link](https://example.com) ``code``", plan.FromInput),
+		entry("com.example.pixel", "![](https://evil.test/pixel.gif) $x$ ~~gone~~ _em_", plan.FromImage),
 		entry("com.example.pipe|key", "x", plan.FromInput),
 		entry("com.example.tick`key", "y", plan.FromInput),
 		entry("`", "z", plan.FromInput),
@@ -569,7 +570,11 @@ func TestSummary(t *testing.T) {
 		want: []string{
 			"| `com.example.backslash` | C:\\\\Users\\\\widget\\\\ and a\\\\\\|b | input |",
 			"| `com.example.crlf` | windows<br>line<br>old mac | input |",
-			"| `com.example.html` | &lt;script&gt;alert(\"x\")&lt;/script&gt; &amp;amp; | input |",
+			"| `com.example.html` | &lt;script&gt;alert\\(\"x\"\\)&lt;/script&gt; &amp;amp; | input |",
+			// Markdown in a value is shown, not rendered: no image (a
+			// tracking pixel), no link, no emphasis.
+			"| `com.example.markdown` | \\*\\*bold\\*\\* \\[link\\]\\(https://example.com\\) &#96;&#96;code&#96;&#96; | input |",
+			"| `com.example.pixel` | \\!\\[\\]\\(https://evil.test/pixel.gif\\) \\$x\\$ \\~\\~gone\\~\\~ \\_em\\_ | image |",
 			"| `com.example.pipe\\|key` | x | input |",
 			"| ``com.example.tick`key`` | y | input |",
 			"| `` ` `` | z | input |",

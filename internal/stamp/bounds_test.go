@@ -93,3 +93,33 @@ func TestImageBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestHostilePlatform: platform names from an image reach the log, the
+// platforms output and the summary; one that could start a workflow command
+// is refused in an index and reported as unknown for a single image.
+func TestHostilePlatform(t *testing.T) {
+	t.Parallel()
+	const evil = "amd64\n::add-mask::x\n::error::injected"
+	cfg := fmt.Sprintf(`{"os":"linux","architecture":%q}`, evil)
+	img, err := partial.CompressedToImage(&fuzzCore{mediaType: types.OCIManifestSchema1, manifest: []byte(`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2},"layers":[]}`), config: []byte(cfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := fmt.Sprintf(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%064d","size":1,"platform":{"os":%q,"architecture":"amd64"}}]}`, 1, "linux\n::stop-commands::x")
+	for name, sources := range map[string][]*source.Loaded{
+		"index descriptor": {{Line: "oci:out", Index: &fuzzIndex{raw: []byte(index), img: img}}},
+		"config":           {{Line: "oci:a", Image: img}, {Line: "oci:b", Image: img}},
+	} {
+		_, _, err := Index(sources, derived, inputs.Repoint)
+		if err == nil || !strings.Contains(err.Error(), "holds characters no platform name has") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: Index() = %v, want the platform refused on one line", name, err)
+		}
+	}
+	e, err := ImageEntry("oci:out", img, Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Platform != "unknown" || e.Written != "unknown" {
+		t.Errorf("ImageEntry() platform = %q, %q; want unknown", e.Platform, e.Written)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -321,6 +322,9 @@ func collectImage(entries []*entry, line string, img v1.Image) ([]*entry, error)
 	if plat == nil || plat.OS == "" || plat.Architecture == "" {
 		return nil, fmt.Errorf("%s names no os and architecture in its config, so it cannot take a place in a multi-platform index", line)
 	}
+	if err := checkPlatform(*plat); err != nil {
+		return nil, fmt.Errorf("%s: %w", line, err)
+	}
 	desc := v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest, Platform: plat}
 	var doc document
 	if err := json.Unmarshal(mustMarshal(desc), &doc); err != nil {
@@ -383,6 +387,9 @@ func CheckPlatforms(entries []Entry, want []v1.Platform) error {
 // does not say: normalized, and as written.
 func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 	if p != nil && p.OS != "" && p.Architecture != "" {
+		if err := checkPlatform(*p); err != nil {
+			return "", "", err
+		}
 		return inputs.PlatformString(*p), platformText(*p), nil
 	}
 	cf, err := img.ConfigFile()
@@ -390,9 +397,32 @@ func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 		return "", "", err
 	}
 	if cp := cf.Platform(); cp != nil && cp.OS != "" {
+		if err := checkPlatform(*cp); err != nil {
+			return "", "", err
+		}
 		return inputs.PlatformString(*cp), platformText(*cp), nil
 	}
 	return "", "", fmt.Errorf("neither the index nor the config names a platform")
+}
+
+// platformWord is what a platform's os, architecture, variant and os
+// version are made of (GOOS and GOARCH values, v7, v8, 10.0.17763.1234).
+var platformWord = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
+
+// checkPlatform refuses a platform whose names hold anything else: they
+// are printed in the log, the platforms output and the summary, where a
+// line break could start a workflow command.
+func checkPlatform(p v1.Platform) error {
+	for _, f := range []struct{ name, value string }{{"os", p.OS}, {"architecture", p.Architecture}, {"variant", p.Variant}, {"os.version", p.OSVersion}} {
+		if !platformWord.MatchString(f.value) {
+			v := f.value
+			if len(v) > 40 {
+				v = v[:40] + "…"
+			}
+			return fmt.Errorf("the platform's %s %q holds characters no platform name has (only letters, digits, '.', '_' and '-')", f.name, v)
+		}
+	}
+	return nil
 }
 
 // platformText is p as written, the variant kept where PlatformString
