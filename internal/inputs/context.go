@@ -52,13 +52,22 @@ type Context struct {
 // dependabotActor is the login Dependabot's runs carry in GITHUB_ACTOR.
 const dependabotActor = "dependabot[bot]"
 
-// ReadOnlyToken says why GITHUB_TOKEN cannot write packages in this run
-// whatever the workflow's permissions ask, or "" when nothing says so.
+// dependabotReadOnly are the events whose GITHUB_TOKEN is read-only when
+// Dependabot triggers them (GitHub docs, "Troubleshooting Dependabot on
+// GitHub Actions").
+var dependabotReadOnly = map[string]bool{
+	"pull_request": true, "pull_request_review": true, "pull_request_review_comment": true,
+	"push": true, "create": true, "deployment": true, "deployment_status": true,
+}
+
+// ReadOnlyToken says why GITHUB_TOKEN cannot write packages in this run, or
+// "" when nothing says so. pull_request_target runs in the base repository
+// with its token, which may write, fork or not.
 func (c Context) ReadOnlyToken() string {
 	switch {
-	case c.FromFork:
+	case c.FromFork && c.EventName != "pull_request_target":
 		return "this is a pull request from a fork, whose GITHUB_TOKEN is read-only"
-	case c.Dependabot:
+	case c.Dependabot && dependabotReadOnly[c.EventName]:
 		return "this run was triggered by Dependabot, whose GITHUB_TOKEN is read-only"
 	}
 	return ""

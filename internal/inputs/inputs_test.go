@@ -397,6 +397,8 @@ func TestReadPushAuto(t *testing.T) {
 		{"Dependabot with a classic PAT", with(dependabot, "INPUT_TOKEN", "ghp_0123456789abcdefghijklmnopqrstuvwxyz"), PushAuto, true, "", "Dependabot"},
 		{"fork publishing elsewhere", with(fork, "INPUT_IMAGE", "registry.example.com/acme/widget", "INPUT_PASSWORD", "pw"), PushAuto, true, "", "from a fork"},
 		{"fork, metadata only", with(fork, "INPUT_SOURCE", ""), PushAuto, true, "", "from a fork"},
+		{"fork with pull_request_target", with(fork, "GITHUB_EVENT_NAME", "pull_request_target"), PushAuto, true, "", ""},
+		{"Dependabot, manual run", with(dependabot, "GITHUB_EVENT_NAME", "workflow_dispatch"), PushAuto, true, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -122,3 +122,32 @@ func TestPullAnonymously(t *testing.T) {
 		t.Error("PullAnonymously with the registry gone = nil error, want one")
 	}
 }
+
+// TestVisibilityElsewhere: on a registry that is not GitHub's there is no
+// API to ask, so require-public rests on the anonymous pull alone.
+func TestVisibilityElsewhere(t *testing.T) {
+	t.Parallel()
+	reg, err := registrytest.Start(registrytest.Options{Passwords: []string{password}, Public: []string{"acme/open"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	open := push(t, reg, "acme/open", "1")
+	closed := push(t, reg, "acme/closed", "1")
+	var c Checker // no API client: not GitHub's registry
+
+	res, err := c.Visibility(context.Background(), open.Context(), Result{}, Policy{RequirePublic: true, Digest: open.DigestStr()})
+	if err != nil || res.Visibility != "" || len(res.Notes) != 0 {
+		t.Errorf("Visibility(public elsewhere) = %+v, %v; want nothing to say", res, err)
+	}
+	_, err = c.Visibility(context.Background(), closed.Context(), Result{}, Policy{RequirePublic: true, Digest: closed.DigestStr()})
+	if err == nil || !strings.Contains(err.Error(), "require-public: the package cannot be pulled anonymously (the token request (GET /token) answered 401 UNAUTHORIZED)") ||
+		!strings.Contains(err.Error(), "make the package public in its settings on "+reg.Host()) {
+		t.Errorf("Visibility(private elsewhere) = %v, want the refusal and where to fix it", err)
+	}
+	// Without require-public nothing is asked at all.
+	reg.ResetRequests()
+	if _, err := c.Visibility(context.Background(), closed.Context(), Result{}, Policy{Digest: closed.DigestStr()}); err != nil || len(reg.Requests()) != 0 {
+		t.Errorf("Visibility without require-public = %v after %d registry requests, want none", err, len(reg.Requests()))
+	}
+}
