@@ -2,14 +2,17 @@ package action
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ghcr-publish/publish-action/internal/testkit/enginetest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/need"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
@@ -270,5 +273,45 @@ func TestPublishEngineExportLikeOCILayout(t *testing.T) {
 	_, idx := readIndex(t, f.reg.Host()+"/acme/widget:1.0")
 	if len(idx.Manifests) != 4 {
 		t.Errorf("the published index lists %d manifests, want 2 images and 2 attestations", len(idx.Manifests))
+	}
+}
+
+// The done-when of publishing from Docker 29: a multi-platform image with
+// provenance built into the containerd image store publishes from
+// docker-daemon: with every platform and its attestations, to the digest
+// the same build's --output type=oci gives; everything written meets the
+// image-spec schemas (checkSchemas).
+func TestPublishDockerDaemonMultiPlatform(t *testing.T) {
+	t.Parallel()
+	host := enginetest.Require(t)
+	enginetest.RequireContainerdStore(t)
+	f := newFixture(t, registrytest.Options{})
+	tag := fmt.Sprintf("publish-action-test/action-multi:%d", time.Now().UnixNano())
+	dir := enginetest.Context(t, map[string]string{"a.txt": "multi"}, "ARG TARGETARCH", "COPY a.txt /a-$TARGETARCH.txt")
+	enginetest.BuildxBuild(t, tag, dir, "--platform", "linux/amd64,linux/arm64", "--provenance=mode=max",
+		"--output", "type=image", "--output", "type=oci,dest="+filepath.Join(f.ws, "oci.tar"))
+
+	fromDaemon := f.run(t, map[string]string{"INPUT_SOURCE": "docker-daemon:" + tag, "INPUT_TAGS": "1.0", "DOCKER_HOST": host, "INPUT_PLATFORMS": "linux/amd64,linux/arm64"})
+	fromOCI := f.run(t, map[string]string{"INPUT_SOURCE": "oci-archive:oci.tar", "INPUT_TAGS": "1.0"})
+	for _, r := range []result{fromDaemon, fromOCI} {
+		if r.err != nil {
+			t.Fatalf("Run() = %v\n%s", r.err, r.log)
+		}
+	}
+	if fromDaemon.outputs["digest"] != fromOCI.outputs["digest"] {
+		t.Errorf("docker-daemon: publishes as %s, the build's OCI archive as %s", fromDaemon.outputs["digest"], fromOCI.outputs["digest"])
+	}
+	if strings.Contains(fromDaemon.log, "Docker v2 schema 2") {
+		t.Errorf("an OCI image from the engine was announced as converted from Docker v2:\n%s", fromDaemon.log)
+	}
+	_, idx := readIndex(t, f.reg.Host()+"/acme/widget:1.0")
+	attestations := 0
+	for _, d := range idx.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			attestations++
+		}
+	}
+	if len(idx.Manifests) != 4 || attestations != 2 {
+		t.Errorf("published index lists %d manifests, %d attestations; want 2 platforms and their 2 attestations", len(idx.Manifests), attestations)
 	}
 }

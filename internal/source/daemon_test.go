@@ -232,7 +232,7 @@ func TestLoadDockerDaemonPartlyPulled(t *testing.T) {
 	tag := fmt.Sprintf("publish-action-test/partial:%d", time.Now().UnixNano())
 	dir := enginetest.Context(t, map[string]string{"a.txt": "partial"}, "ARG TARGETARCH", "COPY a.txt /a-$TARGETARCH.txt")
 	enginetest.BuildxBuild(t, tag, dir, "--platform", "linux/amd64,linux/arm64", "--provenance=false", "--output", "type=image")
-	enginetest.Docker(t, "image", "rm", "--platform", "linux/arm64", tag)
+	enginetest.Docker(t, "image", "rm", "--force", "--platform", "linux/arm64", tag)
 
 	l, err := source.Load(context.Background(), &inputs.Source{Line: "docker-daemon:" + tag, Transport: inputs.DockerDaemon, Daemon: tag}, source.Options{DockerHost: host, TempDir: t.TempDir()})
 	if err != nil {

@@ -345,7 +345,15 @@ func (e *export) manifest(d v1.Descriptor) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
 	}
-	if len(m.Layers) != len(cf.RootFS.DiffIDs) {
+	// Only filesystem layers have diff IDs: BuildKit's attestation
+	// manifests list an in-toto layer and no diff ID.
+	filesystem := 0
+	for _, l := range m.Layers {
+		if isTarLayer(l.MediaType) {
+			filesystem++
+		}
+	}
+	if filesystem > 0 && len(m.Layers) != len(cf.RootFS.DiffIDs) {
 		return v1.Descriptor{}, fmt.Errorf("manifest %s lists %d layers and its config %d diff IDs", d.Digest, len(m.Layers), len(cf.RootFS.DiffIDs))
 	}
 	mt := m.MediaType
@@ -454,6 +462,10 @@ func (e *export) layer(entry string, desc v1.Descriptor, diffID v1.Hash, manifes
 		if l, ok := e.byDiffID(diffID); ok {
 			return l, false, nil // a layer two images share, compressed once
 		}
+	} else if l, ok := e.layers[desc.Digest]; ok && desc.Digest.Hex != "" {
+		// A blob two images share, checked once.
+		mt, oci := layerMediaType(desc.MediaType, c, manifest)
+		return &exportLayer{digest: l.digest, size: l.size, mediaType: mt, entry: l.entry}, oci, nil
 	}
 	rc, _, err = e.tar.open(entry)
 	if err != nil {
