@@ -119,7 +119,7 @@ func (e *engine) platforms(ctx context.Context, image string) string {
 			}
 		}
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, maxDocument)).Decode(&inspect) != nil {
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, MaxDocument)).Decode(&inspect) != nil {
 		return ""
 	}
 	var have []string

@@ -377,6 +377,15 @@ func TestLoadEngineExports(t *testing.T) {
 		ref:  "docker.io/library/app:v2",
 		want: shape{platforms: []string{"linux/arm64/v8"}, layerTypes: []string{string(types.DockerLayer)}, manifest: types.DockerManifestSchema2},
 	}, {
+		// Documents are bounded before they are read (MaxDocument).
+		name: "oversized index.json",
+		build: func(c *craft) v1.Descriptor {
+			c.layout(nil)
+			c.files["index.json"] = bytes.Repeat([]byte(" "), source.MaxDocument+1)
+			return v1.Descriptor{}
+		},
+		err: "index.json is 4194305 bytes, more than the 4194304",
+	}, {
 		name: "corrupt layer",
 		build: func(c *craft) v1.Descriptor {
 			d := c.image(amd64, []layerSpec{{"one", gzipC, ""}}, false)

@@ -104,11 +104,6 @@ func (t *tarIndex) open(name string) (io.ReadCloser, int64, error) {
 	return io.NopCloser(io.NewSectionReader(t.f, e.offset, e.size)), e.size, nil
 }
 
-// maxDocument bounds the JSON documents (manifests, configs, indexes) read
-// into memory from an archive; image-spec's registries refuse manifests over
-// 4 MiB, and a config of more than a few MiB is not an image config.
-const maxDocument = 16 << 20
-
 // read returns the whole of entry name, which must be a JSON document.
 func (t *tarIndex) read(name string) ([]byte, error) {
 	rc, size, err := t.open(name)
@@ -116,8 +111,9 @@ func (t *tarIndex) read(name string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	if size > maxDocument {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d a manifest or config may be", name, size, maxDocument)
+	// Checked before it is read (see MaxDocument).
+	if size > MaxDocument {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d a manifest, index or config may be; the archive is broken or hostile", name, size, MaxDocument)
 	}
 	return io.ReadAll(rc)
 }
