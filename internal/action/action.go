@@ -72,14 +72,15 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		gha.AddMask(form)
 	}
 	if err != nil {
-		return err
+		// Bad tags or flavor lines are reported with the other inputs.
+		return errors.Join(err, plan.CheckTags(in))
 	}
 
 	log := &phases{gha: gha}
 	defer log.end()
 	log.start("Resolve: inputs, repository, metadata")
 	gh := newGitHub(gha, in, sec, opts)
-	p, err := resolve(ctx, gha, in, gh, sec)
+	p, err := resolve(ctx, gha, in, gh, sec, opts)
 	if err != nil || len(in.Sources) == 0 {
 		log.end()
 		return writeReport(gha, err, report.From(p, nil, false, linkcheck.Result{}))
@@ -148,10 +149,13 @@ func writeReport(gha *githubactions.Action, err error, r report.Report) error {
 
 // resolve asks the API what the repository knows and makes the plan,
 // logging what the plan notes.
-func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, gh *gitHubSide, sec secrets) (plan.Plan, error) {
+func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, gh *gitHubSide, sec secrets, opts Options) (plan.Plan, error) {
 	p, err := plan.Make(in, lookUpRepository(ctx, gha, in, gh, sec))
 	if err != nil {
 		return p, err
+	}
+	if p.NeedsRegistryTags() {
+		p = p.WithRegistryTags(registryTags(ctx, gha, in, p, sec, opts))
 	}
 	for _, n := range p.Notices {
 		gha.Noticef("%s", n)
@@ -167,6 +171,20 @@ func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, g
 	gha.Infof("Image: %s", p.Image)
 	gha.Infof("Tags: %s", tagList(p.Tags))
 	return p, nil
+}
+
+// registryTags reads the tags the destination has now, for latest=auto: it
+// moves latest only to the highest release. A registry that cannot say
+// leaves latest to the rules alone, as docker/metadata-action does.
+func registryTags(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, sec secrets, opts Options) []string {
+	tags, err := push.Tags(ctx, p.Image, push.Options{Keychain: newKeychain(in, p, opts), Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version), Backoff: opts.RegistryBackoff})
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			gha.Warningf("flavor latest=auto: could not read the tags of %s (%s), so latest is added without checking for a higher release", p.Image, sec.redact(err.Error()))
+		}
+		return nil
+	}
+	return tags
 }
 
 // newKeychain gives each registry the credentials the inputs allow it.
@@ -289,7 +307,7 @@ func publish(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p
 		}
 	}
 	gha.Infof("Pushing %s@%s", p.Image, s.digest)
-	if _, err := push.All(ctx, s.artifact, p.Image, p.Tags, pushOpts); err != nil {
+	if _, err := push.All(ctx, s.artifact, p.Image, p.WriteOrder(), pushOpts); err != nil {
 		return explain(err, gh.denial(ctx, p.Image))
 	}
 	for _, t := range p.Tags {

@@ -521,7 +521,9 @@ func TestDerivedTagsAndImage(t *testing.T) {
 		tags string
 	}{
 		{"branch", map[string]string{"GITHUB_REF": "refs/heads/feature/new-ui"}, "feature-new-ui"},
-		{"tag", map[string]string{"GITHUB_REF": "refs/tags/v1.2.3", "GITHUB_EVENT_PATH": tagEvent}, "v1.2.3"},
+		// metadata-action's defaults: a tag push also gets latest, since
+		// the registry holds no higher release.
+		{"tag", map[string]string{"GITHUB_REF": "refs/tags/v1.2.3", "GITHUB_EVENT_PATH": tagEvent}, "v1.2.3\n" + f.reg.Host() + "/acme/widget:latest"},
 		{"pull request", map[string]string{"GITHUB_REF": "refs/pull/42/merge", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": prEvent}, "pr-42"},
 	}
 	for _, tt := range tests {

@@ -26,6 +26,9 @@ var contextKeys = []string{
 	"GITHUB_TRIGGERING_ACTOR", "GITHUB_WORKFLOW", "GITHUB_WORKSPACE", "GITHUB_OUTPUT", "SOURCE_DATE_EPOCH",
 	// Docker's own variable, for docker-daemon sources.
 	"DOCKER_HOST",
+	// docker/metadata-action's, which a migrated workflow may set: the tag
+	// rules honour them.
+	"DOCKER_METADATA_PR_HEAD_SHA", "DOCKER_METADATA_SHORT_SHA_LENGTH",
 	// Where temporary files may go: the runner's temp dir, else HOME.
 	"RUNNER_TEMP", "HOME",
 }

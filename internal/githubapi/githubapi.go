@@ -30,6 +30,9 @@ type Info struct {
 	OwnerType string // "User" or "Organization"
 	// Visibility is the repository's: "public", "private" or "internal".
 	Visibility string
+	// DefaultBranch is the repository's default branch, e.g. "main":
+	// type=edge's branch when none is given (as docker/metadata-action).
+	DefaultBranch string
 	// CommitTime is the committer date of the commit asked for, in UTC.
 	CommitTime *time.Time
 }
@@ -75,6 +78,7 @@ func Fetch(ctx context.Context, owner, repo, sha string, opts Options) (Info, er
 		info.HTMLURL = r.GetHTMLURL()
 		info.OwnerType = r.GetOwner().GetType()
 		info.Visibility = r.GetVisibility()
+		info.DefaultBranch = r.GetDefaultBranch()
 		// GitHub answers NOASSERTION when it sees a license file it cannot
 		// classify: that is no license identifier to stamp.
 		if id := r.GetLicense().GetSPDXID(); id != "" && !strings.EqualFold(id, "NOASSERTION") {

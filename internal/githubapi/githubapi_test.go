@@ -42,8 +42,10 @@ func widget() githubapi.Info {
 		HTMLURL:     "https://github.com/Acme/Widget",
 		License:     "MIT",
 		OwnerType:   "Organization",
-		Visibility:  "public",
-		CommitTime:  commitTime(),
+		// type=edge's default branch.
+		DefaultBranch: "main",
+		Visibility:    "public",
+		CommitTime:    commitTime(),
 	}
 }
 
@@ -83,23 +85,25 @@ func TestFetch(t *testing.T) {
 		name:  "NOASSERTION license is no license",
 		owner: "Acme", repo: "custom-license",
 		want: githubapi.Info{
-			Name:       "custom-license",
-			FullName:   "Acme/custom-license",
-			HTMLURL:    "https://github.com/Acme/custom-license",
-			OwnerType:  "Organization",
-			Visibility: "public",
+			Name:          "custom-license",
+			FullName:      "Acme/custom-license",
+			HTMLURL:       "https://github.com/Acme/custom-license",
+			OwnerType:     "Organization",
+			DefaultBranch: "main",
+			Visibility:    "public",
 		},
 		wantReqs: []string{"GET /repos/Acme/custom-license"},
 	}, {
 		name:  "null license",
 		owner: "octocat", repo: "Hello-World",
 		want: githubapi.Info{
-			Name:        "Hello-World",
-			FullName:    "octocat/Hello-World",
-			Description: "My first repository on GitHub!",
-			HTMLURL:     "https://github.com/octocat/Hello-World",
-			OwnerType:   "User",
-			Visibility:  "public",
+			Name:          "Hello-World",
+			FullName:      "octocat/Hello-World",
+			Description:   "My first repository on GitHub!",
+			HTMLURL:       "https://github.com/octocat/Hello-World",
+			OwnerType:     "User",
+			DefaultBranch: "master",
+			Visibility:    "public",
 		},
 		wantReqs: []string{"GET /repos/octocat/Hello-World"},
 	}, {

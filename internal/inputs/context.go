@@ -47,6 +47,32 @@ type Context struct {
 	// RepoVisibility is the repository's visibility as the event payload
 	// states it: "public", "private" or "internal"; empty when it does not.
 	RepoVisibility string
+
+	// Event is what the tag rules read from the payload, as
+	// docker/metadata-action does.
+	Event EventInfo
+	// Now is when the context was read: what {{date}} formats when
+	// SOURCE_DATE_EPOCH is not set.
+	Now time.Time
+}
+
+// EventInfo is what docker/metadata-action's tag rules read from the event
+// payload and its environment variables.
+type EventInfo struct {
+	// DefaultBranch is the payload's repository.default_branch.
+	DefaultBranch string
+	// BaseRef is the payload's base_ref (a push) or merge_group.base_ref.
+	BaseRef string
+	// PRNumber is the payload's number, for pull_request_target's ref.
+	PRNumber int
+	// PRBaseRef, PRHeadRef and PRHeadSHA are the pull request's branches
+	// and head commit.
+	PRBaseRef, PRHeadRef, PRHeadSHA string
+	// UsePRHeadSHA is DOCKER_METADATA_PR_HEAD_SHA=true: the rules and the
+	// revision label use the pull request's head commit.
+	UsePRHeadSHA bool
+	// ShortSHALength is DOCKER_METADATA_SHORT_SHA_LENGTH; 0 means 7.
+	ShortSHALength int
 }
 
 // dependabotActor is the login Dependabot's runs carry in GITHUB_ACTOR.
@@ -143,9 +169,22 @@ func readContext(gha *githubactions.Action) (Context, error) {
 		}
 	}
 	c.Dependabot = strings.EqualFold(ghc.Actor, dependabotActor)
+	if repo, ok := ghc.Event["repository"].(map[string]any); ok {
+		c.Event.DefaultBranch, _ = repo["default_branch"].(string)
+	}
+	c.Event.BaseRef, _ = ghc.Event["base_ref"].(string)
+	if mg, ok := ghc.Event["merge_group"].(map[string]any); ok {
+		c.Event.BaseRef, _ = mg["base_ref"].(string)
+	}
+	if n, ok := ghc.Event["number"].(float64); ok {
+		c.Event.PRNumber = int(n)
+	}
 	if pr, ok := ghc.Event["pull_request"].(map[string]any); ok {
 		head, _ := pr["head"].(map[string]any)
 		base, _ := pr["base"].(map[string]any)
+		c.Event.PRHeadRef, _ = head["ref"].(string)
+		c.Event.PRHeadSHA, _ = head["sha"].(string)
+		c.Event.PRBaseRef, _ = base["ref"].(string)
 		headRepo, _ := head["repo"].(map[string]any)
 		baseRepo, _ := base["repo"].(map[string]any)
 		if headRepo != nil && baseRepo != nil {
@@ -162,6 +201,17 @@ func readContext(gha *githubactions.Action) (Context, error) {
 		}
 	}
 	c.DockerHost = strings.TrimSpace(gha.Getenv("DOCKER_HOST"))
+	c.Now = time.Now().UTC()
+	// docker/metadata-action's environment variables, so that a workflow
+	// that sets them gets the same tags here.
+	c.Event.UsePRHeadSHA = strings.EqualFold(strings.TrimSpace(gha.Getenv("DOCKER_METADATA_PR_HEAD_SHA")), "true")
+	if v := strings.TrimSpace(gha.Getenv("DOCKER_METADATA_SHORT_SHA_LENGTH")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 40 {
+			return Context{}, &Error{Input: "DOCKER_METADATA_SHORT_SHA_LENGTH", Msg: fmt.Sprintf("%q is not a length between 1 and 40; set it to e.g. 7, or unset it", v)}
+		}
+		c.Event.ShortSHALength = n
+	}
 	if v := strings.TrimSpace(gha.Getenv("SOURCE_DATE_EPOCH")); v != "" {
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || secs < 0 {

@@ -217,73 +217,6 @@ func FuzzParseKeyValues(f *testing.F) {
 // than taken from tagPattern so that the test checks the parser, not itself.
 var tagGrammar = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 
-func FuzzParseTags(f *testing.F) {
-	for _, s := range []string{
-		"latest",
-		"1.2.3,1.2,1",
-		"v1\nv1\nlatest",
-		" a , b \r\n c ",
-		"_underscore",
-		".dot",
-		"-dash",
-		"ghcr.io/acme/app:1",
-		"app@sha256:abc",
-		"a:b",
-		strings.Repeat("a", 128),
-		strings.Repeat("a", 129),
-		strings.Repeat("a", mib),
-		strings.Repeat("a,", 4*kib),
-		strings.Repeat(":", 4*kib),
-		"tag\x00",
-		"täg",
-	} {
-		f.Add(s)
-	}
-	for _, s := range hostile {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		got, err := ParseTags(v)
-		want := fields(v)
-		if err != nil {
-			checkError(t, err, "tags")
-			// A rejection needs a reason: no tag at all, or a bad one.
-			for _, w := range want {
-				if !tagGrammar.MatchString(w) {
-					return
-				}
-			}
-			if len(want) > 0 {
-				t.Fatalf("ParseTags(%.200q) = %v, but every tag is valid", v, err)
-			}
-			return
-		}
-		if len(got) == 0 {
-			t.Fatalf("ParseTags(%.200q) accepted no tag", v)
-		}
-		seen := map[string]bool{}
-		for _, tag := range got {
-			if !tagGrammar.MatchString(tag) {
-				t.Errorf("accepted tag %.200q does not match %s", tag, tagGrammar)
-			}
-			if seen[tag] {
-				t.Errorf("tag %q accepted twice", tag)
-			}
-			seen[tag] = true
-		}
-		// Every tag the user wrote is kept: blanks and repeats are the only
-		// things dropped.
-		for _, w := range want {
-			if !seen[w] {
-				t.Errorf("ParseTags(%.200q) dropped %.200q", v, w)
-			}
-		}
-	})
-}
-
-// sourceWorkspace makes a workspace holding what source lines point at: an
-// OCI layout, archives, a name that starts with two dots without climbing,
-// and a symlink that leads out of the workspace.
 func sourceWorkspace(f *testing.F) string {
 	ws := f.TempDir()
 	outside := f.TempDir()
@@ -636,18 +569,6 @@ func TestHugeInputs(t *testing.T) {
 			_, err := ParseKeyValues("annotations", strings.Repeat("k", twoMiB)+"=\x07")
 			return err
 		}, true},
-		{"tags: one 1 MiB tag", "tags", func() error {
-			_, err := ParseTags(strings.Repeat("a", mib))
-			return err
-		}, true},
-		{"tags: one 1 MiB reference", "tags", func() error {
-			_, err := ParseTags("ghcr.io/acme/app:" + strings.Repeat("a", mib))
-			return err
-		}, true},
-		{"tags: 1 MiB of short tags", "tags", func() error {
-			_, err := ParseTags(strings.Repeat("v1,", mib/3))
-			return err
-		}, false},
 		{"source: 1 MiB path", "source", func() error {
 			_, err := ParseSources("oci:"+strings.Repeat("p", mib), t.TempDir())
 			return err

@@ -44,8 +44,12 @@ type Inputs struct {
 	// lower-cased: ghcr.io/${{ github.repository }} is how most workflows
 	// write it, and it has capitals whenever the owner or repository has.
 	ImageLowercased bool
-	// Tags are explicit tags; nil means derive them from the ref.
-	Tags        []string
+	// Tags is the tags input as written: plain tags, full references and
+	// docker/metadata-action's type= rules, which the plan step parses
+	// (plan.ParseTagRules); empty means metadata-action's default rules.
+	Tags string
+	// Flavor is the flavor input as written (latest=, prefix=, suffix=).
+	Flavor      string
 	Labels      []KeyValue
 	Annotations []KeyValue
 	Description Optional
@@ -114,10 +118,7 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(gha.GetInput("image"), ctx)
 	add(err)
 
-	if v := gha.GetInput("tags"); v != "" {
-		in.Tags, err = ParseTags(v)
-		add(err)
-	}
+	in.Tags, in.Flavor = gha.GetInput("tags"), gha.GetInput("flavor")
 	in.Labels, err = ParseKeyValues("labels", gha.GetInput("labels"))
 	add(err)
 	in.Annotations, err = ParseKeyValues("annotations", gha.GetInput("annotations"))
@@ -176,9 +177,9 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	add(err)
 	in.PushByDigest, err = parseBool("push-by-digest", gha.GetInput("push-by-digest"), false)
 	add(err)
-	if in.PushByDigest && gha.GetInput("tags") != "" {
-		add(errorf("push-by-digest", "is true and tags are given; pushing by digest writes no tag, so drop one of them"))
-	}
+	// With push-by-digest, tags write nothing: they only decide the version
+	// (org.opencontainers.image.version), so that matrix legs given the
+	// merge job's tags stamp what the merge job stamps.
 	if v := gha.GetInput("platforms"); v != "" {
 		in.Platforms, err = ParsePlatforms(v)
 		add(err)

@@ -51,7 +51,7 @@ func TestReadDefaults(t *testing.T) {
 	if !in.ImageDerived || !in.ImageLowercased {
 		t.Errorf("ImageDerived, ImageLowercased = %v, %v, want true, true", in.ImageDerived, in.ImageLowercased)
 	}
-	if !in.Push || in.Sources != nil || in.Tags != nil || in.PushByDigest || in.Attestations != Preserve || in.Platforms != nil {
+	if !in.Push || in.Sources != nil || in.Tags != "" || in.PushByDigest || in.Attestations != Preserve || in.Platforms != nil {
 		t.Errorf("Read() = %+v, want the defaults", in)
 	}
 	if in.Username != "octocat" {
@@ -96,7 +96,7 @@ func TestReadValues(t *testing.T) {
 		Prune:        PruneOrphans,
 		PruneMinAge:  48 * time.Hour,
 		Platforms:    []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm", Variant: "v7"}},
-		Tags:         []string{"1.2.3", "latest"},
+		Tags:         "1.2.3, latest\n1.2.3",
 		Labels:       []KeyValue{{"a", "2"}, {"b", "x=y"}, {"c", ""}},
 		Annotations:  []KeyValue{{"k", "v"}},
 		Description:  Optional{"Hello", true},
@@ -147,10 +147,6 @@ func TestReadBadInputs(t *testing.T) {
 		{"image with a doubled slash", map[string]string{"INPUT_IMAGE": "ghcr.io/acme//widget"}, "image", "empty path component"},
 		{"image with a trailing slash", map[string]string{"INPUT_IMAGE": "ghcr.io/acme/widget/"}, "image", "empty path component"},
 		{"no repository to derive image", map[string]string{"GITHUB_REPOSITORY": ""}, "image", "give the destination"},
-		{"invalid tag", map[string]string{"INPUT_TAGS": "1.0\n-bad"}, "tags", "not a valid tag"},
-		{"tag too long", map[string]string{"INPUT_TAGS": strings.Repeat("a", 129)}, "tags", "up to 128"},
-		{"tag is a reference", map[string]string{"INPUT_TAGS": "ghcr.io/acme/widget:1.0"}, "tags", "give the tag alone"},
-		{"tags only separators", map[string]string{"INPUT_TAGS": ", ,"}, "tags", "lists no tag"},
 		{"label without =", map[string]string{"INPUT_LABELS": "a=1\nnonsense"}, "labels", `line 2 "nonsense" has no '='`},
 		{"label without key", map[string]string{"INPUT_LABELS": "=v"}, "labels", "no key"},
 		{"label key with space", map[string]string{"INPUT_LABELS": "a b=v"}, "labels", "spaces"},
@@ -163,7 +159,6 @@ func TestReadBadInputs(t *testing.T) {
 		{"docker-daemon without a name", map[string]string{"INPUT_SOURCE": "docker-daemon:"}, "source", "docker-daemon:NAME[:TAG]"},
 		{"bad second source line", map[string]string{"INPUT_SOURCE": "oci:out\nftp://x", "GITHUB_WORKSPACE": ws}, "source", `unknown transport "ftp"`},
 		{"push-by-digest not boolean", map[string]string{"INPUT_PUSH-BY-DIGEST": "1"}, "push-by-digest", "true or false"},
-		{"push-by-digest with tags", map[string]string{"INPUT_PUSH-BY-DIGEST": "true", "INPUT_TAGS": "1.0"}, "push-by-digest", "writes no tag"},
 		{"platform malformed", map[string]string{"INPUT_PLATFORMS": "linux/amd64,amd64"}, "platforms", `"amd64" is not a platform`},
 		{"platform twice", map[string]string{"INPUT_PLATFORMS": "linux/arm64,linux/arm64/v8"}, "platforms", "twice"},
 		{"legacy registry", map[string]string{"INPUT_IMAGE": "docker.pkg.github.com/acme/widget/app"}, "image", "use ghcr.io/acme/app"},
@@ -207,7 +202,6 @@ func TestReadReportsAllBadInputsAtOnce(t *testing.T) {
 	t.Parallel()
 	_, err := Read(env(t, map[string]string{
 		"INPUT_IMAGE":    "ghcr.io/acme/wid get",
-		"INPUT_TAGS":     "+bad",
 		"INPUT_LABELS":   "nokey",
 		"INPUT_PUSH":     "maybe",
 		"INPUT_LICENSES": "not a license",
@@ -216,7 +210,7 @@ func TestReadReportsAllBadInputsAtOnce(t *testing.T) {
 	for _, e := range Errors(err) {
 		got = append(got, e.Input)
 	}
-	want := []string{"image", "tags", "labels", "licenses", "push"}
+	want := []string{"image", "labels", "licenses", "push"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("inputs named by Read() errors mismatch (-want +got):\n%s", diff)
 	}

@@ -31,32 +31,6 @@ var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 // ValidTag reports whether t is a valid tag.
 func ValidTag(t string) bool { return tagPattern.MatchString(t) }
 
-// ParseTags splits a tags input on newlines and commas, drops blanks and
-// duplicates, and checks each tag.
-func ParseTags(v string) ([]string, error) {
-	var tags []string
-	seen := map[string]bool{}
-	for _, field := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' }) {
-		t := strings.TrimSpace(field)
-		switch {
-		case t == "":
-			continue
-		case strings.ContainsAny(t, "/@") || strings.Contains(t, ":"):
-			return nil, errorf("tags", "%q is a reference, not a tag; give the tag alone (e.g. 1.2.3) and the repository in image", truncate(t, 60))
-		case !ValidTag(t):
-			return nil, errorf("tags", "%q is not a valid tag: use up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", truncate(t, 60))
-		}
-		if !seen[t] {
-			seen[t] = true
-			tags = append(tags, t)
-		}
-	}
-	if len(tags) == 0 {
-		return nil, errorf("tags", "lists no tag; give one per line or comma-separated, or leave it empty to derive one from the ref")
-	}
-	return tags, nil
-}
-
 // ParseKeyValues parses one key=value per line, as docker/build-push-action's
 // labels and annotations inputs do. Blank lines are skipped. Later lines win.
 func ParseKeyValues(input, v string) ([]KeyValue, error) {

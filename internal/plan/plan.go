@@ -5,7 +5,6 @@ package plan
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -49,8 +48,16 @@ type Entry struct {
 // Plan is what to publish.
 type Plan struct {
 	Image name.Repository
-	// Tags are full references, in the order given.
+	// Tags are full references in docker/metadata-action's order: the
+	// version, the other tags by priority, then latest. WriteOrder is the
+	// order to write them in.
 	Tags []name.Tag
+	// Version is the main version the tag rules gave (metadata-action's
+	// version output), also org.opencontainers.image.version; "" when no
+	// rule fired.
+	Version string
+	// version is the tag rules' full result, for the registry check.
+	version Version
 	// Labels go into the image config. Entries are sorted by key.
 	Labels []Entry
 	// RemoveLabels are keys the user asked to remove (labels: key=).
@@ -89,15 +96,31 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 		p.Warnings = append(p.Warnings, Warning{Input: w.Input, Msg: w.Msg})
 	}
 
-	tags := in.Tags
-	if tags == nil && !in.PushByDigest {
-		tags = TagsFromRef(in.Context.Ref)
-		if len(tags) == 0 && len(in.Sources) > 0 && in.Push {
-			return Plan{}, &inputs.Error{Input: "tags", Msg: fmt.Sprintf("is empty and the ref %q names no branch, tag or pull request to derive one from; set tags, or push-by-digest: true", in.Context.Ref)}
-		}
+	rules, err := ParseTagRules(in.Tags, in.Flavor, in.Image)
+	if err != nil {
+		return Plan{}, err
 	}
-	for _, t := range tags {
-		p.Tags = append(p.Tags, in.Image.Tag(t))
+	v, err := rules.Evaluate(tagContext(in.Context, repo))
+	if err != nil {
+		return Plan{}, err
+	}
+	for _, w := range v.Warnings {
+		p.Warnings = append(p.Warnings, Warning{Input: "tags", Msg: w})
+	}
+	p.Version, p.version = v.Main, v
+	// push-by-digest writes no tag: the rules only give the version, so
+	// that matrix legs stamp what their merge job stamps.
+	if !in.PushByDigest {
+		for _, t := range v.Tags() {
+			p.Tags = append(p.Tags, in.Image.Tag(t))
+		}
+		if len(p.Tags) == 0 && len(in.Sources) > 0 && in.Push {
+			what := "the tags rules give no tag"
+			if rules.Default {
+				what = "tags is empty and the default rules give no tag"
+			}
+			return Plan{}, &inputs.Error{Input: "tags", Msg: fmt.Sprintf("%s for ref %q (event %s); add a rule that fires here, e.g. type=sha or type=raw,value=edge, or set push-by-digest: true", what, in.Context.Ref, in.Context.EventName)}
+		}
 	}
 
 	labels := map[string]Entry{}
@@ -118,10 +141,8 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	set(specs.AnnotationURL, repo.HTMLURL, FromRepository)
 	set(specs.AnnotationTitle, ctx.Repo, FromContext)
 	set(specs.AnnotationTitle, repo.Name, FromRepository)
-	set(specs.AnnotationRevision, ctx.SHA, FromContext)
-	if v := version(tags); v != "" {
-		set(specs.AnnotationVersion, v, FromContext)
-	}
+	set(specs.AnnotationRevision, revision(ctx), FromContext)
+	set(specs.AnnotationVersion, p.Version, FromContext)
 	if created, origin := createdTime(ctx, repo); created != nil {
 		set(specs.AnnotationCreated, created.UTC().Format(time.RFC3339), origin)
 	}
@@ -198,57 +219,98 @@ func NeedsCommitTime(ctx inputs.Context) bool {
 	return ctx.SourceDateEpoch == nil && ctx.CommitTime == nil && ctx.SHA != ""
 }
 
-// version is the first tag that names a version rather than a moving
-// pointer such as latest.
-func version(tags []string) string {
-	for _, t := range tags {
-		if t != "latest" {
-			return t
-		}
-	}
-	if len(tags) > 0 {
-		return tags[0]
-	}
-	return ""
+// CheckTags parses the tags and flavor inputs only, so that their errors
+// are reported with those of every other input (inputs cannot import the
+// plan step that owns the rules).
+func CheckTags(in inputs.Inputs) error {
+	_, err := ParseTagRules(in.Tags, in.Flavor, in.Image)
+	return err
 }
 
-var (
-	pullRef   = regexp.MustCompile(`^refs/pull/([0-9]+)/(merge|head)$`)
-	badTagRun = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
-)
+// NeedsRegistryTags reports whether latest=auto gave latest to a semantic
+// version: then the tags already in the registry decide whether it really
+// is the latest, and the caller passes them to WithRegistryTags.
+func (p Plan) NeedsRegistryTags() bool {
+	return len(p.Tags) > 0 && p.version.candidate() != nil
+}
 
-// TagsFromRef derives the default tag from GITHUB_REF: the tag name for a tag
-// push, the sanitised branch name for a branch, pr-N for a pull request.
-func TagsFromRef(ref string) []string {
-	var t string
+// WithRegistryTags drops latest when existing, the repository's tags
+// before this push, hold a release higher than this version: a backport
+// (v1.9.1 after v2.0.0) must not take latest. Difference: metadata-action
+// cannot see the registry and always moves latest (metadata-action#407).
+func (p Plan) WithRegistryTags(existing []string) Plan {
+	cand := p.version.candidate()
+	if cand == nil || len(p.Tags) == 0 {
+		return p
+	}
+	tag, best := p.version.highestRelease(existing)
+	if best == nil || best.compare(*cand) <= 0 {
+		return p
+	}
+	latest := p.version.LatestTag
+	p.Tags = slices.DeleteFunc(slices.Clone(p.Tags), func(t name.Tag) bool { return t.TagStr() == latest })
+	p.version.Latest = false
+	p.Notices = append(p.Notices, fmt.Sprintf("tags: %s stays where it is: %s already has %s, a higher version than %s (flavor latest=auto moves it only to the highest release; latest=true moves it anyway)", latest, p.Image, tag, cand.version()))
+	return p
+}
+
+// WriteOrder is the order to write the tags in: the primary tag (latest
+// when present, else the version) last, because ghcr.io's package page
+// suggests the most recently pushed tag in its pull command.
+func (p Plan) WriteOrder() []name.Tag {
+	out := slices.Clone(p.Tags)
+	if len(out) < 2 || p.version.Latest && out[len(out)-1].TagStr() == p.version.LatestTag {
+		return out
+	}
+	return append(out[1:], out[0])
+}
+
+// revision is the commit the rules and the revision label name: the pull
+// request's head with DOCKER_METADATA_PR_HEAD_SHA=true, as metadata-action
+// (src/context.ts:73-77).
+func revision(c inputs.Context) string {
+	if c.Event.UsePRHeadSHA && strings.Contains(c.EventName, "pull_request") && c.Event.PRHeadSHA != "" {
+		return c.Event.PRHeadSHA
+	}
+	return c.SHA
+}
+
+// tagContext is what the tag rules see of the run.
+func tagContext(c inputs.Context, repo githubapi.Info) TagContext {
+	tc := TagContext{
+		EventName:         c.EventName,
+		Ref:               c.Ref,
+		SHA:               revision(c),
+		ShortSHALength:    c.Event.ShortSHALength,
+		DefaultBranch:     c.Event.DefaultBranch,
+		RepoDefaultBranch: repo.DefaultBranch,
+		BaseRef:           c.Event.BaseRef,
+		PRBaseRef:         c.Event.PRBaseRef,
+		PRHeadRef:         c.Event.PRHeadRef,
+		Now:               c.Now,
+	}
+	// pull_request_target runs on the base branch; the rules see the pull
+	// request (src/context.ts:66-68).
+	if strings.Contains(c.EventName, "pull_request_target") && c.Event.PRNumber > 0 {
+		tc.Ref = fmt.Sprintf("refs/pull/%d/merge", c.Event.PRNumber)
+	}
+	if tc.RepoDefaultBranch == "" {
+		tc.RepoDefaultBranch = c.Event.DefaultBranch
+	}
+	// Difference: {{date}} is SOURCE_DATE_EPOCH when set, so a rebuild of
+	// the same source gets the same tags (metadata-action#403).
+	if c.SourceDateEpoch != nil {
+		tc.Now = *c.SourceDateEpoch
+	}
 	switch {
-	case strings.HasPrefix(ref, "refs/tags/"):
-		t = sanitise(strings.TrimPrefix(ref, "refs/tags/"))
-	case strings.HasPrefix(ref, "refs/heads/"):
-		t = sanitise(strings.TrimPrefix(ref, "refs/heads/"))
+	case c.CommitTime != nil:
+		tc.CommitDate = *c.CommitTime
+	case repo.CommitTime != nil:
+		tc.CommitDate = *repo.CommitTime
 	default:
-		if m := pullRef.FindStringSubmatch(ref); m != nil {
-			t = "pr-" + m[1]
-		}
+		tc.CommitDate = tc.Now
 	}
-	if t == "" {
-		return nil
-	}
-	return []string{t}
-}
-
-// sanitise turns a branch or git tag name into a valid image tag, as
-// docker/metadata-action does: runs of invalid characters become '-'.
-func sanitise(s string) string {
-	s = badTagRun.ReplaceAllString(s, "-")
-	s = strings.TrimLeft(s, ".-")
-	if len(s) > 128 {
-		s = strings.TrimRight(s[:128], ".-")
-	}
-	if !inputs.ValidTag(s) {
-		return ""
-	}
-	return s
+	return tc
 }
 
 func sorted(m map[string]Entry) []Entry {

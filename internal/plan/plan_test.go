@@ -139,7 +139,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image:  "ghcr.io/acme/widget",
-			Tags:   []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:   []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{created, description, licenses, revision, source, title, url, version},
 		},
 	}, {
@@ -148,7 +148,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image: "ghcr.io/acme/widget",
-			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{
 				created, description, licenses, revision,
 				// source is always the context's: it is what links the
@@ -162,7 +162,7 @@ func TestMake(t *testing.T) {
 		info: githubapi.Info{},
 		want: result{
 			Image: "ghcr.io/acme/widget",
-			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{
 				revision, source,
 				entry(specs.AnnotationTitle, "Widget", plan.FromContext),
@@ -199,7 +199,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image: "ghcr.io/acme/widget",
-			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{
 				entry(specs.AnnotationCreated, "2024-01-02T03:04:05Z", plan.FromContext),
 				description, licenses, revision, source, title, url, version,
@@ -214,7 +214,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image: "ghcr.io/acme/widget",
-			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{
 				entry(specs.AnnotationCreated, "2026-10-30T14:15:16Z", plan.FromContext),
 				description, licenses, revision, source, title, url, version,
@@ -230,14 +230,14 @@ func TestMake(t *testing.T) {
 		}(),
 		want: result{
 			Image:  "ghcr.io/acme/widget",
-			Tags:   []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:   []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{created, description, licenses, revision, source, title, url, version},
 		},
 	}, {
 		name: "empty values are never stamped",
 		edit: func(in *inputs.Inputs) {
 			in.Context = inputs.Context{ServerURL: "https://github.com"}
-			in.Tags = []string{"1.0"}
+			in.Tags = "1.0"
 		},
 		info: githubapi.Info{Name: "", Description: "", License: "", HTMLURL: ""},
 		want: result{
@@ -252,7 +252,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image:        "ghcr.io/acme/widget",
-			Tags:         []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:         []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels:       []plan.Entry{created, description, revision, source, title, url, version},
 			RemoveLabels: []string{specs.AnnotationLicenses},
 		},
@@ -265,7 +265,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image:        "ghcr.io/acme/widget",
-			Tags:         []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:         []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels:       []plan.Entry{created, description, revision, source, title, url, version},
 			RemoveLabels: []string{specs.AnnotationLicenses},
 		},
@@ -279,7 +279,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image: "ghcr.io/acme/widget",
-			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{
 				created, description,
 				entry(specs.AnnotationLicenses, "BSD-3-Clause", plan.FromInput),
@@ -307,7 +307,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image: "ghcr.io/acme/widget",
-			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{
 				entry("com.example.team", "platform", plan.FromInput),
 				created,
@@ -333,7 +333,7 @@ func TestMake(t *testing.T) {
 		info: githubapi.Info{},
 		want: result{
 			Image: "ghcr.io/acme/widget",
-			Tags:  []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:  []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{
 				entry(specs.AnnotationCreated, "2020-02-02T02:02:02Z", plan.FromInput),
 				revision, source,
@@ -350,19 +350,19 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image:        "ghcr.io/acme/widget",
-			Tags:         []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:         []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels:       []plan.Entry{description, licenses, revision, source, title, url, version},
 			RemoveLabels: []string{specs.AnnotationCreated},
 		},
 	}, {
-		name: "explicit tags in order, version is the first that is not latest",
-		edit: func(in *inputs.Inputs) { in.Tags = []string{"latest", "1.2.3", "1.2", "1"} },
+		name: "explicit tags: version is the first that is not latest, latest goes last",
+		edit: func(in *inputs.Inputs) { in.Tags = "latest\n1.2.3\n1.2\n1" },
 		info: widgetInfo(),
 		want: result{
 			Image: "ghcr.io/acme/widget",
 			Tags: []string{
-				"ghcr.io/acme/widget:latest", "ghcr.io/acme/widget:1.2.3",
-				"ghcr.io/acme/widget:1.2", "ghcr.io/acme/widget:1",
+				"ghcr.io/acme/widget:1.2.3", "ghcr.io/acme/widget:1.2",
+				"ghcr.io/acme/widget:1", "ghcr.io/acme/widget:latest",
 			},
 			Labels: []plan.Entry{
 				created, description, licenses, revision, source, title, url,
@@ -372,7 +372,7 @@ func TestMake(t *testing.T) {
 	}, {
 		// With nothing better, latest is all there is to say.
 		name: "only latest",
-		edit: func(in *inputs.Inputs) { in.Tags = []string{"latest"} },
+		edit: func(in *inputs.Inputs) { in.Tags = "latest" },
 		info: widgetInfo(),
 		want: result{
 			Image: "ghcr.io/acme/widget",
@@ -437,7 +437,7 @@ func TestMake(t *testing.T) {
 		info: widgetInfo(),
 		want: result{
 			Image:  "ghcr.io/acme/widget",
-			Tags:   []string{"ghcr.io/acme/widget:v1.2.3"},
+			Tags:   []string{"ghcr.io/acme/widget:v1.2.3", "ghcr.io/acme/widget:latest"},
 			Labels: []plan.Entry{created, description, licenses, revision, source, title, url, version},
 		},
 		wantNotices: []string{"ghcr.io/acme/widget"},
@@ -468,7 +468,6 @@ func TestMakeNoTag(t *testing.T) {
 		"",
 		"refs/remotes/origin/main",
 		"refs/heads/---",
-		"refs/pull/abc/merge",
 	} {
 		t.Run(ref, func(t *testing.T) {
 			t.Parallel()
@@ -482,8 +481,8 @@ func TestMakeNoTag(t *testing.T) {
 			if ierr.Input != "tags" {
 				t.Errorf("Make() error names input %q, want %q (error: %v)", ierr.Input, "tags", err)
 			}
-			if !strings.Contains(ierr.Msg, "set tags") {
-				t.Errorf("Make() error = %q, want it to say to set tags", ierr.Msg)
+			if !strings.Contains(ierr.Msg, "add a rule that fires here") {
+				t.Errorf("Make() error = %q, want it to say to add a rule", ierr.Msg)
 			}
 			if diff := cmp.Diff(result{}, resultOf(p), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("Make() plan with an error mismatch (-want +got):\n%s", diff)
@@ -592,49 +591,60 @@ func TestMakeLongDescription(t *testing.T) {
 	})
 }
 
-func TestTagsFromRef(t *testing.T) {
+// TestDefaultTags checks the tags an empty tags input gives for each kind of
+// ref: metadata-action's default rules, with branch and tag names cleaned
+// into valid tags.
+func TestDefaultTags(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("a", 200)
 	// A cut at 128 bytes that ends on a separator drops the separator.
 	cutAtDash := strings.Repeat("b", 127) + "/" + strings.Repeat("c", 72)
 	tests := []struct {
-		ref  string
-		want []string
+		ref   string
+		event string
+		want  []string
 	}{
-		{"refs/tags/v1.2.3", []string{"v1.2.3"}},
-		{"refs/tags/v1.2.3+build.7", []string{"v1.2.3-build.7"}},
-		{"refs/heads/main", []string{"main"}},
-		{"refs/heads/feature/Foo_bar", []string{"feature-Foo_bar"}},
-		{"refs/heads/dependabot/npm_and_yarn/lodash-4.17.21", []string{"dependabot-npm_and_yarn-lodash-4.17.21"}},
-		{"refs/heads/feature//x y", []string{"feature-x-y"}},
-		{"refs/heads/fix/naïve", []string{"fix-na-ve"}},
-		{"refs/heads/-x", []string{"x"}},
-		{"refs/heads/.hidden", []string{"hidden"}},
-		{"refs/heads/_under", []string{"_under"}},
-		{"refs/heads/" + long, []string{strings.Repeat("a", 128)}},
-		{"refs/heads/" + cutAtDash, []string{strings.Repeat("b", 127)}},
-		{"refs/pull/42/merge", []string{"pr-42"}},
-		{"refs/pull/7/head", []string{"pr-7"}},
-		{"refs/heads/---", nil},
-		{"refs/heads/", nil},
-		{"refs/tags/", nil},
-		{"refs/pull/abc/merge", nil},
-		{"refs/pull/42", nil},
-		{"refs/remotes/origin/main", nil},
-		{"main", nil},
-		{"", nil},
+		{"refs/tags/v1.2.3", "push", []string{"v1.2.3", "latest"}},
+		{"refs/tags/v1.2.3+build.7", "push", []string{"v1.2.3-build.7", "latest"}},
+		{"refs/heads/main", "push", []string{"main"}},
+		{"refs/heads/main", "schedule", []string{"nightly", "main"}},
+		{"refs/heads/feature/Foo_bar", "push", []string{"feature-Foo_bar"}},
+		{"refs/heads/dependabot/npm_and_yarn/lodash-4.17.21", "push", []string{"dependabot-npm_and_yarn-lodash-4.17.21"}},
+		{"refs/heads/feature//x y", "push", []string{"feature-x-y"}},
+		{"refs/heads/fix/naïve", "push", []string{"fix-na-ve"}},
+		{"refs/heads/-x", "push", []string{"x"}},
+		{"refs/heads/.hidden", "push", []string{"hidden"}},
+		{"refs/heads/_under", "push", []string{"_under"}},
+		{"refs/heads/" + long, "push", []string{strings.Repeat("a", 128)}},
+		{"refs/heads/" + cutAtDash, "push", []string{strings.Repeat("b", 127)}},
+		{"refs/pull/42/merge", "pull_request", []string{"pr-42"}},
+		{"refs/heads/gh-readonly-queue/main/pr-42-" + sha, "merge_group", []string{"pr-42"}},
+		{"refs/heads/---", "push", nil},
+		{"refs/heads/", "push", nil},
+		{"refs/tags/", "push", nil},
+		{"refs/remotes/origin/main", "push", nil},
+		{"main", "push", nil},
+		{"", "workflow_dispatch", nil},
 	}
 	for _, tc := range tests {
-		t.Run(tc.ref, func(t *testing.T) {
+		t.Run(tc.event+" "+tc.ref, func(t *testing.T) {
 			t.Parallel()
-			got := plan.TagsFromRef(tc.ref)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("TagsFromRef(%q) mismatch (-want +got):\n%s", tc.ref, diff)
+			in := tagPush(t)
+			in.Sources = nil
+			in.Context.Ref, in.Context.EventName = tc.ref, tc.event
+			p, err := plan.Make(in, widgetInfo())
+			if err != nil {
+				t.Fatalf("Make() = %v", err)
 			}
-			for _, tag := range got {
-				if len(tag) > 128 || !inputs.ValidTag(tag) {
-					t.Errorf("TagsFromRef(%q) = %q, not a valid tag of at most 128 characters", tc.ref, tag)
+			var got []string
+			for _, tag := range p.Tags {
+				got = append(got, tag.TagStr())
+				if !inputs.ValidTag(tag.TagStr()) {
+					t.Errorf("tag %q is not valid", tag.TagStr())
 				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("ref %q: tags mismatch (-want +got):\n%s", tc.ref, diff)
 			}
 		})
 	}
@@ -684,4 +694,183 @@ func warningTexts(ws []plan.Warning) []string {
 		out = append(out, w.String())
 	}
 	return out
+}
+
+func tagNames(tags []name.Tag) []string {
+	var out []string
+	for _, t := range tags {
+		out = append(out, t.TagStr())
+	}
+	return out
+}
+
+// TestMakeTagRules checks what the tag rules feed into the plan: the tags,
+// the version output and label, and the context they read.
+func TestMakeTagRules(t *testing.T) {
+	t.Parallel()
+	semver := "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}\ntype=sha"
+	tests := []struct {
+		name        string
+		edit        func(*inputs.Inputs)
+		info        githubapi.Info
+		wantTags    []string
+		wantVersion string
+		wantWrite   []string
+		revision    string
+	}{{
+		name:        "semver rules on a tag push",
+		edit:        func(in *inputs.Inputs) { in.Tags = semver },
+		wantTags:    []string{"1.2.3", "1.2", "sha-0123456", "latest"},
+		wantVersion: "1.2.3",
+		wantWrite:   []string{"1.2.3", "1.2", "sha-0123456", "latest"},
+	}, {
+		name:        "no latest: the version is written last",
+		edit:        func(in *inputs.Inputs) { in.Tags, in.Flavor = semver, "latest=false" },
+		wantTags:    []string{"1.2.3", "1.2", "sha-0123456"},
+		wantVersion: "1.2.3",
+		wantWrite:   []string{"1.2", "sha-0123456", "1.2.3"},
+	}, {
+		name: "push-by-digest: a version but no tag",
+		edit: func(in *inputs.Inputs) {
+			in.Tags, in.PushByDigest = semver, true
+		},
+		wantVersion: "1.2.3",
+	}, {
+		name: "push-by-digest with the default rules",
+		edit: func(in *inputs.Inputs) {
+			in.PushByDigest = true
+		},
+		wantVersion: "v1.2.3",
+	}, {
+		name: "date is SOURCE_DATE_EPOCH",
+		edit: func(in *inputs.Inputs) {
+			in.Tags = "type=raw,value={{date 'YYYYMMDD-HHmmss'}}"
+			in.Context.SourceDateEpoch = at("2024-01-02T03:04:05Z")
+			in.Context.Now = *at("2030-01-01T00:00:00Z")
+		},
+		wantTags: []string{"20240102-030405"}, wantVersion: "20240102-030405", wantWrite: []string{"20240102-030405"},
+	}, {
+		name: "date is the clock without SOURCE_DATE_EPOCH",
+		edit: func(in *inputs.Inputs) {
+			in.Tags = "type=raw,value={{date 'YYYYMMDD'}}-{{commit_date 'YYYYMMDD'}}"
+			in.Context.Now = *at("2030-01-01T00:00:00Z")
+		},
+		info:     widgetInfo(),
+		wantTags: []string{"20300101-20261030"}, wantVersion: "20300101-20261030", wantWrite: []string{"20300101-20261030"},
+	}, {
+		name: "edge on the API's default branch",
+		edit: func(in *inputs.Inputs) {
+			in.Tags = "type=edge"
+			in.Context.Ref = "refs/heads/trunk"
+		},
+		info:     githubapi.Info{DefaultBranch: "trunk"},
+		wantTags: []string{"edge"}, wantVersion: "edge", wantWrite: []string{"edge"},
+	}, {
+		name: "pull_request_target sees the pull request",
+		edit: func(in *inputs.Inputs) {
+			in.Context.EventName, in.Context.Ref = "pull_request_target", "refs/heads/main"
+			in.Context.Event.PRNumber = 7
+		},
+		wantTags: []string{"pr-7"}, wantVersion: "pr-7", wantWrite: []string{"pr-7"},
+	}, {
+		name: "DOCKER_METADATA_PR_HEAD_SHA names the head commit",
+		edit: func(in *inputs.Inputs) {
+			in.Tags = "type=sha\ntype=raw,value={{branch}}"
+			in.Context.EventName, in.Context.Ref = "pull_request", "refs/pull/7/merge"
+			in.Context.Event = inputs.EventInfo{PRNumber: 7, PRHeadRef: "fix/x", PRHeadSHA: "fedcba9876543210fedcba9876543210fedcba98", UsePRHeadSHA: true}
+		},
+		wantTags: []string{"fix-x", "sha-fedcba9"}, wantVersion: "fix-x", wantWrite: []string{"sha-fedcba9", "fix-x"},
+		revision: "fedcba9876543210fedcba9876543210fedcba98",
+	}, {
+		name: "references from metadata-action's output",
+		edit: func(in *inputs.Inputs) {
+			in.Tags = "ghcr.io/acme/widget:1.2.3\nghcr.io/acme/widget:1.2\nghcr.io/acme/widget:latest"
+		},
+		wantTags: []string{"1.2.3", "1.2", "latest"}, wantVersion: "1.2.3", wantWrite: []string{"1.2.3", "1.2", "latest"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := tagPush(t)
+			tc.edit(&in)
+			p, err := plan.Make(in, tc.info)
+			if err != nil {
+				t.Fatalf("Make() = %v", err)
+			}
+			if diff := cmp.Diff(tc.wantTags, tagNames(p.Tags)); diff != "" {
+				t.Errorf("tags mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantWrite, tagNames(p.WriteOrder())); diff != "" {
+				t.Errorf("write order mismatch (-want +got):\n%s", diff)
+			}
+			if p.Version != tc.wantVersion {
+				t.Errorf("Version = %q, want %q", p.Version, tc.wantVersion)
+			}
+			labels := map[string]string{}
+			for _, e := range p.Labels {
+				labels[e.Key] = e.Value
+			}
+			if labels[specs.AnnotationVersion] != tc.wantVersion {
+				t.Errorf("version label = %q, want %q", labels[specs.AnnotationVersion], tc.wantVersion)
+			}
+			wantRev := tc.revision
+			if wantRev == "" {
+				wantRev = sha
+			}
+			if labels[specs.AnnotationRevision] != wantRev {
+				t.Errorf("revision label = %q, want %q", labels[specs.AnnotationRevision], wantRev)
+			}
+		})
+	}
+}
+
+// TestWithRegistryTags checks latest=auto against the tags already in the
+// registry: latest goes only to the highest release.
+func TestWithRegistryTags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		ref      string
+		tags     string
+		flavor   string
+		existing []string
+		needs    bool
+		want     []string
+		notice   string
+	}{
+		{name: "first release", ref: "refs/tags/v1.0.0", tags: "type=semver,pattern={{version}}", needs: true, want: []string{"1.0.0", "latest"}},
+		{name: "newer release", ref: "refs/tags/v2.1.0", tags: "type=semver,pattern={{version}}", existing: []string{"latest", "2.0.1", "2.0", "1.9.0", "sha-abc"}, needs: true, want: []string{"2.1.0", "latest"}},
+		{name: "backport keeps latest where it is", ref: "refs/tags/v1.9.1", tags: "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}", existing: []string{"latest", "2.0.1", "2.0", "1.9.0", "1.9"}, needs: true, want: []string{"1.9.1", "1.9"}, notice: "2.0.1, a higher version than 1.9.1"},
+		{name: "a re-run of the same release", ref: "refs/tags/v2.0.1", tags: "type=semver,pattern={{version}}", existing: []string{"latest", "2.0.1"}, needs: true, want: []string{"2.0.1", "latest"}},
+		{name: "higher prereleases do not count", ref: "refs/tags/v1.9.1", tags: "type=semver,pattern={{version}}", existing: []string{"2.0.0-rc.1", "1.9.0"}, needs: true, want: []string{"1.9.1", "latest"}},
+		{name: "v-prefixed git tags from type=ref", ref: "refs/tags/v1.9.1", tags: "", existing: []string{"v2.0.0", "latest"}, needs: true, want: []string{"v1.9.1"}, notice: "v2.0.0"},
+		{name: "flavor suffix stripped", ref: "refs/tags/v1.9.1", tags: "type=semver,pattern={{version}}", flavor: "suffix=-slim,onlatest=true", existing: []string{"2.0.0-slim", "latest-slim"}, needs: true, want: []string{"1.9.1-slim"}, notice: "latest-slim stays"},
+		{name: "match rule giving a version", ref: "refs/tags/release-1.2.0", tags: `type=match,pattern=\d+\.\d+\.\d+`, existing: []string{"1.3.0"}, needs: true, want: []string{"1.2.0"}, notice: "1.3.0"},
+		{name: "latest=true moves it anyway", ref: "refs/tags/v1.9.1", tags: "type=semver,pattern={{version}}", flavor: "latest=true", existing: []string{"2.0.0"}, needs: false, want: []string{"1.9.1", "latest"}},
+		{name: "not a version: no check", ref: "refs/tags/20200110-RC2", tags: `type=match,pattern=\d{8}`, existing: []string{"99999999"}, needs: false, want: []string{"20200110", "latest"}},
+		{name: "explicit latest: no check", ref: "refs/tags/v1.9.1", tags: "1.9.1\nlatest", existing: []string{"2.0.0"}, needs: false, want: []string{"1.9.1", "latest"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := tagPush(t)
+			in.Context.Ref, in.Tags, in.Flavor = tc.ref, tc.tags, tc.flavor
+			p, err := plan.Make(in, widgetInfo())
+			if err != nil {
+				t.Fatalf("Make() = %v", err)
+			}
+			if got := p.NeedsRegistryTags(); got != tc.needs {
+				t.Errorf("NeedsRegistryTags() = %v, want %v", got, tc.needs)
+			}
+			before := len(p.Notices)
+			p = p.WithRegistryTags(tc.existing)
+			if diff := cmp.Diff(tc.want, tagNames(p.Tags)); diff != "" {
+				t.Errorf("tags mismatch (-want +got):\n%s", diff)
+			}
+			notices := strings.Join(p.Notices[before:], "\n")
+			if tc.notice == "" && notices != "" || !strings.Contains(notices, tc.notice) {
+				t.Errorf("notices %q, want mention of %q", notices, tc.notice)
+			}
+		})
+	}
 }

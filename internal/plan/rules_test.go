@@ -96,6 +96,10 @@ func TestRules(t *testing.T) {
 
 		// ref
 		{name: "ref branch sanitised", tags: "type=ref,event=branch", ctx: ctxBranch("my/feature#1245"), want: []string{"my-feature-1245"}},
+		{name: "ref branch trimmed", tags: "type=ref,event=branch", ctx: ctxBranch(".hidden/-x"), want: []string{"hidden--x"}},
+		{name: "ref branch cut at 128", tags: "type=ref,event=branch", ctx: ctxBranch(strings.Repeat("b", 127) + "/" + strings.Repeat("c", 72)), want: []string{strings.Repeat("b", 127)}},
+		{name: "ref branch nothing left", tags: "type=ref,event=branch", ctx: ctxBranch("---"), want: nil},
+		{name: "ref tag build metadata", tags: "type=ref,event=tag", ctx: ctxTag("v1.2.3+build.7"), want: []string{"v1.2.3-build.7", "latest"}},
 		{name: "ref branch keeps case", tags: "type=ref,event=branch", ctx: ctxBranch("Feature/ABC#12"), want: []string{"Feature-ABC-12"}},
 		{name: "ref tag takes latest even for a prerelease", tags: "type=ref,event=tag", ctx: ctxTag("v4.0.5-rc1"), want: []string{"v4.0.5-rc1", "latest"}},
 		{name: "ref pr", tags: "type=ref,event=pr", ctx: ctxPR(), want: []string{"pr-15"}},
@@ -145,6 +149,9 @@ func TestRules(t *testing.T) {
 		{name: "defaults on a branch", tags: "", ctx: ctxBranch("main"), want: []string{"main"}},
 		{name: "defaults on a pull request", tags: "", ctx: ctxPR(), want: []string{"pr-15"}},
 		{name: "defaults on schedule", tags: "", ctx: ctxSchedule(), want: []string{"nightly", "main"}},
+
+		{name: "difference: latest from a rule and from latest=auto once", tags: "type=raw,value=latest\ntype=semver,pattern={{version}}", ctx: ctxTag("v1.2.3"), want: []string{"1.2.3", "latest"}},
+		{name: "plain latest with a flavor latest", tags: "type=semver,pattern={{version}}\nlatest", flavor: "suffix=-s,onlatest=true", ctx: ctxTag("v1.2.3"), want: []string{"1.2.3-s", "latest", "latest-s"}},
 
 		// plain tags and references
 		{name: "plain tags", tags: "1.2.3, 1.2\n1", ctx: ctxBranch("main"), want: []string{"1.2.3", "1.2", "1"}},
@@ -223,7 +230,7 @@ func TestRuleErrors(t *testing.T) {
 		{name: "other repository", tags: "ghcr.io/acme/other:1.0", input: "tags", want: "names ghcr.io/acme/other, but image is ghcr.io/acme/widget"},
 		{name: "digest reference", tags: "ghcr.io/acme/widget@sha256:" + strings.Repeat("a", 64), input: "tags", want: "digest reference"},
 		{name: "leading dash from a value", tags: "type=raw,value=-x", ctx: ctxBranch("main"), input: "tags", want: `makes the tag "-x", which is not valid`},
-		{name: "leading dot from sanitising", tags: "type=ref,event=branch", ctx: ctxBranch(".hidden"), input: "tags", want: `default rule`},
+		{name: "leading dash from a prefix", tags: "type=ref,event=branch,prefix=-", ctx: ctxBranch("main"), input: "tags", want: `makes the tag "-main"`},
 		{name: "too long", tags: "type=raw,value=" + strings.Repeat("a", 129), ctx: ctxBranch("main"), input: "tags", want: "not valid (at most 128"},
 		{name: "flavor latest", flavor: "latest=foo", input: "flavor", want: `line 1 "latest=foo": latest=foo is not auto, true or false`},
 		{name: "flavor unknown key", flavor: "unknwown=foo", input: "flavor", want: `unknown key "unknwown"`},
@@ -247,12 +254,6 @@ func TestRuleErrors(t *testing.T) {
 			}
 			tr, err := ParseTagRules(tags, tt.flavor, image)
 			if err == nil {
-				if tt.name == "leading dot from sanitising" {
-					tr, err = ParseTagRules("", "", image)
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
 				_, err = tr.Evaluate(tt.ctx)
 			}
 			if err == nil {

@@ -384,7 +384,8 @@ func plainTag(s string, image name.Repository) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%q is not a valid reference: %v", truncate(s, 80), err)
 	}
-	if ref.Context().String() != image.String() {
+	// A zero image is a bad image input, reported on its own.
+	if image.RepositoryStr() != "" && ref.Context().String() != image.String() {
 		return "", fmt.Errorf("names %s, but image is %s; put only this image's tags here (or set image to %s)", ref.Context(), image, ref.Context())
 	}
 	return ref.TagStr(), nil
@@ -520,6 +521,8 @@ type Version struct {
 	// version the main rule parsed: both for the registry check.
 	latestAuto  bool
 	mainVersion *semVersion
+	// flavorPrefix and flavorSuffix are the flavor's, rendered.
+	flavorPrefix, flavorSuffix string
 	// Warnings are rules that made no tag and why, e.g. a git tag that is
 	// not a semantic version.
 	Warnings []string
@@ -530,8 +533,15 @@ func (v Version) Tags() []string {
 	if v.Main == "" {
 		return nil
 	}
-	out := append([]string{v.Main}, v.Partial...)
-	if v.Latest {
+	out := []string{v.Main}
+	for _, t := range v.Partial {
+		// Difference: metadata-action lists latest twice when a rule also
+		// gives it (type=raw,value=latest with a semver rule).
+		if !v.Latest || t != v.LatestTag {
+			out = append(out, t)
+		}
+	}
+	if v.Latest && v.LatestTag != v.Main {
 		out = append(out, v.LatestTag)
 	}
 	return out
@@ -540,23 +550,26 @@ func (v Version) Tags() []string {
 // Evaluate runs the rules against the context (src/meta.ts:48-109).
 func (tr TagRules) Evaluate(c TagContext) (Version, error) {
 	v := Version{}
+	var err error
 	latestSet := false
 	plainLatest := false
 	g := c.globals()
 	for _, r := range tr.Rules {
 		if r.plain != "" {
-			if r.plain == "latest" && v.Main == "" {
+			if r.plain == "latest" {
 				// A plain latest is a pointer, not a version: the version
-				// is the next tag (this action's rule before tag rules).
+				// is another tag, and latest is written last (this
+				// action's rule from before tag rules).
 				plainLatest = true
 				continue
 			}
-			if err := v.add(r, r.plain, false, tr.Flavor, &latestSet, nil, true); err != nil {
+			if err = v.add(r, r.plain, false, tr.Flavor, &latestSet, nil, true); err != nil {
 				return Version{}, err
 			}
 			continue
 		}
-		enabled, err := r.enable.render(g)
+		var enabled string
+		enabled, err = r.enable.render(g)
 		if err != nil {
 			return Version{}, lineError("tags", r.Line, r.Text, "enable: %v", err)
 		}
@@ -566,7 +579,12 @@ func (tr TagRules) Evaluate(c TagContext) (Version, error) {
 		if enabled == "false" {
 			continue
 		}
-		val, auto, sv, warn, err := r.produce(c, g)
+		var (
+			val, warn string
+			auto      bool
+			sv        *semVersion
+		)
+		val, auto, sv, warn, err = r.produce(c, g)
 		if err != nil {
 			return Version{}, lineError("tags", r.Line, r.Text, "%v", err)
 		}
@@ -580,36 +598,38 @@ func (tr TagRules) Evaluate(c TagContext) (Version, error) {
 		if err != nil {
 			return Version{}, lineError("tags", r.Line, r.Text, "%v", err)
 		}
-		if err := v.add(r, val, auto, tr.Flavor, &latestSet, sv, false); err != nil {
+		if err = v.add(r, val, auto, tr.Flavor, &latestSet, sv, false); err != nil {
 			return Version{}, err
 		}
 	}
-	if plainLatest {
-		if v.Main == "" {
-			v.Main = "latest"
-		} else {
-			v.Latest, v.LatestTag, v.latestAuto = true, "latest", false
-		}
+	if v.flavorPrefix, err = tr.Flavor.prefix.render(g); err != nil {
+		return Version{}, &inputs.Error{Input: "flavor", Msg: oneLine(err.Error())}
+	}
+	if v.flavorSuffix, err = tr.Flavor.suffix.render(g); err != nil {
+		return Version{}, &inputs.Error{Input: "flavor", Msg: oneLine(err.Error())}
 	}
 	if v.Latest && v.LatestTag == "" {
 		v.LatestTag = "latest"
 		if tr.Flavor.PrefixLatest {
-			p, err := tr.Flavor.prefix.render(g)
-			if err != nil {
-				return Version{}, &inputs.Error{Input: "flavor", Msg: err.Error()}
-			}
-			v.LatestTag = p + v.LatestTag
+			v.LatestTag = v.flavorPrefix + v.LatestTag
 		}
 		if tr.Flavor.SuffixLatest {
-			s, err := tr.Flavor.suffix.render(g)
-			if err != nil {
-				return Version{}, &inputs.Error{Input: "flavor", Msg: err.Error()}
-			}
-			v.LatestTag += s
+			v.LatestTag += v.flavorSuffix
 		}
 		v.LatestTag = sanitizeTag(v.LatestTag)
 		if !inputs.ValidTag(v.LatestTag) {
 			return Version{}, &inputs.Error{Input: "flavor", Msg: fmt.Sprintf("the latest tag would be %q, which is not a valid tag; change prefix/suffix", truncate(v.LatestTag, 60))}
+		}
+	}
+	if plainLatest {
+		switch {
+		case v.Main == "":
+			v.Main = "latest"
+		case v.Latest && v.LatestTag != "latest":
+			// The flavor made latest app-latest; plain latest is one more.
+			v.Partial = append(v.Partial, "latest")
+		default:
+			v.Latest, v.LatestTag, v.latestAuto = true, "latest", false
 		}
 	}
 	return v, nil
@@ -670,6 +690,19 @@ var invalidTagRun = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 // sanitizeTag is metadata-action's sanitizeTag (src/meta.ts:658-660): each
 // run of characters a tag may not hold becomes one '-'.
 func sanitizeTag(s string) string { return invalidTagRun.ReplaceAllString(s, "-") }
+
+// cleanRefName makes a branch or git tag name a valid tag, as this action
+// always has: metadata-action's sanitising, then no leading '.' or '-' and
+// at most 128 characters. Difference: metadata-action leaves those for the
+// registry to refuse. These are names the rule's author cannot change, so
+// they are cleaned rather than refused; anything else invalid is an error.
+func cleanRefName(s string) string {
+	s = strings.TrimLeft(sanitizeTag(s), ".-")
+	if len(s) > 128 {
+		s = strings.TrimRight(s[:128], ".-")
+	}
+	return s
+}
 
 // produce computes a rule's value before prefix and suffix; auto is
 // whether the rule takes latest under latest=auto.
@@ -766,7 +799,7 @@ func (r TagRule) produce(c TagContext, g map[string]helper) (val string, auto bo
 			if !ok || c.EventName == "merge_group" {
 				return "", false, nil, "", nil
 			}
-			return branch, false, nil, "", nil
+			return cleanRefName(branch), false, nil, "", nil
 		case "tag":
 			tag, ok := strings.CutPrefix(ref, "refs/tags/")
 			if !ok {
@@ -774,9 +807,9 @@ func (r TagRule) produce(c TagContext, g map[string]helper) (val string, auto bo
 			}
 			s, isSemver := parseSemver(tag)
 			if isSemver {
-				return tag, true, &s, "", nil
+				return cleanRefName(tag), true, &s, "", nil
 			}
-			return tag, true, nil, "", nil
+			return cleanRefName(tag), true, nil, "", nil
 		case "pr":
 			if n, ok := mergeQueuePR(c); ok {
 				return n, false, nil, "", nil
@@ -931,3 +964,39 @@ func truncate(s string, n int) string {
 }
 
 func utf8RuneStart(b byte) bool { return utf8.RuneStart(b) }
+
+// candidate is the semantic version that latest=auto gave latest to, or
+// nil when latest did not come from latest=auto or the version is not one.
+func (v Version) candidate() *semVersion {
+	if !v.Latest || !v.latestAuto {
+		return nil
+	}
+	if v.mainVersion != nil {
+		return v.mainVersion
+	}
+	if s, ok := parseSemver(v.strip(v.Main)); ok {
+		return &s
+	}
+	return nil
+}
+
+// strip removes the flavor's prefix and suffix from tag.
+func (v Version) strip(tag string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(tag, sanitizeTag(v.flavorPrefix)), sanitizeTag(v.flavorSuffix))
+}
+
+// highestRelease is the highest release (no prerelease) among tags.
+func (v Version) highestRelease(tags []string) (string, *semVersion) {
+	var best *semVersion
+	bestTag := ""
+	for _, t := range tags {
+		s, ok := parseSemver(v.strip(t))
+		if !ok || len(s.prerelease) > 0 {
+			continue
+		}
+		if best == nil || s.compare(*best) > 0 {
+			best, bestTag = &s, t
+		}
+	}
+	return bestTag, best
+}

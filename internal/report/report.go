@@ -33,8 +33,10 @@ type Report struct {
 	Mode  Mode
 	Image name.Repository
 	// Digest is empty in metadata-only mode.
-	Digest      string
-	Tags        []name.Tag
+	Digest string
+	Tags   []name.Tag
+	// Version is the tag rules' version (docker/metadata-action's).
+	Version     string
 	Labels      []plan.Entry
 	Annotations []plan.Entry
 	// Entries are the published manifests: one per platform, and the
@@ -65,6 +67,7 @@ func (r Report) Outputs() (map[string]string, error) {
 		"digest":      r.Digest,
 		"image":       r.ref(),
 		"tags":        strings.Join(tags, "\n"),
+		"version":     r.Version,
 		"labels":      lines(r.Labels),
 		"annotations": lines(r.Annotations),
 	}
@@ -96,12 +99,13 @@ func (r Report) Outputs() (map[string]string, error) {
 		Digest      string            `json:"digest"`
 		Image       string            `json:"image"`
 		Tags        []string          `json:"tags"`
+		Version     string            `json:"version"`
 		Labels      map[string]string `json:"labels"`
 		Annotations map[string]string `json:"annotations"`
 		Platforms   []platform        `json:"platforms"`
 		PackageURL  string            `json:"package-url,omitempty"`
 		Visibility  string            `json:"visibility,omitempty"`
-	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, asMap(r.Labels), asMap(r.Annotations), platforms, r.PackageURL, r.Visibility})
+	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, r.Version, asMap(r.Labels), asMap(r.Annotations), platforms, r.PackageURL, r.Visibility})
 	if err != nil {
 		return nil, fmt.Errorf("encoding json output: %w", err)
 	}
@@ -111,7 +115,7 @@ func (r Report) Outputs() (map[string]string, error) {
 
 // outputOrder is action.yml's order, so the log reads like the docs;
 // readme_test.go checks it against action.yml.
-var outputOrder = []string{"digest", "image", "tags", "labels", "annotations", "platforms", "package-url", "visibility", "json"}
+var outputOrder = []string{"digest", "image", "tags", "version", "labels", "annotations", "platforms", "package-url", "visibility", "json"}
 
 // OutputNames are the outputs Write sets, in the order it sets them.
 func OutputNames() []string { return slices.Clone(outputOrder) }
@@ -241,7 +245,7 @@ type Stamped struct {
 // means there was no source (metadata-only); pushed false means nothing was
 // written (a dry run).
 func From(p plan.Plan, stamped *Stamped, pushed bool, link linkcheck.Result) Report {
-	r := Report{Image: p.Image, Tags: p.Tags, Mode: MetadataOnly}
+	r := Report{Image: p.Image, Tags: p.Tags, Version: p.Version, Mode: MetadataOnly}
 	if stamped == nil {
 		preview := stamp.Preview(p)
 		r.Labels, r.Annotations = preview.Labels, preview.Annotations

@@ -75,11 +75,12 @@ func published(t *testing.T) report.Report {
 		entry(specs.AnnotationVersion, "v1.2.3_rc.1", plan.FromContext),
 	}
 	return report.Report{
-		Mode:   report.Published,
-		Image:  repository(t),
-		Digest: digest,
-		Tags:   tags(t, "v1.2.3_rc.1", "1.2", "latest"),
-		Labels: labels,
+		Mode:    report.Published,
+		Image:   repository(t),
+		Digest:  digest,
+		Tags:    tags(t, "v1.2.3_rc.1", "1.2", "latest"),
+		Version: "v1.2.3_rc.1",
+		Labels:  labels,
 		Annotations: append([]plan.Entry{
 			entry("com.example.build", "nightly", plan.FromInput),
 		}, labels[1:]...),
@@ -259,9 +260,10 @@ func TestOutputs(t *testing.T) {
 		name:   "published",
 		report: published,
 		want: map[string]string{
-			"digest": digest,
-			"image":  "ghcr.io/acme/widget@" + digest,
-			"tags":   "ghcr.io/acme/widget:v1.2.3_rc.1\nghcr.io/acme/widget:1.2\nghcr.io/acme/widget:latest",
+			"digest":  digest,
+			"image":   "ghcr.io/acme/widget@" + digest,
+			"tags":    "ghcr.io/acme/widget:v1.2.3_rc.1\nghcr.io/acme/widget:1.2\nghcr.io/acme/widget:latest",
+			"version": "v1.2.3_rc.1",
 			"labels": "com.example.team=platform\n" +
 				"org.opencontainers.image.created=2026-10-30T14:15:16Z\n" +
 				"org.opencontainers.image.description=" + strings.ReplaceAll(description, "\n", " ") + "\n" +
@@ -290,6 +292,7 @@ func TestOutputs(t *testing.T) {
 			"digest":     digest,
 			"image":      "ghcr.io/acme/widget@" + digest,
 			"tags":       []any{"ghcr.io/acme/widget:v1.2.3_rc.1", "ghcr.io/acme/widget:1.2", "ghcr.io/acme/widget:latest"},
+			"version":    "v1.2.3_rc.1",
 			"labels": map[string]any{
 				"com.example.team":                     "platform",
 				"org.opencontainers.image.created":     "2026-10-30T14:15:16Z",
@@ -505,10 +508,14 @@ func TestOutputs(t *testing.T) {
 					want[k] = "" // for GitHub's registry only
 				}
 			}
+			wantJSON := maps.Clone(tc.wantJSON)
+			if _, ok := want["version"]; !ok {
+				want["version"], wantJSON["version"] = "", "" // no tag rule fired
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Outputs() mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantJSON, gotJSON); diff != "" {
+			if diff := cmp.Diff(wantJSON, gotJSON); diff != "" {
 				t.Errorf("Outputs() json mismatch (-want +got):\n%s", diff)
 			}
 		})
