@@ -142,6 +142,8 @@ func FuzzParseKeyValues(f *testing.F) {
 		"k=v\x00",
 		"k=\x1b[2J",
 		"k=v\u0085",
+		"manifest:org.opencontainers.image.title=Widget\nindex:org.opencontainers.image.title=Widget\nmanifest:org.opencontainers.image.description=",
+		"index:=v\nmanifest: =v\nmanifest:",
 		"k=\u202eevil",
 		"ключ=значение",
 		"k=" + strings.Repeat("v", mib),
@@ -176,6 +178,14 @@ func FuzzParseKeyValues(f *testing.F) {
 			}
 			key, value, ok := strings.Cut(line, "=")
 			key = strings.TrimSpace(key)
+			// docker/metadata-action's annotations lines: level:key=value,
+			// and level:key= for nothing to say.
+			if level, rest, found := strings.Cut(key, ":"); annotations && found && strings.TrimSpace(rest) != "" &&
+				(level == "manifest" || level == "index" || level == "manifest-descriptor" || level == "index-descriptor") {
+				if key = strings.TrimSpace(rest); ok && value == "" {
+					continue
+				}
+			}
 			if !ok || key == "" || strings.ContainsFunc(key, unicode.IsSpace) || hasControl(key, "") || hasControl(value, "\t") ||
 				len(key) > MaxKey || len(value) > MaxValue {
 				bad = true

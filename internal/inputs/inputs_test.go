@@ -455,3 +455,67 @@ func TestParsePruneInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataActionOutputLines checks that docker/metadata-action's labels
+// and annotations outputs can be passed on as they are.
+func TestMetadataActionOutputLines(t *testing.T) {
+	t.Parallel()
+	in, err := Read(env(t, map[string]string{
+		"INPUT_LABELS": "org.opencontainers.image.title=Widget\norg.opencontainers.image.version=1.2.3",
+		"INPUT_ANNOTATIONS": "manifest:org.opencontainers.image.title=Widget\nindex:org.opencontainers.image.title=Widget\n" +
+			"manifest:org.opencontainers.image.description=\nindex:org.opencontainers.image.version=1.2.3\nmanifest-descriptor:com.example.k=v",
+	}))
+	if err != nil {
+		t.Fatalf("Read() = %v", err)
+	}
+	if diff := cmp.Diff([]KeyValue{{"org.opencontainers.image.title", "Widget"}, {"org.opencontainers.image.version", "1.2.3"}}, in.Labels); diff != "" {
+		t.Errorf("labels mismatch (-want +got):\n%s", diff)
+	}
+	want := []KeyValue{{"org.opencontainers.image.title", "Widget"}, {"org.opencontainers.image.version", "1.2.3"}, {"com.example.k", "v"}}
+	if diff := cmp.Diff(want, in.Annotations); diff != "" {
+		t.Errorf("annotations mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestEventInfo checks what the tag rules read from real event payloads.
+func TestEventInfo(t *testing.T) {
+	t.Parallel()
+	events := filepath.Join("..", "..", "testdata", "github", "events")
+	for _, tc := range []struct {
+		event, file string
+		vars        map[string]string
+		want        EventInfo
+	}{
+		{"push", "push-branch.json", nil, EventInfo{DefaultBranch: "main"}},
+		{"pull_request", "pull-request.json", map[string]string{"DOCKER_METADATA_PR_HEAD_SHA": "true", "DOCKER_METADATA_SHORT_SHA_LENGTH": "12"}, EventInfo{
+			DefaultBranch: "main", PRNumber: 42, PRBaseRef: "main", PRHeadRef: "feature/pr-images",
+			PRHeadSHA: "fedcba9876543210fedcba9876543210fedcba98", UsePRHeadSHA: true, ShortSHALength: 12,
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{"GITHUB_EVENT_NAME": tc.event, "GITHUB_EVENT_PATH": filepath.Join(events, tc.file)}
+			for k, v := range tc.vars {
+				vars[k] = v
+			}
+			in, err := Read(env(t, vars))
+			if err != nil {
+				t.Fatalf("Read() = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, in.Context.Event); diff != "" {
+				t.Errorf("Event mismatch (-want +got):\n%s", diff)
+			}
+			if in.Context.Now.IsZero() {
+				t.Errorf("Now is not set")
+			}
+		})
+	}
+}
+
+func TestShortSHALengthMustBeANumber(t *testing.T) {
+	t.Parallel()
+	_, err := Read(env(t, map[string]string{"DOCKER_METADATA_SHORT_SHA_LENGTH": "seven"}))
+	if errs := Errors(err); len(errs) != 1 || errs[0].Input != "DOCKER_METADATA_SHORT_SHA_LENGTH" {
+		t.Errorf("Read() = %v, want one error naming DOCKER_METADATA_SHORT_SHA_LENGTH", err)
+	}
+}

@@ -31,6 +31,11 @@ var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 // ValidTag reports whether t is a valid tag.
 func ValidTag(t string) bool { return tagPattern.MatchString(t) }
 
+// annotationLevels are buildx's annotation levels, which
+// docker/metadata-action's annotations output puts before each line
+// (DOCKER_METADATA_ANNOTATIONS_LEVELS).
+var annotationLevels = map[string]bool{"manifest": true, "index": true, "manifest-descriptor": true, "index-descriptor": true}
+
 // ParseKeyValues parses one key=value per line, as docker/build-push-action's
 // labels and annotations inputs do. Blank lines are skipped. Later lines win.
 func ParseKeyValues(input, v string) ([]KeyValue, error) {
@@ -43,6 +48,17 @@ func ParseKeyValues(input, v string) ([]KeyValue, error) {
 		}
 		key, value, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
+		if input == "annotations" {
+			// docker/metadata-action's annotations output prefixes each
+			// line with its level (manifest:, index:); this action puts
+			// annotations on the manifests and the index alike. It also
+			// writes key= for what it does not know: nothing to annotate.
+			if level, rest, found := strings.Cut(key, ":"); found && annotationLevels[level] && strings.TrimSpace(rest) != "" {
+				if key = strings.TrimSpace(rest); ok && value == "" {
+					continue
+				}
+			}
+		}
 		switch {
 		case !ok:
 			return nil, errorf(input, "line %d %q has no '='; write key=value, one per line", i+1, truncate(line, 60))
