@@ -11,7 +11,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode"
@@ -222,10 +221,6 @@ func FuzzParseKeyValues(f *testing.F) {
 		}
 	})
 }
-
-// tagGrammar is the distribution spec's tag grammar, written out here rather
-// than taken from tagPattern so that the test checks the parser, not itself.
-var tagGrammar = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 
 func sourceWorkspace(f *testing.F) string {
 	ws := f.TempDir()
