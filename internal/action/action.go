@@ -266,6 +266,9 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 	if err != nil {
 		return stamped{}, closeAll, err
 	}
+	for _, w := range res.Warnings {
+		gha.WithFieldsMap(map[string]string{"title": "labels from the image"}).Warningf("%s", w)
+	}
 	if in.Platforms != nil {
 		if err := stamp.CheckPlatforms(res.Entries, in.Platforms); err != nil {
 			return stamped{}, closeAll, inputs.Wrap("platforms", err)

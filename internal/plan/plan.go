@@ -67,6 +67,11 @@ type Plan struct {
 	// Notices and Warnings are to be shown to the user.
 	Notices  []string
 	Warnings []Warning
+	// Repository is the web address of the repository this run publishes
+	// from (GITHUB_SERVER_URL/GITHUB_REPOSITORY), "" outside a workflow: what
+	// tells a label written for this project from one inherited from a
+	// base image.
+	Repository string
 }
 
 // Warning is a problem worth telling that does not stop the run. Input
@@ -136,6 +141,7 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	if ctx.Repository() != "" {
 		serverRepo = ctx.ServerURL + "/" + ctx.Repository()
 	}
+	p.Repository = serverRepo
 	set(specs.AnnotationSource, serverRepo, FromContext)
 	set(specs.AnnotationURL, serverRepo, FromContext)
 	set(specs.AnnotationURL, repo.HTMLURL, FromRepository)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -145,6 +146,11 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 				out.Fate = Stamped
 			}
 			res.ConvertedToOCI = res.ConvertedToOCI || r.ConvertedToOCI
+			for _, w := range r.Warnings {
+				if !slices.Contains(res.Warnings, w) {
+					res.Warnings = append(res.Warnings, w)
+				}
+			}
 			imageLabels = append(imageLabels, r.Labels)
 			if err := redescribe(e.desc, img); err != nil {
 				return nil, Result{}, err

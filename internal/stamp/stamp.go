@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -34,6 +35,9 @@ type Result struct {
 	// Changed is false when the image already carried everything, and so
 	// kept its digest.
 	Changed bool
+	// Warnings say which of the image's values were replaced because they
+	// looked inherited or describe another build.
+	Warnings []string
 	// Entries describe each manifest of an index: its platform, digest and
 	// fate. Image leaves it empty; ImageEntry makes the one entry of a
 	// single image.
@@ -91,8 +95,8 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 		}
 	}
 
-	labels, effective := merge(existing, p)
-	res := Result{Labels: effective}
+	labels, effective, warnings := merge(existing, p)
+	res := Result{Labels: effective, Warnings: warnings}
 	newConfig := rawConfig
 	if !maps.Equal(labels, existing) {
 		if inner == nil {
@@ -209,32 +213,70 @@ func countLayers(m document) (int, error) {
 }
 
 // merge applies the plan's labels to the image's with the documented
-// precedence: inputs > labels already in the image > derived values, so a
-// Dockerfile's own LABEL is never overwritten by a guess.
-func merge(existing map[string]string, p plan.Plan) (map[string]string, []plan.Entry) {
+// precedence (plan.KeepsImageValue): inputs always win; the run's revision,
+// created and version always win; otherwise a Dockerfile's own LABEL is
+// never overwritten by a guess, unless the image's labels look inherited
+// from another project's base image, where they are replaced (or dropped)
+// and a warning says so.
+func merge(existing map[string]string, p plan.Plan) (map[string]string, []plan.Entry, []string) {
 	labels := maps.Clone(existing)
 	effective := make([]plan.Entry, 0, len(p.Labels))
+	var replaced, warnings []string
+	planned := map[string]bool{}
 	for _, e := range p.Labels {
-		if cur, ok := existing[e.Key]; ok && cur != "" && cur != e.Value && !e.Origin.Explicit() {
+		planned[e.Key] = true
+		cur, ok := existing[e.Key]
+		if ok && p.KeepsImageValue(e, cur, existing) {
 			effective = append(effective, plan.Entry{Key: e.Key, Value: cur, Origin: plan.FromImage})
 			continue
+		}
+		if ok && cur != "" && cur != e.Value && !e.Origin.Explicit() {
+			replaced = append(replaced, fmt.Sprintf("%s %q", shortKey(e.Key), cut(cur)))
 		}
 		labels[e.Key] = e.Value
 		effective = append(effective, e)
 	}
+	for _, k := range sortedKeys(existing) {
+		if !planned[k] && p.DropsInherited(k, existing) {
+			delete(labels, k)
+			replaced = append(replaced, fmt.Sprintf("%s %q (dropped: this run has none)", shortKey(k), cut(existing[k])))
+		}
+	}
+	if len(replaced) > 0 && p.Inherited(existing) {
+		warnings = append(warnings, p.InheritedWarning(existing, replaced))
+	} else if len(replaced) > 0 {
+		warnings = append(warnings, fmt.Sprintf("the image's %s were replaced by this run's values: revision, created and version describe this build", strings.Join(replaced, ", ")))
+	}
 	for _, k := range p.RemoveLabels {
 		delete(labels, k)
 	}
-	return labels, effective
+	return labels, effective, warnings
+}
+
+// shortKey drops the org.opencontainers.image. prefix for messages.
+func shortKey(k string) string { return strings.TrimPrefix(k, "org.opencontainers.image.") }
+
+// cut shortens a value quoted in a warning.
+func cut(v string) string {
+	if len(v) > 80 {
+		return v[:80] + "…"
+	}
+	return v
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := slices.Collect(maps.Keys(m))
+	sort.Strings(keys)
+	return keys
 }
 
 // annotate gives the manifest the same keys as the labels the plan manages,
 // then the explicit annotations, which win. An annotation already on the
-// manifest beats a derived value, as an existing label does.
+// manifest stands against a derived value as an existing label does.
 func annotate(labels []plan.Entry, existing map[string]string, p plan.Plan) []plan.Entry {
 	out := map[string]plan.Entry{}
 	for _, e := range labels {
-		if cur, ok := existing[e.Key]; ok && cur != "" && cur != e.Value && !e.Origin.Explicit() {
+		if cur, ok := existing[e.Key]; ok && cur != "" && cur != e.Value && (e.Origin == plan.FromImage || p.KeepsImageValue(e, cur, existing)) {
 			e = plan.Entry{Key: e.Key, Value: cur, Origin: plan.FromImage}
 		}
 		out[e.Key] = e
