@@ -225,10 +225,10 @@ func TestCheckPublic(t *testing.T) {
 	}{
 		{"public", registrytest.Options{}, func(h string) string { return h + "/acme/widget@" + d.String() }, ""},
 		{"private", registrytest.Options{Passwords: []string{token}}, func(h string) string { return h + "/acme/widget@" + d.String() },
-			"/acme/widget cannot be pulled without credentials (HTTP 401), and runners pull a docker:// action image before any step can log in: make the package public at https://github.com/orgs/acme/packages/container/widget/settings"},
+			"/acme/widget cannot be pulled without credentials (the token request (GET /token) answered 401 UNAUTHORIZED), and runners pull a docker:// action image before any step can log in: make the package public at https://github.com/orgs/acme/packages/container/widget/settings"},
 		{"missing", registrytest.Options{}, func(h string) string {
 			return h + "/acme/widget@sha256:0000000000000000000000000000000000000000000000000000000000000000"
-		}, "cannot be pulled without credentials (HTTP 404)"},
+		}, "cannot be pulled without credentials (the manifest request (HEAD /v2/acme/widget/manifests/sha256:0000000000000000000000000000000000000000000000000000000000000000) answered 404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
