@@ -9,9 +9,11 @@
 // token auth needs a signing key and a separate token server, and its access
 // checks differ from GitHub's, so instead the registry runs without auth and a
 // thin HTTP wrapper in front of it plays ghcr.io: a /token endpoint that swaps
-// Basic credentials for opaque bearer tokens, 401 challenges in the form
-// distribution emits, and ghcr's 403 DENIED for packages the credentials may
-// read but not write.
+// Basic credentials for opaque bearer tokens (and, without credentials, gives
+// pull tokens for public repositories only, as ghcr.io does for public
+// packages), 401 challenges in the form distribution emits, and ghcr's 403
+// DENIED for packages the credentials may read but not write and for owners
+// that no longer exist.
 //
 // The package deliberately does not import "testing", so that demo programs
 // can start a registry too.
