@@ -404,6 +404,12 @@ func TestBadInputsWriteNothing(t *testing.T) {
 		{"push not a mode", map[string]string{"INPUT_PUSH": "yes please"}, "push", "auto, true or false"},
 		{"fine-grained token", map[string]string{"INPUT_TOKEN": "github_pat_11AAAAAAA0abcdefghijklm_nopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQ"}, "token", "classic personal access token"},
 		{"no token", map[string]string{"INPUT_TOKEN": ""}, "token", "packages: write"},
+		{"tag rule without pattern", map[string]string{"INPUT_TAGS": "type=sha\ntype=semver"}, "tags", `line 2 "type=semver": type=semver needs a pattern`},
+		{"tag rule with a bad regex", map[string]string{"INPUT_TAGS": "type=match,pattern=(v"}, "tags", "not a regular expression"},
+		{"tag rule with a bad enable", map[string]string{"INPUT_TAGS": "type=raw,value=x,enable=yes"}, "tags", "enable=yes is not true, false"},
+		{"tag rule making an invalid tag", map[string]string{"INPUT_TAGS": "type=ref,event=branch,prefix=."}, "tags", `makes the tag ".main"`},
+		{"reference to another repository", map[string]string{"INPUT_TAGS": "ghcr.io/acme/other:1.0"}, "tags", "but image is"},
+		{"bad flavor", map[string]string{"INPUT_FLAVOR": "latest=maybe"}, "flavor", "latest=maybe is not auto, true or false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,10 +423,49 @@ func TestBadInputsWriteNothing(t *testing.T) {
 			}
 		})
 	}
+	// A bad rule is reported with the other bad inputs, not after them.
+	r := f.run(t, map[string]string{"INPUT_TAGS": "type=foo", "INPUT_LICENSES": "GPL maybe"})
+	if r.err == nil || !strings.Contains(r.err.Error(), "licenses: ") || !strings.Contains(r.err.Error(), `tags: line 1 "type=foo": unknown type`) {
+		t.Errorf("Run() = %v, want the licenses and the tags errors together", r.err)
+	}
 	if w := f.writes(); len(w) != 0 {
 		t.Errorf("bad inputs led to %d registry writes: %+v", len(w), w)
 	}
 	assertNoTags(t, f.reg.Host()+"/acme/widget")
+}
+
+// TestLatestOnlyForTheHighestRelease publishes releases out of order with
+// type=semver rules: latest=auto reads the registry's tags and leaves latest
+// on the highest release, where metadata-action would move it to a backport.
+func TestLatestOnlyForTheHighestRelease(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	rules := "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}"
+	repo := f.reg.Host() + "/acme/widget"
+	for _, step := range []struct {
+		ref, tags, latestVersion string
+		notice                   bool
+	}{
+		{"refs/tags/v2.0.0", "2.0.0 2.0 latest", "2.0.0", false},
+		{"refs/tags/v1.9.1", "1.9.1 1.9", "2.0.0", true},
+		{"refs/tags/v2.1.0-rc.1", "2.1.0-rc.1", "2.0.0", false},
+		{"refs/tags/v2.1.0", "2.1.0 2.1 latest", "2.1.0", false},
+	} {
+		r := f.run(t, map[string]string{"GITHUB_REF": step.ref, "INPUT_TAGS": rules})
+		if r.err != nil {
+			t.Fatalf("%s: Run() = %v\n%s", step.ref, r.err, r.log)
+		}
+		want := repo + ":" + strings.ReplaceAll(step.tags, " ", "\n"+repo+":")
+		if r.outputs["tags"] != want {
+			t.Errorf("%s: tags output = %q, want %q", step.ref, r.outputs["tags"], want)
+		}
+		if got := strings.Contains(r.log, "::notice::tags: latest stays where it is"); got != step.notice {
+			t.Errorf("%s: notice about latest = %v, want %v:\n%s", step.ref, got, step.notice, r.log)
+		}
+		if v := readBack(t, repo+":latest").labels[specs.AnnotationVersion]; v != step.latestVersion {
+			t.Errorf("after %s, latest is version %q, want %q", step.ref, v, step.latestVersion)
+		}
+	}
 }
 
 func TestRegistryDenials(t *testing.T) {
