@@ -89,8 +89,9 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	log.start("Stamp: read the source, write the metadata")
 	keychain := newKeychain(in, p, opts)
 	// Every registry request, token exchanges and redirects included, is
-	// checked against the keychain's rule as it leaves.
-	opts.RegistryTransport = keychain.Transport(opts.RegistryTransport)
+	// checked against the keychain's rule as it leaves; a registry that
+	// stops sending mid-answer fails it instead of holding the job.
+	opts.RegistryTransport = keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
 	stamped, closeSources, err := stampSources(ctx, gha, in, p, keychain, opts)
 	defer closeSources()
 	if err != nil || !in.Push {
