@@ -172,8 +172,21 @@ func TestPrivatePackageNoticeOnce(t *testing.T) {
 	if strings.Contains(second.log, "::notice title=package visibility::") || strings.Contains(second.summary, "The package is private") {
 		t.Errorf("second publish repeats the notice:\n%s", second.log)
 	}
-	// Only the registry was asked anything anonymously: never without
-	// require-public.
+	// What the visibility costs: the package itself comes from the link
+	// check, and each run lists one page of versions.
+	var packageGets, versionLists int
+	for _, req := range f.api.Requests() {
+		switch {
+		case strings.HasSuffix(req.Path, "/packages/container/private-widget/versions"):
+			versionLists++
+		case strings.HasSuffix(req.Path, "/packages/container/private-widget"):
+			packageGets++
+		}
+	}
+	if packageGets != 2 || versionLists != 2 {
+		t.Errorf("two publishes asked for the package %d times and its versions %d times, want 2 and 2", packageGets, versionLists)
+	}
+	// Nothing was asked anonymously: never without require-public.
 	for _, r := range f.reg.Requests() {
 		if r.Path == "/token" && r.Authorization == "" {
 			t.Errorf("an anonymous token request without require-public: %+v", r)
@@ -200,6 +213,20 @@ func TestPublicPackage(t *testing.T) {
 		if req.Path == "/token" && req.Authorization == "" {
 			t.Errorf("an anonymous token request for a package the API reports public: %+v", req)
 		}
+	}
+	// The link check's answer serves the visibility too: one request for
+	// the package, no version list.
+	var packageGets int
+	for _, req := range f.api.Requests() {
+		if strings.Contains(req.Path, "/versions") {
+			t.Errorf("a public package's versions were listed: %s", req)
+		}
+		if strings.HasSuffix(req.Path, "/packages/container/widget") {
+			packageGets++
+		}
+	}
+	if packageGets != 1 {
+		t.Errorf("asked for the package %d times, want 1", packageGets)
 	}
 }
 
