@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
 
@@ -71,4 +72,33 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			t.Errorf("the password shows in the %s: %s", where, s)
 		}
 	}
+}
+
+// TestSourceSecretsRedactedPerPart: a source read on a registry that echoes
+// the credentials it gets. The error names the source input, and each part a
+// user is shown (one annotation per part) is redacted, in every form.
+func TestSourceSecretsRedactedPerPart(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	echo := echoRegistry(t)
+	host := echo.Listener.Addr().String()
+	opts := f.options()
+	opts.GitHubRegistries = append(opts.GitHubRegistries, host)
+	r := runAction(t, f.env(map[string]string{"INPUT_SOURCE": host + "/acme/base:1", "INPUT_TAGS": "1"}), opts)
+	if r.err == nil {
+		t.Fatal("Run() reading from the echoing registry succeeded")
+	}
+	parts := inputs.Parts(r.err)
+	if len(parts) == 0 || inputs.InputOf(parts[0]) != "source" {
+		t.Fatalf("Run() = %v; want an error about the source input", r.err)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("octocat:" + token))
+	for _, p := range parts {
+		for _, form := range []string{token, basic, hex.EncodeToString([]byte(token)), url.QueryEscape(token)} {
+			if strings.Contains(p.Error(), form) {
+				t.Errorf("the part shown to the user holds a form of the token: %s", p)
+			}
+		}
+	}
+	assertNoSecret(t, r)
 }
