@@ -148,6 +148,7 @@ func TestRules(t *testing.T) {
 		{name: "defaults on a tag", tags: "", ctx: ctxTag("v1.2.3"), want: []string{"v1.2.3", "latest"}},
 		{name: "defaults on a branch", tags: "", ctx: ctxBranch("main"), want: []string{"main"}},
 		{name: "defaults on a pull request", tags: "", ctx: ctxPR(), want: []string{"pr-15"}},
+		{name: "defaults when tags has only comments", tags: "# none yet\n\n", ctx: ctxBranch("main"), want: []string{"main"}},
 		{name: "defaults on schedule", tags: "", ctx: ctxSchedule(), want: []string{"nightly", "main"}},
 
 		{name: "difference: latest from a rule and from latest=auto once", tags: "type=raw,value=latest\ntype=semver,pattern={{version}}", ctx: ctxTag("v1.2.3"), want: []string{"1.2.3", "latest"}},
@@ -239,7 +240,7 @@ func TestRuleErrors(t *testing.T) {
 		{name: "flavor bad onlatest", flavor: "prefix=a-,onlatest=yes", input: "flavor", want: "onlatest=yes is not true or false"},
 		{name: "flavor stray onlatest", flavor: "onlatest=true", input: "flavor", want: "onlatest applies to the prefix= or suffix= before it"},
 		{name: "flavor bad latest tag", tags: "type=semver,pattern={{version}},prefix=v", flavor: "prefix=-,onlatest=true", ctx: ctxTag("v1.0.0"), input: "flavor", want: "not a valid tag"},
-		{name: "no tags at all", tags: "# nothing\n", input: "tags", want: "lists no tag or rule"},
+		{name: "no tags at all", tags: ", ,", input: "tags", want: "lists no tag or rule"},
 	}
 	image := name.MustParseReference("ghcr.io/acme/widget").Context()
 	for _, tt := range tests {

@@ -109,22 +109,28 @@ func ParseTagRules(tags, flavor string, image name.Repository) (TagRules, error)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	lines := strings.Split(tags, "\n")
-	if strings.TrimSpace(tags) == "" {
-		tr.Default = true
-		lines = defaultRules
+	// A line starting with # is a comment, as in metadata-action's
+	// getInputList (src/context.ts:115-129); with nothing else, the
+	// default rules apply.
+	type numbered struct {
+		n    int // 0 for a default rule
+		line string
 	}
-	for i, line := range lines {
+	var lines []numbered
+	for i, line := range strings.Split(tags, "\n") {
 		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
-		// A line starting with # is a comment, as in metadata-action's
-		// getInputList (src/context.ts:115-129).
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, numbered{i + 1, line})
 		}
-		n := i + 1
-		if tr.Default {
-			n = 0
+	}
+	if len(lines) == 0 {
+		tr.Default = true
+		for _, line := range defaultRules {
+			lines = append(lines, numbered{0, line})
 		}
+	}
+	for _, l := range lines {
+		n, line := l.n, l.line
 		rules, err := parseTagLine(n, line, image)
 		if err != nil {
 			errs = append(errs, err)
@@ -957,13 +963,11 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && !utf8RuneStart(s[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return s[:n] + "…"
 }
-
-func utf8RuneStart(b byte) bool { return utf8.RuneStart(b) }
 
 // candidate is the semantic version that latest=auto gave latest to, or
 // nil when latest did not come from latest=auto or the version is not one.
