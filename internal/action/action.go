@@ -94,16 +94,19 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	opts.RegistryTransport = keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
 	stamped, closeSources, err := stampSources(ctx, gha, in, p, keychain, opts)
 	defer closeSources()
+	ro := registryOptions(ctx, keychain, opts)
 	if err != nil || !in.Push {
 		r := report.From(p, stamped.report(), false, linkcheck.Result{})
 		if err == nil {
 			r = dryRun(gha, in, p, stamped, r)
+			r.Prune = gh.prune(ctx, in, p, stamped, nil, ro)
 		}
 		log.end()
 		return writeReport(gha, err, r)
 	}
 
 	log.start("Push: " + p.Image.String())
+	previous := gh.previousDigests(ctx, in, p, ro)
 	if err := publish(ctx, gha, in, p, stamped, keychain, gh, opts); err != nil {
 		return err
 	}
@@ -112,8 +115,14 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	if err == nil {
 		link, err = gh.checkVisibility(ctx, in, p.Image, stamped, link, opts)
 	}
+	rep := report.From(p, stamped.report(), true, link)
+	if err == nil && in.Prune != inputs.PruneOff {
+		// Last, once the publish is complete and verified.
+		log.start("Prune: package versions no tag reaches")
+		rep.Prune = gh.prune(ctx, in, p, stamped, previous, ro)
+	}
 	log.end()
-	return writeReport(gha, err, report.From(p, stamped.report(), true, link))
+	return writeReport(gha, err, rep)
 }
 
 // dryRun says what a run that writes nothing would have published, and,

@@ -9,12 +9,15 @@
 package prune
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,6 +115,13 @@ func Run(ctx context.Context, client *github.Client, pkg linkcheck.Package, repo
 		return Result{}, err
 	}
 	if opts.DryRun && opts.Planned != nil {
+		// What the planned tags point at now is what the publish would
+		// orphan; nothing was read before it, since nothing is pushed.
+		for _, v := range c.Versions {
+			if v.Digest != opts.Planned.Digest && slices.ContainsFunc(v.Tags, func(t string) bool { return slices.Contains(opts.Planned.Tags, t) }) {
+				opts.Orphaned = append(opts.Orphaned, v.Digest)
+			}
+		}
 		c = withPlanned(c, *opts.Planned, now)
 	}
 	res := Result{Versions: len(c.Versions)}
@@ -198,7 +208,7 @@ func deleteAll(ctx context.Context, vs versions, c Content, roots map[string]str
 		}
 		if gained := newTags(v.Tags, now.Tags); len(gained) > 0 {
 			roots = clone(roots)
-			roots[v.Digest] = fmt.Sprintf("gained tag %v between listing and deleting", gained)
+			roots[v.Digest] = "gained tag " + strings.Join(gained, ", ") + " between listing and deleting"
 			out = append(out, Decision{Version: v, Outcome: Skipped, Reason: roots[v.Digest]})
 			continue
 		}
@@ -310,7 +320,7 @@ func read(ctx context.Context, repo name.Repository, listed []Version, ropts []r
 				results[i].err = err
 				return
 			}
-			results[i].m, results[i].err = parseManifest(desc.Manifest)
+			results[i].m, results[i].err = ParseManifest(bytes.NewReader(desc.Manifest))
 		}()
 	}
 	wg.Wait()
@@ -331,9 +341,9 @@ func read(ctx context.Context, repo name.Repository, listed []Version, ropts []r
 	return c, nil
 }
 
-// parseManifest reads the references out of an image manifest or index
+// ParseManifest reads the references out of an image manifest or index
 // (OCI image-spec v1.1 or Docker schema 2).
-func parseManifest(raw []byte) (Manifest, error) {
+func ParseManifest(r io.Reader) (Manifest, error) {
 	var m struct {
 		Manifests []struct {
 			Digest      string            `json:"digest"`
@@ -343,7 +353,7 @@ func parseManifest(raw []byte) (Manifest, error) {
 			Digest string `json:"digest"`
 		} `json:"subject"`
 	}
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := json.NewDecoder(r).Decode(&m); err != nil {
 		return Manifest{}, fmt.Errorf("parsing manifest: %w", err)
 	}
 	var out Manifest

@@ -293,7 +293,7 @@ func TestTagGainedBeforeDelete(t *testing.T) {
 		t.Errorf("pruned %q, want nothing: the old index gained a tag", res.Pruned)
 	}
 	got := outcomes(res)
-	if !strings.HasPrefix(got[oldIndex], "skipped: gained tag [rollback]") {
+	if !strings.HasPrefix(got[oldIndex], "skipped: gained tag rollback") {
 		t.Errorf("old index: %q", got[oldIndex])
 	}
 	for _, d := range old {

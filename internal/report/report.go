@@ -16,6 +16,7 @@ import (
 
 	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/prune"
 	"github.com/ghcr-publish/publish-action/internal/stamp"
 )
 
@@ -55,6 +56,9 @@ type Report struct {
 	Skipped string
 	// Notes are remarks for the summary, e.g. a media type conversion.
 	Notes []string
+	// Prune is what the clean-up did (or would do, in a dry run); nil
+	// when prune is off or could not run.
+	Prune *prune.Result
 }
 
 // Outputs are the step outputs, by name, as action.yml declares them.
@@ -93,6 +97,7 @@ func (r Report) Outputs() (map[string]string, error) {
 	out["platforms"] = string(pj)
 	out["package-url"] = r.PackageURL
 	out["visibility"] = r.Visibility
+	out["pruned"], out["reachable"] = r.pruneOutputs()
 	j, err := json.Marshal(struct {
 		Mode        Mode              `json:"mode"`
 		Repository  string            `json:"repository"`
@@ -115,7 +120,7 @@ func (r Report) Outputs() (map[string]string, error) {
 
 // outputOrder is action.yml's order, so the log reads like the docs;
 // readme_test.go checks it against action.yml.
-var outputOrder = []string{"digest", "image", "tags", "version", "labels", "annotations", "platforms", "package-url", "visibility", "json"}
+var outputOrder = []string{"digest", "image", "tags", "version", "labels", "annotations", "platforms", "package-url", "visibility", "json", "pruned", "reachable"}
 
 // OutputNames are the outputs Write sets, in the order it sets them.
 func OutputNames() []string { return slices.Clone(outputOrder) }
@@ -175,8 +180,9 @@ func (r Report) Summary() (string, error) {
 	var b bytes.Buffer
 	data := struct {
 		Report
-		Ref string
-	}{r, r.ref()}
+		Ref   string
+		Prune pruneSummary
+	}{r, r.ref(), r.pruneSummary()}
 	if err := summaryTemplate.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering summary: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/prune"
 	"github.com/ghcr-publish/publish-action/internal/report"
 	"github.com/ghcr-publish/publish-action/internal/stamp"
 )
@@ -229,6 +231,57 @@ func dropped(t *testing.T) report.Report {
 			{Platform: "linux/amd64", Source: src, Fate: stamp.Dropped, Attestation: true},
 		},
 	}
+}
+
+const oldDigest = "sha256:0123456789012345678901234567890123456789012345678901234567890123"
+
+// pruned is a multi-platform publish whose clean-up met every outcome.
+func pruned(t *testing.T) report.Report {
+	t.Helper()
+	r := multiPlatform(t)
+	r.Prune = &prune.Result{
+		Decisions: []prune.Decision{
+			{Version: prune.Version{ID: 81000003, Digest: oldDigest}, Outcome: prune.Deleted, Reason: "no tag reaches it"},
+			{Version: prune.Version{ID: 81000004, Digest: amd64AttestationDigest}, Outcome: prune.Kept, Reason: "attestation of sha256:aaaaaaaaaaaa"},
+			{Version: prune.Version{ID: 81000005, Digest: arm64Digest, Tags: []string{"rollback"}}, Outcome: prune.Skipped, Reason: "gained tag rollback between listing and deleting"},
+			{Version: prune.Version{ID: 81000006, Digest: amd64Digest}, Outcome: prune.Refused, Reason: "400 Publicly visible package versions with more than 5000 downloads cannot be deleted."},
+		},
+		Pruned:    []string{oldDigest},
+		Reachable: []string{amd64Digest, digest},
+		Versions:  9,
+		Tagged:    2,
+	}
+	return r
+}
+
+func TestPruneOutputs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                    string
+		report                  func(*testing.T) report.Report
+		wantPruned, wantReached string
+	}{
+		// Without a prune, reachable is what the stamp step published.
+		{"multi-platform", multiPlatform, "", strings.Join(sortedCopy(digest, amd64Digest, arm64Digest, arm64AttestationDigest, amd64AttestationDigest), "\n")},
+		{"dropped attestation", dropped, "", strings.Join(sortedCopy(digest, amd64Digest), "\n")},
+		{"metadata only", metadataOnly, "", ""},
+		// With one, the walk over the registry's content says.
+		{"pruned", pruned, oldDigest, amd64Digest + "\n" + digest},
+	} {
+		got, err := tc.report(t).Outputs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["pruned"] != tc.wantPruned || got["reachable"] != tc.wantReached {
+			t.Errorf("%s: pruned, reachable = %q, %q; want %q, %q", tc.name, got["pruned"], got["reachable"], tc.wantPruned, tc.wantReached)
+		}
+	}
+}
+
+func sortedCopy(s ...string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }
 
 // pushByDigest publishes one image under no tag: only its digest names it.
@@ -512,6 +565,9 @@ func TestOutputs(t *testing.T) {
 			if _, ok := want["version"]; !ok {
 				want["version"], wantJSON["version"] = "", "" // no tag rule fired
 			}
+			// None of these reports pruned; TestPruneOutputs checks both.
+			want["pruned"] = ""
+			delete(got, "reachable")
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Outputs() mismatch (-want +got):\n%s", diff)
 			}
@@ -622,6 +678,16 @@ func TestSummary(t *testing.T) {
 			"\n\n> push: auto wrote nothing:",
 		},
 		notWant: []string{"(push: false", "docker pull", "Visibility"},
+	}, {
+		golden: "pruned.md",
+		report: pruned,
+		want: []string{
+			"\n\n#### Clean-up\n\n1 deleted, 1 kept, 1 skipped, 1 not deleted, of 9 versions; 2 tagged versions and everything they reach are kept.\n",
+			"| 81000003 | `" + oldDigest + "` |  | deleted | no tag reaches it |",
+			"| 81000004 | `" + amd64AttestationDigest + "` |  | kept | attestation of sha256:aaaaaaaaaaaa |",
+			"| 81000005 | `" + arm64Digest + "` | rollback | skipped | gained tag rollback between listing and deleting |",
+			"| 81000006 | `" + amd64Digest + "` |  | not deleted | 400 Publicly visible package versions with more than 5000 downloads cannot be deleted. |",
+		},
 	}, {
 		golden: "push-by-digest.md",
 		report: pushByDigest,
