@@ -88,10 +88,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 
 	log.start("Stamp: read the source, write the metadata")
 	keychain := newKeychain(in, p, opts)
-	// Every registry request, token exchanges and redirects included, is
-	// checked against the keychain's rule as it leaves; a registry that
-	// stops sending mid-answer fails it instead of holding the job.
-	opts.RegistryTransport = keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
+	opts.RegistryTransport = registryTransport(keychain, opts)
 	stamped, closeSources, err := stampSources(ctx, gha, in, p, keychain, opts)
 	defer closeSources()
 	ro := registryOptions(ctx, keychain, opts)
@@ -187,7 +184,8 @@ func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, g
 // moves latest only to the highest release. A registry that cannot say
 // leaves latest to the rules alone, as docker/metadata-action does.
 func registryTags(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, sec secrets, opts Options) []string {
-	tags, err := push.Tags(ctx, p.Image, push.Options{Keychain: newKeychain(in, p, opts), Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version), Backoff: opts.RegistryBackoff})
+	keychain := newKeychain(in, p, opts)
+	tags, err := push.Tags(ctx, p.Image, push.Options{Keychain: keychain, Transport: registryTransport(keychain, opts), UserAgent: userAgent(opts.Version), Backoff: opts.RegistryBackoff})
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			gha.Warningf("flavor latest=auto: could not read the tags of %s (%s), so latest is added without checking for a higher release", p.Image, sec.redact(err.Error()))
@@ -195,6 +193,14 @@ func registryTags(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 		return nil
 	}
 	return tags
+}
+
+// registryTransport carries every registry request: each one, token
+// exchanges and redirects included, is checked against the keychain's rule
+// as it leaves, and one that stops moving mid-answer fails instead of
+// holding the job.
+func registryTransport(keychain credentials.Keychain, opts Options) http.RoundTripper {
+	return keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
 }
 
 // newKeychain gives each registry the credentials the inputs allow it.
