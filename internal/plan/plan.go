@@ -179,7 +179,16 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 		// from the image or the API stand in.
 		p.RemoveLabels = append(p.RemoveLabels, specs.AnnotationLicenses)
 	}
-	for _, kv := range in.Labels {
+	g := tagContext(in.Context, repo).globals()
+	userLabels, err := expand("labels", in.Labels, g)
+	if err != nil {
+		return Plan{}, err
+	}
+	userAnnotations, err := expand("annotations", in.Annotations, g)
+	if err != nil {
+		return Plan{}, err
+	}
+	for _, kv := range userLabels {
 		delete(labels, kv.Key)
 		if kv.Value == "" {
 			p.RemoveLabels = append(p.RemoveLabels, kv.Key)
@@ -192,7 +201,7 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	}
 
 	p.Labels = sorted(labels)
-	for _, kv := range in.Annotations {
+	for _, kv := range userAnnotations {
 		p.Annotations = append(p.Annotations, Entry{Key: kv.Key, Value: kv.Value, Origin: FromInput})
 	}
 	sort.Slice(p.Annotations, func(i, j int) bool { return p.Annotations[i].Key < p.Annotations[j].Key })
@@ -223,6 +232,31 @@ func createdTime(ctx inputs.Context, repo githubapi.Info) (*time.Time, Origin) {
 // date: only when the context does not already say it.
 func NeedsCommitTime(ctx inputs.Context) bool {
 	return ctx.SourceDateEpoch == nil && ctx.CommitTime == nil && ctx.SHA != ""
+}
+
+// expand evaluates the {{…}} expressions of the tag rules in label or
+// annotation values, as docker/metadata-action does for its labels and
+// annotations inputs. A value that expands to nothing is left out, rather
+// than read as labels' "key=" removal. \{{ is a literal {{.
+func expand(input string, kvs []inputs.KeyValue, g map[string]helper) ([]inputs.KeyValue, error) {
+	out := make([]inputs.KeyValue, 0, len(kvs))
+	for _, kv := range kvs {
+		if !strings.Contains(kv.Value, "{{") {
+			out = append(out, kv)
+			continue
+		}
+		t, err := parseTemplate(kv.Value, globalExprs)
+		if err == nil {
+			kv.Value, err = t.render(g)
+		}
+		if err != nil {
+			return nil, &inputs.Error{Input: input, Msg: oneLine(fmt.Sprintf("the value of %q: %v; write \\{{ for a literal {{", truncate(kv.Key, 60), err))}
+		}
+		if kv.Value != "" {
+			out = append(out, kv)
+		}
+	}
+	return out, nil
 }
 
 // CheckTags parses the tags and flavor inputs only, so that their errors

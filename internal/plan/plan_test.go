@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -872,5 +873,39 @@ func TestWithRegistryTags(t *testing.T) {
 				t.Errorf("notices %q, want mention of %q", notices, tc.notice)
 			}
 		})
+	}
+}
+
+// TestExpressionsInLabels checks that labels and annotations take the tag
+// rules' expressions, as docker/metadata-action's do.
+func TestExpressionsInLabels(t *testing.T) {
+	t.Parallel()
+	in := tagPush(t)
+	in.Context.EventName, in.Context.Ref = "pull_request", "refs/pull/7/merge"
+	in.Context.Event = inputs.EventInfo{PRNumber: 7, PRHeadRef: "fix/x", PRBaseRef: "main"}
+	in.Labels = []inputs.KeyValue{{Key: "com.example.branch", Value: "{{branch}}@{{sha}}"}, {Key: "com.example.tag", Value: "{{tag}}"}, {Key: "com.example.literal", Value: `\{{not an expression}}`}}
+	in.Annotations = []inputs.KeyValue{{Key: "com.example.base", Value: "{{base_ref}}"}}
+	p, err := plan.Make(in, widgetInfo())
+	if err != nil {
+		t.Fatalf("Make() = %v", err)
+	}
+	labels := map[string]string{}
+	for _, e := range p.Labels {
+		labels[e.Key] = e.Value
+	}
+	if labels["com.example.branch"] != "fix/x@0123456" || labels["com.example.literal"] != "{{not an expression}}" {
+		t.Errorf("labels = %v", labels)
+	}
+	if _, ok := labels["com.example.tag"]; ok || slices.Contains(p.RemoveLabels, "com.example.tag") {
+		t.Errorf("a label that expands to nothing is set or removed: %v, remove %v", labels, p.RemoveLabels)
+	}
+	if len(p.Annotations) != 1 || p.Annotations[0].Value != "main" {
+		t.Errorf("annotations = %v", p.Annotations)
+	}
+
+	in.Labels = []inputs.KeyValue{{Key: "k", Value: "{{brnch}}"}}
+	_, err = plan.Make(in, widgetInfo())
+	if errs := inputs.Errors(err); len(errs) != 1 || errs[0].Input != "labels" || !strings.Contains(errs[0].Msg, "{{brnch}} is not an expression") {
+		t.Errorf("Make() with {{brnch}} = %v, want a labels error", err)
 	}
 }
