@@ -82,8 +82,13 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	gh := newGitHub(gha, in, sec, opts)
 	p, err := resolve(ctx, gha, in, gh, sec, opts)
 	if err != nil || len(in.Sources) == 0 {
+		r := report.From(p, nil, false, linkcheck.Result{})
+		if err == nil && in.Prune != inputs.PruneOff {
+			log.start("Prune: package versions no tag reaches")
+			r.Prune = gh.sweep(ctx, in, p, opts)
+		}
 		log.end()
-		return writeReport(gha, err, report.From(p, nil, false, linkcheck.Result{}))
+		return writeReport(gha, err, r)
 	}
 
 	log.start("Stamp: read the source, write the metadata")

@@ -53,7 +53,10 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 		g.gha.Warningf("prune: %s; nothing was deleted", g.sec.redact(err.Error()))
 		return nil
 	}
-	published := s.digest.String()
+	published := ""
+	if s.artifact != nil {
+		published = s.digest.String()
+	}
 	opts := prune.Options{
 		Mode:      in.Prune,
 		MinAge:    in.PruneMinAge,
@@ -62,7 +65,7 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 		DryRun:    !in.Push,
 		Remote:    ro,
 	}
-	if !in.Push {
+	if !in.Push && s.artifact != nil {
 		opts.Planned = planned(s, p)
 	}
 	res, err := prune.Run(ctx, g.client, pkg, p.Image, opts)
@@ -114,4 +117,17 @@ func planned(s stamped, p plan.Plan) *prune.Published {
 		out.Manifests[ch.Digest] = prune.Manifest{}
 	}
 	return out
+}
+
+// sweep prunes with no source: nothing is published, the image's package is
+// cleaned up as it stands (a scheduled untagged sweep). Orphans mode has
+// nothing to go on without a publish.
+func (g *gitHubSide) sweep(ctx context.Context, in inputs.Inputs, p plan.Plan, opts Options) *prune.Result {
+	if in.Prune == inputs.PruneOrphans {
+		g.gha.WithFieldsMap(map[string]string{"title": "input prune"}).Warningf("prune: orphans deletes what a publish orphaned, and with no source nothing is published; use prune: untagged for a sweep")
+		return nil
+	}
+	keychain := newKeychain(in, p, opts)
+	opts.RegistryTransport = keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
+	return g.prune(ctx, in, p, stamped{}, nil, registryOptions(ctx, keychain, opts))
 }

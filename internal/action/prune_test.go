@@ -166,3 +166,40 @@ func TestPruneDryRun(t *testing.T) {
 	}
 	readback.AllTags(t, f.reg.Host(), "acme/widget", "reader:"+token)
 }
+
+// TestPruneSweep is the scheduled clean-up: no source, nothing published;
+// untagged mode deletes what no tag reaches, orphans mode says it has
+// nothing to go on.
+func TestPruneSweep(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	f.servePackage(githubtest.Package{})
+	writeBuildx(t, f, "v1", sample.IndexOptions{Seed: "v1", Attestations: true})
+	first := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v1", "INPUT_TAGS": "1.0"})
+	writeBuildx(t, f, "v2", sample.IndexOptions{Seed: "v2", Attestations: true})
+	second := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v2", "INPUT_TAGS": "1.0"})
+	if first.err != nil || second.err != nil {
+		t.Fatalf("publishing: %v, %v", first.err, second.err)
+	}
+	if err := f.api.AgePackage(true, "acme", "widget", 48*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	orphans := f.run(t, map[string]string{"INPUT_SOURCE": "", "INPUT_PRUNE": "orphans"})
+	if orphans.err != nil || !strings.Contains(orphans.log, "use prune: untagged for a sweep") {
+		t.Errorf("orphans sweep = %v, want a warning:\n%s", orphans.err, orphans.log)
+	}
+	r := f.run(t, map[string]string{"INPUT_SOURCE": "", "INPUT_PRUNE": "untagged"})
+	if r.err != nil {
+		t.Fatalf("sweep: %v\n%s", r.err, r.log)
+	}
+	if diff := cmp.Diff(lines(first.outputs["reachable"]), lines(r.outputs["pruned"])); diff != "" {
+		t.Errorf("pruned mismatch (-old release +pruned):\n%s", diff)
+	}
+	if diff := cmp.Diff(lines(second.outputs["reachable"]), f.held(t)); diff != "" {
+		t.Errorf("the registry holds (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(r.summary, "#### Clean-up") {
+		t.Errorf("summary lacks the clean-up:\n%s", r.summary)
+	}
+	readback.AllTags(t, f.reg.Host(), "acme/widget", "reader:"+token)
+}
