@@ -2,9 +2,13 @@ package source_test
 
 import (
 	"bytes"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -58,5 +62,49 @@ func replace(t *testing.T, path string, make func(string) error) {
 	}
 	if err := make(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLoadRegistryManifestBound: a registry whose manifest answer is larger
+// than any registry accepts is cut off at MaxDocument, whether it says its
+// length or not: the client stops reading there (go-containerregistry alone
+// reads up to 100 MiB), so the server gets rid of far less than it tried to
+// send. The bound on what it sent leaves room for the sockets' buffers.
+func TestLoadRegistryManifestBound(t *testing.T) {
+	t.Parallel()
+	big := bytes.Repeat([]byte(" "), 32<<20)
+	for _, chunked := range []bool{false, true} {
+		var manifestBytes atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/" {
+				return
+			}
+			w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			if !chunked {
+				w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+			}
+			if r.Method == http.MethodHead {
+				return
+			}
+			for i := 0; i < len(big); i += 64 << 10 {
+				n, err := w.Write(big[i:min(i+64<<10, len(big))])
+				manifestBytes.Add(int64(n))
+				if err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+			}
+		}))
+		t.Cleanup(srv.Close)
+		ref := mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/acme/widget:1")
+		_, err := load(t, &inputs.Source{Transport: inputs.Registry, Reference: ref, Line: ref.String()}, source.Options{})
+		if err == nil || !strings.Contains(err.Error(), "more than the 4194304") {
+			t.Errorf("chunked %v: Load() = %v, want the manifest refused as too large", chunked, err)
+		}
+		srv.CloseClientConnections()
+		srv.Close()
+		if n := manifestBytes.Load(); n >= 24<<20 {
+			t.Errorf("chunked %v: the registry sent %d bytes of a manifest; want the client to stop near %d", chunked, n, source.MaxDocument)
+		}
 	}
 }

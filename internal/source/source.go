@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -277,12 +278,58 @@ func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loade
 	return nil, fmt.Errorf("media type %q is neither an image nor an index", desc.MediaType)
 }
 
+// transport carries source reads. go-containerregistry reads a manifest of
+// up to 100 MiB into memory; a registry's manifest answer is cut off at
+// MaxDocument here, so a hostile registry's index children cannot either.
 func transport(opts Options) http.RoundTripper {
-	if opts.Transport != nil {
-		return opts.Transport
+	base := opts.Transport
+	if base == nil {
+		base = remote.DefaultTransport
 	}
-	return remote.DefaultTransport
+	return limitManifests{base}
 }
+
+type limitManifests struct{ base http.RoundTripper }
+
+func (t limitManifests) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/manifests/") {
+		return resp, err
+	}
+	if resp.ContentLength > MaxDocument {
+		resp.Body.Close()
+		return nil, fmt.Errorf("%s: the manifest is %d bytes, more than the %d a manifest may be", req.URL.Path, resp.ContentLength, MaxDocument)
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: MaxDocument, path: req.URL.Path}
+	return resp, nil
+}
+
+// limitedBody fails a read past its limit, rather than ending early as
+// io.LimitReader would: a cut manifest must not parse.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+	path string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		if n, _ := b.rc.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("%s: the manifest is more than the %d bytes a manifest may be", b.path, MaxDocument)
+		}
+		return b.rc.Read(p)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 func list(names []string) string {
 	if len(names) == 0 {
