@@ -150,8 +150,46 @@ func Run(ctx context.Context, client *github.Client, pkg linkcheck.Package, repo
 		res.Decisions = append(out, res.Decisions...)
 		return res, nil
 	}
+	if len(del) > 0 {
+		// Since the listing another run may have tagged a new index that
+		// reuses some of these manifests; re-reading each version before
+		// its delete would not see that, as the reused one gains no tag.
+		// List again and, if any tag moved, decide again from the new
+		// content before deleting anything.
+		relisted, err := vs.list(ctx)
+		if err != nil {
+			return res, err
+		}
+		if tagsMoved(listed, relisted) {
+			if c, err = read(ctx, repo, relisted, opts.Remote); err != nil {
+				return res, err
+			}
+			roots = Roots(c, opts.MinAge, now)
+			del, res.Decisions = plan(c, roots, opts.Mode, opts.Orphaned)
+		}
+	}
 	res.Decisions = append(deleteAll(ctx, vs, c, roots, del, &res), res.Decisions...)
 	return res, nil
+}
+
+// tagsMoved reports whether any tag points elsewhere in b than in a.
+func tagsMoved(a, b []Version) bool {
+	at := map[string]string{}
+	for _, v := range a {
+		for _, t := range v.Tags {
+			at[t] = v.Digest
+		}
+	}
+	n := 0
+	for _, v := range b {
+		for _, t := range v.Tags {
+			if at[t] != v.Digest {
+				return true
+			}
+			n++
+		}
+	}
+	return n != len(at)
 }
 
 // plan picks the versions to delete, in the order to delete them, and

@@ -15,8 +15,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/ghcr-publish/publish-action/internal/githubapi"
@@ -39,6 +41,7 @@ type world struct {
 	client *github.Client
 	repo   name.Repository
 	pkg    linkcheck.Package
+	p      githubtest.Package
 	ropts  []remote.Option
 }
 
@@ -51,19 +54,25 @@ func newWorld(t *testing.T, p githubtest.Package) *world {
 	t.Cleanup(func() { reg.Close() })
 	api := githubtest.Start(os.DirFS(filepath.Join("..", "..", "testdata", "github")))
 	t.Cleanup(api.Close)
-	p.Org, p.Owner, p.Name, p.Repository, p.Content = true, "acme", "widget", "acme/widget", reg
+	apiURL := api.URL
+	if p.Owner == "" {
+		p.Org, p.Owner, p.Name, p.Repository = true, "acme", "widget", "acme/widget"
+	} else {
+		apiURL += "api/v3" // as GITHUB_API_URL is on GitHub Enterprise Server
+	}
+	p.Content = reg
 	if p.PageSize == 0 {
 		p.PageSize = 2
 	}
 	api.ServePackage(p)
-	client, err := githubapi.NewClient(githubapi.Options{APIURL: api.URL, Token: token})
+	client, err := githubapi.NewClient(githubapi.Options{APIURL: apiURL, Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, _ := name.NewRepository(reg.Host() + "/acme/widget")
+	repo, _ := name.NewRepository(reg.Host() + "/" + p.Repository)
 	return &world{
-		reg: reg, api: api, client: client, repo: repo,
-		pkg:   linkcheck.Package{Owner: "acme", Name: "widget", Org: true},
+		reg: reg, api: api, client: client, repo: repo, p: p,
+		pkg:   linkcheck.Package{Owner: p.Owner, Name: p.Name, Org: p.Org},
 		ropts: []remote.Option{remote.WithAuth(&authn.Basic{Username: "octocat", Password: token})},
 	}
 }
@@ -114,7 +123,7 @@ func (w *world) image(t *testing.T, img v1.Image, tags ...string) string {
 
 func (w *world) age(t *testing.T, d time.Duration) {
 	t.Helper()
-	if err := w.api.AgePackage(true, "acme", "widget", d); err != nil {
+	if err := w.api.AgePackage(w.p.Org, w.p.Owner, w.p.Name, d); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -122,7 +131,7 @@ func (w *world) age(t *testing.T, d time.Duration) {
 // held is every manifest digest the registry holds, sorted.
 func (w *world) held(t *testing.T) []string {
 	t.Helper()
-	ms, err := w.reg.Manifests(context.Background(), "acme/widget")
+	ms, err := w.reg.Manifests(context.Background(), w.p.Repository)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +155,7 @@ func (w *world) run(t *testing.T, opts prune.Options) prune.Result {
 // readAll reads every tag back in full with skopeo after a case.
 func (w *world) readAll(t *testing.T, want ...string) {
 	t.Helper()
-	got := readback.AllTags(t, w.reg.Host(), "acme/widget", "octocat:"+token)
+	got := readback.AllTags(t, w.reg.Host(), w.p.Repository, "octocat:"+token)
 	slices.Sort(want)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tags mismatch (-want +got):\n%s", diff)
@@ -456,4 +465,81 @@ func referrer(t *testing.T, w *world, subject, seed string) string {
 		t.Fatal(err)
 	}
 	return w.image(t, mutate.Subject(img, *desc).(v1.Image))
+}
+
+// TestUserNestedPackageOnEnterprise: a user's package with a nested name
+// (octocat/tools/cli), through GitHub Enterprise's /api/v3 base: the Users
+// endpoints get the name escaped once, as widget%2Fsub.
+func TestUserNestedPackageOnEnterprise(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Package{Owner: "octocat", Name: "tools/cli", Repository: "octocat/tools/cli"})
+	old := w.release(t, "old", "v1")
+	w.release(t, "new", "v1")
+	w.age(t, 48*time.Hour)
+	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour})
+	if diff := cmp.Diff(old, sorted(res.Pruned)); diff != "" {
+		t.Errorf("pruned mismatch (-want +got):\n%s", diff)
+	}
+	for _, r := range w.api.Requests() {
+		if !strings.HasPrefix(r.Path, "/api/v3/users/octocat/packages/container/tools%2Fcli/versions") {
+			t.Errorf("request %s, want one under /api/v3/users/octocat/packages/container/tools%%2Fcli/versions", r)
+		}
+	}
+	w.readAll(t, "v1")
+}
+
+// TestNewIndexReusesCandidate: after the listing, another run tags a new
+// index that reuses the old release's platform images (a hotfix that
+// changed only the index). Those images gain no tag of their own, so the
+// second listing before any delete is what keeps them.
+func TestNewIndexReusesCandidate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Package{})
+	w.release(t, "old", "1.0")
+	oldIndex := previousOf(t, w, "1.0")
+	w.release(t, "new", "1.0")
+	w.age(t, 48*time.Hour)
+	old, err := remote.Index(w.repo.Digest(oldIndex), w.ropts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	om, _ := old.IndexManifest()
+	var images []string
+	hotfix := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, d := range om.Manifests {
+		if d.Platform != nil && d.Platform.OS == "linux" {
+			img, err := old.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hotfix = mutate.AppendManifests(hotfix, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: d.Platform}})
+			images = append(images, d.Digest.String())
+		}
+	}
+	vs, _ := w.api.PackageVersions(true, "acme", "widget")
+	firstListing := (len(vs) + 1) / 2 // pages of two
+	lists := 0
+	w.api.OnRequest(func(r githubtest.Request) {
+		if r.Method != "GET" || !strings.HasSuffix(r.Path, "/versions") {
+			return
+		}
+		if lists++; lists == firstListing+1 {
+			if err := remote.WriteIndex(w.repo.Tag("1.0-hotfix"), hotfix, w.ropts...); err != nil {
+				t.Errorf("tagging the hotfix: %v", err)
+			}
+		}
+	})
+	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour})
+	if lists <= firstListing {
+		t.Fatalf("the versions were listed %d times in pages of two; want a second listing", lists)
+	}
+	for _, d := range images {
+		if slices.Contains(res.Pruned, d) {
+			t.Errorf("deleted %s, which the hotfix index tagged after the listing needs", d)
+		}
+	}
+	if !slices.Contains(res.Pruned, oldIndex) {
+		t.Errorf("the old index was not pruned: %q", res.Pruned)
+	}
+	w.readAll(t, "1.0", "1.0-hotfix")
 }
