@@ -612,3 +612,24 @@ func TestHugeInputs(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseAge: prune-min-age either parses to a duration that is not
+// negative, or fails with the one error that names the input.
+func FuzzParseAge(f *testing.F) {
+	for _, s := range []string{"", "0", "1d", "2w", "12h", "90m", "1h30m", "-1h", "1 day", "d", "9999999d", "3650d", "3651d", "1e3h", "0x10d", "+1d", " 1d ", "1D", "\x001d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseAge("prune-min-age", s)
+		if err != nil {
+			errs := Errors(err)
+			if len(errs) != 1 || errs[0].Input != "prune-min-age" || !strings.Contains(errs[0].Msg, "write it like 1d") {
+				t.Fatalf("ParseAge(%q) = %v, want one prune-min-age error", s, err)
+			}
+			return
+		}
+		if d < 0 {
+			t.Fatalf("ParseAge(%q) = %v, a negative age", s, d)
+		}
+	})
+}
