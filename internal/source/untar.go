@@ -2,6 +2,7 @@ package source
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,28 +11,36 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // untar unpacks an OCI archive into dir. An OCI layout holds only directories
-// and regular files, so anything else — links, devices, names that climb out
-// of dir — marks a broken or hostile archive and is refused. Only the files
-// a layout is made of (oci-layout, index.json, blobs/ALG/HEX) are written;
-// anything else is skipped unread. What is written adds up to no more than
-// the archive's own size: a plain tar cannot unpack to more, so a member
-// that would (a sparse file, which expands its holes) is refused before it
-// fills the disk.
+// and regular files, so anything else — links, devices, sparse files, names
+// that climb out of dir, a name twice — marks a broken or hostile archive and
+// is refused, in a first pass that writes nothing. That pass also follows
+// index.json to every blob the layout references (manifests and indexes are
+// read, each at most MaxDocument, straight from the archive); the second pass
+// writes oci-layout, index.json and those blobs only, so what lands on disk
+// is bounded by what the layout references, and an unreferenced member of
+// any size costs nothing.
 func untar(archive, dir string) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	members, err := scanTar(f)
 	if err != nil {
 		return err
 	}
-	budget := fi.Size()
-	seen := map[string]byte{} // clean name → tar type flag
+	keep, err := referenced(f, members)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
 	tr := tar.NewReader(f)
 	for {
 		hdr, err := tr.Next()
@@ -41,48 +50,165 @@ func untar(archive, dir string) error {
 		if err != nil {
 			return fmt.Errorf("reading tar: %w", err)
 		}
+		clean := archiveName(hdr.Name)
+		if hdr.Typeflag != tar.TypeReg || !keep[clean] {
+			continue
+		}
+		target := filepath.Join(dir, filepath.FromSlash(clean))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if err := writeFile(target, tr); err != nil {
+			return fmt.Errorf("unpacking %s: %w", hdr.Name, err)
+		}
+	}
+}
+
+// member is a regular file in an archive: where its bytes start, and how
+// many there are.
+type member struct {
+	offset, size int64
+}
+
+func archiveName(name string) string {
+	return path.Clean(strings.TrimPrefix(name, "./"))
+}
+
+// scanTar checks every entry and lists the regular files a layout is made
+// of.
+func scanTar(f *os.File) (map[string]member, error) {
+	counter := &countingReader{r: f}
+	tr := tar.NewReader(counter)
+	seen := map[string]byte{} // clean name → tar type flag
+	members := map[string]member{}
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return members, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading tar: %w", err)
+		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			// PAX global headers (git archive writes one) are metadata.
 			continue
 		}
-		clean := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		clean := archiveName(hdr.Name)
 		if clean == "." {
 			continue
 		}
 		if !filepath.IsLocal(filepath.FromSlash(clean)) {
-			return fmt.Errorf("entry %q points outside the archive", hdr.Name)
+			return nil, fmt.Errorf("entry %q points outside the archive", hdr.Name)
 		}
-		target := filepath.Join(dir, filepath.FromSlash(clean))
 		if prev, dup := seen[clean]; dup && !(prev == tar.TypeDir && hdr.Typeflag == tar.TypeDir) {
-			return fmt.Errorf("entry %q appears twice in the archive: %w", hdr.Name, fs.ErrExist)
+			return nil, fmt.Errorf("entry %q appears twice in the archive: %w", hdr.Name, fs.ErrExist)
 		}
 		seen[clean] = hdr.Typeflag
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
 		case tar.TypeReg:
-			if !layoutFile(clean) {
-				continue
+			for k := range hdr.PAXRecords {
+				if strings.HasPrefix(k, "GNU.sparse.") {
+					// Its holes would unpack to bytes the archive does
+					// not hold; no OCI tool writes one.
+					return nil, fmt.Errorf("entry %q is a sparse file (%d bytes, most of them holes); an OCI archive holds only plain files", hdr.Name, hdr.Size)
+				}
 			}
-			if hdr.Size > budget {
-				return fmt.Errorf("entry %q unpacks to %d bytes, more than the archive holds (%d bytes); a sparse or hostile member, rebuild the archive", hdr.Name, hdr.Size, fi.Size())
-			}
-			budget -= hdr.Size
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
-			}
-			if err := writeFile(target, tr); errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("entry %q appears twice in the archive: %w", hdr.Name, fs.ErrExist)
-			} else if err != nil {
-				return fmt.Errorf("unpacking %s: %w", hdr.Name, err)
+			if layoutFile(clean) {
+				// The reader has read the header and nothing of the data:
+				// the data starts here.
+				members[clean] = member{offset: counter.n, size: hdr.Size}
 			}
 		default:
-			return fmt.Errorf("entry %q is a %s; an OCI archive holds only files and directories", hdr.Name, kind(hdr.Typeflag))
+			return nil, fmt.Errorf("entry %q is a %s; an OCI archive holds only files and directories", hdr.Name, kind(hdr.Typeflag))
 		}
 	}
 }
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// referenced follows index.json to every blob it reaches: the children of
+// indexes, the config, layers and subject of manifests. Documents are read
+// from the archive, each at most MaxDocument; at most MaxReferenced blobs
+// are followed. A blob the layout names but lacks is left for the layout
+// reader to report.
+func referenced(f *os.File, members map[string]member) (map[string]bool, error) {
+	keep := map[string]bool{"oci-layout": true, "index.json": true}
+	type descriptor struct {
+		MediaType string `json:"mediaType"`
+		Digest    string `json:"digest"`
+	}
+	type document struct {
+		Manifests []descriptor `json:"manifests"`
+		Config    *descriptor  `json:"config"`
+		Layers    []descriptor `json:"layers"`
+		Subject   *descriptor  `json:"subject"`
+	}
+	read := func(name string) (*document, error) {
+		m, ok := members[name]
+		if !ok {
+			return nil, nil
+		}
+		if m.size > MaxDocument {
+			return nil, fmt.Errorf("%s is %d bytes, more than the %d a manifest, index or config may be", name, m.size, MaxDocument)
+		}
+		raw, err := io.ReadAll(io.NewSectionReader(f, m.offset, m.size))
+		if err != nil {
+			return nil, err
+		}
+		var d document
+		if err := json.Unmarshal(raw, &d); err != nil {
+			// Not for this pass to judge: the layout reader says what is
+			// wrong with it.
+			return nil, nil
+		}
+		return &d, nil
+	}
+	queue := []string{"index.json"}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		d, err := read(name)
+		if err != nil || d == nil {
+			return keep, err
+		}
+		var next []descriptor
+		next = append(next, d.Manifests...)
+		next = append(next, d.Layers...)
+		for _, p := range []*descriptor{d.Config, d.Subject} {
+			if p != nil {
+				next = append(next, *p)
+			}
+		}
+		for _, desc := range next {
+			alg, hex, ok := strings.Cut(desc.Digest, ":")
+			blob := "blobs/" + alg + "/" + hex
+			if !ok || !layoutFile(blob) || keep[blob] {
+				continue
+			}
+			if len(keep) > MaxReferenced {
+				return nil, fmt.Errorf("index.json reaches more than %d blobs", MaxReferenced)
+			}
+			keep[blob] = true
+			if types.MediaType(desc.MediaType).IsIndex() || types.MediaType(desc.MediaType).IsImage() {
+				queue = append(queue, blob)
+			}
+		}
+	}
+	return keep, nil
+}
+
+// MaxReferenced bounds the blobs an archive's index.json may reach.
+const MaxReferenced = 100000
 
 // layoutFile reports whether name is one of the files an OCI layout is made
 // of (image-spec, image-layout.md).
