@@ -401,9 +401,9 @@ func stampAll(loaded []*source.Loaded, p plan.Plan, policy inputs.Attestations) 
 	}
 	idx, res, err := stamp.Index(loaded, p, policy)
 	if err != nil {
-		var inputErr *inputs.Error
-		if errors.As(err, &inputErr) {
-			return nil, stamp.Result{}, inputErr
+		var dup *stamp.DuplicatePlatformError
+		if errors.As(err, &dup) {
+			return nil, stamp.Result{}, inputs.Wrap("source", err)
 		}
 		return nil, stamp.Result{}, fmt.Errorf("stamping the index: %w", err)
 	}

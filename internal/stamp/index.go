@@ -444,8 +444,23 @@ func platformText(p v1.Platform) string {
 	return s
 }
 
-// checkDuplicates refuses two images for one platform: a client pulling
-// would get whichever comes first.
+// DuplicatePlatformError says the sources hold two images for one
+// platform: a client pulling would get whichever comes first. The caller
+// attributes it to the source input.
+type DuplicatePlatformError struct {
+	Platform            string
+	FirstLine, Line     string // the source lines holding each image
+	FirstDigest, Digest v1.Hash
+}
+
+func (e *DuplicatePlatformError) Error() string {
+	if e.FirstLine == e.Line {
+		return fmt.Sprintf("%q holds two images for %s (%s and %s); give each platform once", e.Line, e.Platform, e.FirstDigest, e.Digest)
+	}
+	return fmt.Sprintf("%s comes from both %q and %q; give each platform once", e.Platform, e.FirstLine, e.Line)
+}
+
+// checkDuplicates refuses two images for one platform.
 func checkDuplicates(entries []*entry) error {
 	seen := map[string]*entry{}
 	for _, e := range entries {
@@ -453,10 +468,7 @@ func checkDuplicates(entries []*entry) error {
 			continue
 		}
 		if first, dup := seen[e.platform]; dup {
-			if first.line == e.line {
-				return &inputs.Error{Input: "source", Msg: fmt.Sprintf("%q holds two images for %s (%s and %s); give each platform once", e.line, e.platform, first.digest, e.digest)}
-			}
-			return &inputs.Error{Input: "source", Msg: fmt.Sprintf("%s comes from both %q and %q; give each platform once", e.platform, first.line, e.line)}
+			return &DuplicatePlatformError{Platform: e.platform, FirstLine: first.line, Line: e.line, FirstDigest: first.digest, Digest: e.digest}
 		}
 		seen[e.platform] = e
 	}

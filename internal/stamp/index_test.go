@@ -322,9 +322,9 @@ func TestIndexMerge(t *testing.T) {
 
 	// The same platform from two lines is an error naming both.
 	_, _, err = Index([]*source.Loaded{sources[0], {Line: "other-amd64", Image: amd}}, derived, inputs.Preserve)
-	var inErr *inputs.Error
-	if !errors.As(err, &inErr) || inErr.Input != "source" || !strings.Contains(err.Error(), "ghcr.io/acme/widget@sha256:aaa") || !strings.Contains(err.Error(), "other-amd64") {
-		t.Errorf("duplicate platforms = %v, want a source error naming both lines", err)
+	var dup *DuplicatePlatformError
+	if !errors.As(err, &dup) || dup.Platform != "linux/amd64" || dup.FirstLine != "ghcr.io/acme/widget@sha256:aaa" || dup.Line != "other-amd64" {
+		t.Errorf("duplicate platforms = %#v, want a *DuplicatePlatformError naming linux/amd64 and both lines", err)
 	}
 }
 
