@@ -606,3 +606,83 @@ func TestLoadEngineExportLikeOCILayout(t *testing.T) {
 		t.Errorf("index bytes differ:\n%s\n%s", r1, r2)
 	}
 }
+
+// Exports recorded from real engines (testdata/exports/README.md says how),
+// read without one: every platform, attestation and layer as described, every
+// layer decompressing to its diff ID (images checks each).
+func TestLoadRecordedExports(t *testing.T) {
+	t.Parallel()
+	const (
+		gz     = types.OCILayer
+		zst    = types.OCILayerZStd
+		intoto = types.MediaType("application/vnd.in-toto+json")
+	)
+	multi := map[string][]types.MediaType{
+		"linux/amd64": {gz, gz}, "linux/arm64": {gz, gz},
+		"attestation of linux/amd64": {intoto}, "attestation of linux/arm64": {intoto},
+	}
+	tests := []struct {
+		file, ref string
+		// want maps each image ("os/arch[/variant]", "attestation of …")
+		// to its layer media types.
+		want    map[string][]types.MediaType
+		missing []string
+		err     string
+	}{
+		// Docker 29, classic store: an OCI manifest over plain layers,
+		// compressed once here.
+		{file: "classic-v29.tar", want: map[string][]types.MediaType{"linux/amd64": {gz, gz}}},
+		// Docker 29, containerd store, after docker load of a classic save
+		// and a build FROM it: two plain layers and a gzip one in one image.
+		{file: "containerd-mixed.tar", want: map[string][]types.MediaType{"linux/amd64": {gz, gz, gz}}},
+		// buildx --platform linux/amd64,linux/arm64 with provenance.
+		{file: "containerd-multi-provenance.tar", want: multi},
+		// Its arm64 image removed (as if only amd64 was pulled): arm64 and
+		// its attestation are left out, and said to be.
+		{file: "containerd-partly-pulled.tar", want: map[string][]types.MediaType{"linux/amd64": {gz}, "attestation of linux/amd64": {intoto}}, missing: []string{"linux/arm64"}},
+		// docker image rm --force --platform removed a layer both platforms
+		// share: no platform is whole, which is an error, not an empty index.
+		{file: "containerd-shared-layer-removed.tar", err: "the export has the blobs of none of its images (linux/amd64, linux/arm64)"},
+		{file: "containerd-two-images.tar", err: "it holds 2 images; add :REPO:TAG to choose one (tags there: docker.io/fixture/zstd:1, docker.io/fixture/multi:1)"},
+		{file: "containerd-two-images.tar", ref: "fixture/zstd:1", want: map[string][]types.MediaType{"linux/amd64": {zst, zst}}},
+		{file: "containerd-two-images.tar", ref: "fixture/multi:1", want: multi},
+		// buildx --output type=image,compression=zstd: kept as zstd.
+		{file: "containerd-zstd.tar", want: map[string][]types.MediaType{"linux/amd64": {zst, zst}}},
+		// Debian's Docker 20.10: manifest.json only, one directory per layer.
+		{file: "docker-20.10.tar", want: map[string][]types.MediaType{"linux/amd64": {types.DockerLayer, types.DockerLayer}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file+tc.ref, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join("..", "..", "testdata", "exports", tc.file)
+			l, err := source.Load(context.Background(), &inputs.Source{Transport: inputs.DockerArchive, Path: path, Ref: tc.ref}, source.Options{TempDir: t.TempDir()})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Load() = %v, want an error containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load() = %v", err)
+			}
+			defer l.Close()
+			got := map[string][]types.MediaType{}
+			for k, img := range images(t, l) {
+				m, _ := img.Manifest()
+				for _, d := range m.Layers {
+					got[k] = append(got[k], d.MediaType)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s mismatch (-want +got):\n%s", tc.file, diff)
+			}
+			var missing []string
+			for _, p := range l.Missing {
+				missing = append(missing, platformName(p))
+			}
+			if diff := cmp.Diff(tc.missing, missing); diff != "" {
+				t.Errorf("%s: missing platforms (-want +got):\n%s", tc.file, diff)
+			}
+		})
+	}
+}
