@@ -207,11 +207,29 @@ func TestRepublishedRelease(t *testing.T) {
 			cur := w.release(t, "new", "1.0", "latest")
 			newIndex := cur[slices.IndexFunc(cur, func(d string) bool { return d == previousOf(t, w, "1.0") })]
 
+			apiBefore := len(w.api.Requests())
+			w.reg.ResetRequests()
 			res := w.run(t, prune.Options{Mode: mode, MinAge: 24 * time.Hour, Orphaned: previous, Published: newIndex})
-			wantPruned := old
-			if mode == inputs.PruneUntagged {
-				wantPruned = sorted(append(slices.Clone(old), stale...))
+			// 15 versions in pages of two, listed twice (8 requests each);
+			// each deleted version read again, then deleted.
+			counts := map[string]int{}
+			for _, r := range w.api.Requests()[apiBefore:] {
+				counts[r.Method]++
 			}
+			wantGets := 2*8 + len(wantPrunedFor(mode, old, stale))
+			if counts["GET"] != wantGets || counts["DELETE"] != len(wantPrunedFor(mode, old, stale)) {
+				t.Errorf("API requests %v, want %d GET and %d DELETE", counts, wantGets, len(wantPrunedFor(mode, old, stale)))
+			}
+			manifestGets := 0
+			for _, r := range w.reg.Requests() {
+				if r.Method == "GET" && strings.Contains(r.Path, "/manifests/") && r.Status == 200 {
+					manifestGets++
+				}
+			}
+			if manifestGets != 15 {
+				t.Errorf("%d manifests read from the registry, want each of the 15 versions once", manifestGets)
+			}
+			wantPruned := wantPrunedFor(mode, old, stale)
 			if diff := cmp.Diff(wantPruned, sorted(res.Pruned)); diff != "" {
 				t.Errorf("pruned mismatch (-want +got):\n%s", diff)
 			}
@@ -227,6 +245,13 @@ func TestRepublishedRelease(t *testing.T) {
 			w.readAll(t, "1.0", "latest")
 		})
 	}
+}
+
+func wantPrunedFor(mode inputs.Prune, old, stale []string) []string {
+	if mode == inputs.PruneUntagged {
+		return sorted(append(slices.Clone(old), stale...))
+	}
+	return old
 }
 
 // previousOf is the digest tag points at now.
