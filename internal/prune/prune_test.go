@@ -492,25 +492,39 @@ func referrer(t *testing.T, w *world, subject, seed string) string {
 	return w.image(t, mutate.Subject(img, *desc).(v1.Image))
 }
 
-// TestUserNestedPackageOnEnterprise: a user's package with a nested name
-// (octocat/tools/cli), through GitHub Enterprise's /api/v3 base: the Users
-// endpoints get the name escaped once, as widget%2Fsub.
-func TestUserNestedPackageOnEnterprise(t *testing.T) {
+// TestNestedPackageOnEnterprise: a nested package name, through GitHub
+// Enterprise's /api/v3 base, for a user (Users.* do not escape the name in
+// go-github v60, so prune does) and an organization (Organizations.* do):
+// either way it reaches GitHub escaped once, as tools%2Fcli.
+func TestNestedPackageOnEnterprise(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, githubtest.Package{Owner: "octocat", Name: "tools/cli", Repository: "octocat/tools/cli"})
-	old := w.release(t, "old", "v1")
-	w.release(t, "new", "v1")
-	w.age(t, 48*time.Hour)
-	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour})
-	if diff := cmp.Diff(old, sorted(res.Pruned)); diff != "" {
-		t.Errorf("pruned mismatch (-want +got):\n%s", diff)
+	for _, p := range []githubtest.Package{
+		{Owner: "octocat", Name: "tools/cli", Repository: "octocat/tools/cli"},
+		{Org: true, Owner: "acme", Name: "tools/cli", Repository: "acme/tools/cli"},
+	} {
+		t.Run(p.Repository, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, p)
+			old := w.release(t, "old", "v1")
+			w.release(t, "new", "v1")
+			w.age(t, 48*time.Hour)
+			res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour})
+			if diff := cmp.Diff(old, sorted(res.Pruned)); diff != "" {
+				t.Errorf("pruned mismatch (-want +got):\n%s", diff)
+			}
+			kind := "users"
+			if p.Org {
+				kind = "orgs"
+			}
+			prefix := "/api/v3/" + kind + "/" + p.Owner + "/packages/container/tools%2Fcli/versions"
+			for _, r := range w.api.Requests() {
+				if !strings.HasPrefix(r.Path, prefix) {
+					t.Errorf("request %s, want one under %s", r, prefix)
+				}
+			}
+			w.readAll(t, "v1")
+		})
 	}
-	for _, r := range w.api.Requests() {
-		if !strings.HasPrefix(r.Path, "/api/v3/users/octocat/packages/container/tools%2Fcli/versions") {
-			t.Errorf("request %s, want one under /api/v3/users/octocat/packages/container/tools%%2Fcli/versions", r)
-		}
-	}
-	w.readAll(t, "v1")
 }
 
 // TestNewIndexReusesCandidate: after the listing, another run tags a new
