@@ -221,12 +221,15 @@ func plan(c Content, roots map[string]string, mode inputs.Prune, orphaned []stri
 func deleteAll(ctx context.Context, vs versions, c Content, roots map[string]string, del []Version, res *Result) []Decision {
 	var out []Decision
 	stopped := ""
+	// Recomputed only when a version gains a tag: a walk per delete would
+	// be quadratic on a package with thousands of versions.
+	reached := Reach(c, roots)
 	for i, v := range del {
 		if stopped != "" {
 			out = append(out, Decision{Version: v, Outcome: Refused, Reason: "not tried: " + stopped})
 			continue
 		}
-		if why, ok := Reach(c, roots)[v.Digest]; ok {
+		if why, ok := reached[v.Digest]; ok {
 			out = append(out, Decision{Version: v, Outcome: Kept, Reason: why})
 			continue
 		}
@@ -247,6 +250,7 @@ func deleteAll(ctx context.Context, vs versions, c Content, roots map[string]str
 		if gained := newTags(v.Tags, now.Tags); len(gained) > 0 {
 			roots = clone(roots)
 			roots[v.Digest] = "gained tag " + strings.Join(gained, ", ") + " between listing and deleting"
+			reached = Reach(c, roots)
 			out = append(out, Decision{Version: v, Outcome: Skipped, Reason: roots[v.Digest]})
 			continue
 		}

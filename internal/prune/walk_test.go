@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -181,6 +182,28 @@ func TestArtifactSubject(t *testing.T) {
 	} {
 		if got := ArtifactSubject(tag); got != want {
 			t.Errorf("ArtifactSubject(%q) = %q, want %q", tag, got, want)
+		}
+	}
+}
+
+// BenchmarkPlan decides over 1,000 releases (5,000 versions), one tagged
+// in ten, as an old package's first untagged sweep does.
+func BenchmarkPlan(b *testing.B) {
+	c := Content{Manifests: map[string]Manifest{}}
+	for i := range 1000 {
+		var tags []string
+		if i%10 == 0 {
+			tags = []string{fmt.Sprintf("v%d", i)}
+		}
+		n := fmt.Sprintf("%x", i)
+		release(&c, "f"+n, tags, "1"+n, "2"+n)
+	}
+	roots := Roots(c, 24*time.Hour, now)
+	b.ResetTimer()
+	for range b.N {
+		del, _ := plan(c, roots, inputs.PruneUntagged, nil)
+		if len(del) != 4500 {
+			b.Fatalf("deleting %d, want 4500", len(del))
 		}
 	}
 }
