@@ -186,6 +186,37 @@ func TestBuildContext(t *testing.T) {
 	}
 }
 
+// TestDockerfileShape checks what the engine build cannot tell apart: a
+// build stage that runs on the target platform works here too (the base is
+// amd64 whatever the target), but on a runner it would emulate the
+// compiler; a `# syntax=` line works wherever Docker Hub is reachable, but
+// costs every job a frontend image pull.
+func TestDockerfileShape(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var froms []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(strings.ToLower(strings.ReplaceAll(line, " ", "")), "#syntax=") {
+			t.Errorf("Dockerfile has a parser directive %q: BuildKit would pull that frontend image on every job", line)
+		}
+		if strings.HasPrefix(line, "FROM ") {
+			froms = append(froms, line)
+		}
+	}
+	want := []string{"FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build", "FROM scratch"}
+	if !slices.Equal(froms, want) {
+		t.Errorf("stages %q, want %q: a build stage on the builder's platform, cross-compiling, and an empty final stage", froms, want)
+	}
+	for _, want := range []string{"ARG GO_IMAGE=golang:", "GOOS=$TARGETOS GOARCH=$TARGETARCH", "CGO_ENABLED=0"} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
+
 // buildKit returns how to run `docker build` with BuildKit, the builder the
 // runners use (the Dockerfile needs its automatic platform arguments): the
 // buildx plugin when the client has it, otherwise a client from before
@@ -325,17 +356,20 @@ func writeBase(w io.Writer, goroot, busybox string) error {
 	return tw.Close()
 }
 
-// actionImage builds the repository's own Dockerfile with its own
-// .dockerignore, in the engine, with BuildKit, as the runner does at "Set up
-// job" for `image: Dockerfile`. The only differences: the golang base image
-// is the local stand-in, and the build step uses the host's network (the
-// engine here has none of its own) and module proxy.
-func actionImage(t *testing.T) string {
+// buildDockerfile builds the repository's own Dockerfile with its own
+// .dockerignore, in the engine, with BuildKit, as the runner does at "Set
+// up job" for `image: Dockerfile`, for platform ("" for the engine's own).
+// The only differences: the golang base image is the local stand-in, and
+// the build step uses the host's network (the engine here has none of its
+// own) and module proxy. It returns the image's tag and the build's time.
+func buildDockerfile(t *testing.T, base, platform string) (string, time.Duration) {
 	t.Helper()
-	base := goBaseImage(t)
 	docker, args, env := buildKit(t)
 	tag := fmt.Sprintf("publish-action-test/action:%d", time.Now().UnixNano())
 	args = append(args, "--network", "host", "--tag", tag, "--build-arg", "GO_IMAGE="+base)
+	if platform != "" {
+		args = append(args, "--platform", platform)
+	}
 	if proxy, err := exec.Command("go", "env", "GOPROXY").Output(); err == nil {
 		args = append(args, "--build-arg", "GOPROXY="+strings.TrimSpace(string(proxy)))
 	}
@@ -345,14 +379,49 @@ func actionImage(t *testing.T) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", docker, strings.Join(args, " "), err, out)
 	}
-	built := time.Since(start)
 	t.Cleanup(func() { exec.Command("docker", "rmi", "--force", tag).Run() })
+	return tag, time.Since(start)
+}
+
+// actionImage builds the Dockerfile for the engine's platform.
+func actionImage(t *testing.T, base string) string {
+	t.Helper()
+	tag, built := buildDockerfile(t, base, "")
 	// Logged, never asserted: the set-up time of `image: Dockerfile`
 	// (a rerun here may reuse the engine's build cache; a runner never does).
 	t.Logf("set-up with image: Dockerfile: docker build %s + run to first line %s; action image %s bytes",
 		built.Round(time.Second), firstLine(t, tag).Round(time.Millisecond),
 		enginetest.Docker(t, "image", "inspect", "--format", "{{.Size}}", tag))
 	return tag
+}
+
+// checkCrossBuild builds the Dockerfile for the other runner architecture.
+// The build stage runs on the engine's own platform and cross-compiles, so
+// this needs no emulation (the engine here has none); the binary it
+// leaves in the image must be for the target.
+func checkCrossBuild(t *testing.T, base string) {
+	t.Helper()
+	other, machine := "arm64", elf.EM_AARCH64
+	if runtime.GOARCH == "arm64" {
+		other, machine = "amd64", elf.EM_X86_64
+	}
+	tag, built := buildDockerfile(t, base, "linux/"+other)
+	t.Logf("linux/%s image built in %s", other, built.Round(time.Second))
+	if got := enginetest.Docker(t, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", tag); got != "linux/"+other {
+		t.Errorf("the --platform linux/%s build made a %s image", other, got)
+	}
+	id := enginetest.Docker(t, "create", tag)
+	defer exec.Command("docker", "rm", "--force", id).Run()
+	bin := filepath.Join(t.TempDir(), "publish-action")
+	enginetest.Docker(t, "cp", id+":/publish-action", bin)
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != machine {
+		t.Errorf("the linux/%s image's binary is for %s, want %s", other, f.Machine, machine)
+	}
 }
 
 // firstLine runs the image as `docker run` with --version and returns how
@@ -522,7 +591,8 @@ func publishSample(t *testing.T, r *runner, image, repo string) {
 func TestContainerAction(t *testing.T) {
 	t.Parallel()
 	host := enginetest.Require(t)
-	image := actionImage(t)
+	base := goBaseImage(t)
+	image := actionImage(t, base)
 	widget := fmt.Sprintf("publish-action-test/widget:%d", time.Now().UnixNano())
 	enginetest.Build(t, widget, map[string]string{"app": "#!/bin/app\n"}, "COPY app /app", "LABEL maintainer=Acme")
 
@@ -584,6 +654,8 @@ func TestContainerAction(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "::error title=input source::") || !strings.Contains(out, "has no image") {
 		t.Errorf("missing image: exit %d\n%s", code, out)
 	}
+
+	checkCrossBuild(t, base)
 }
 
 // outputValue reads one output from a GITHUB_OUTPUT file (name<<DELIM
