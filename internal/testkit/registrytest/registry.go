@@ -97,6 +97,8 @@ type Registry struct {
 
 	mu       sync.Mutex
 	requests []*Request
+	// handling counts requests whose handler has not returned yet.
+	handling sync.WaitGroup
 }
 
 // quietLogging is process-wide because distribution logs through logrus's
@@ -200,6 +202,16 @@ func (r *Registry) Requests() []Request {
 	return out
 }
 
+// SettledRequests waits until every request received so far has been
+// handled, then returns them as Requests does. A client that gives up after
+// one failed request of several in parallel (a refused blob upload) returns
+// while the server still handles the others; their status is known only
+// once the server is done with them.
+func (r *Registry) SettledRequests() []Request {
+	r.handling.Wait()
+	return r.Requests()
+}
+
 // ResetRequests forgets the requests recorded so far.
 func (r *Registry) ResetRequests() {
 	r.mu.Lock()
@@ -236,7 +248,9 @@ func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.requests = append(r.requests, rec)
+	r.handling.Add(1)
 	r.mu.Unlock()
+	defer r.handling.Done()
 
 	rw := &recordingWriter{ResponseWriter: w, reg: r, rec: rec}
 	if req.Body != nil {

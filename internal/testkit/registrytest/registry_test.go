@@ -232,7 +232,7 @@ func TestPushRefused(t *testing.T) {
 				t.Errorf("remote.List after refused push: %v, want 404 or no tags", err)
 			}
 
-			for _, r := range reg.Requests() {
+			for _, r := range reg.SettledRequests() {
 				if r.Status == 0 {
 					t.Errorf("%s %s recorded without a status", r.Method, r.Path)
 				}
