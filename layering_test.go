@@ -22,8 +22,11 @@ var pipeline = []string{"inputs", "githubapi", "plan", "source", "stamp", "push"
 var rules = map[string][]string{
 	// credentials owns which host gets which secret: every step asks it.
 	"credentials": {},
+	// registryhttp owns how a registry request is retried: every step
+	// that talks to a registry uses it.
+	"registryhttp": {},
 	// action wires the steps; cli is the command line around action.
-	"action": append([]string{"credentials"}, pipeline...),
+	"action": append([]string{"credentials", "registryhttp"}, pipeline...),
 	"cli":    {"action", "inputs"},
 }
 
@@ -36,7 +39,7 @@ const module = "github.com/ghcr-publish/publish-action/"
 func TestLayering(t *testing.T) {
 	allowed := map[string][]string{}
 	for i, step := range pipeline {
-		allowed[step] = append([]string{"credentials"}, pipeline[:i]...)
+		allowed[step] = append([]string{"credentials", "registryhttp"}, pipeline[:i]...)
 	}
 	for pkg, deps := range rules {
 		allowed[pkg] = deps

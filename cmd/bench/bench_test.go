@@ -284,3 +284,31 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// The faults scenario with our action alone (no peers installed here):
+// every seed of every process converges to the clean digest, and the
+// table says so.
+func TestFaultsScenario(t *testing.T) {
+	t.Parallel()
+	b := newBench(t)
+	res, err := b.measureFaults(context.Background(), 3, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fp := range faultProcesses() {
+		runs := res.runs[fp.name][ours]
+		if len(runs) != 3 {
+			t.Fatalf("%s: %d runs, want 3", fp.name, len(runs))
+		}
+		for i, r := range runs {
+			if !r.converged {
+				t.Errorf("%s, seed %d: did not converge: %s", fp.name, i+1, r.err)
+			}
+		}
+	}
+	table := renderFaults(res)
+	if !strings.Contains(table, "| ours | 3/3 |") {
+		t.Errorf("faults table does not show ours converging:\n%s", table)
+	}
+	t.Log(table)
+}

@@ -91,6 +91,9 @@ type config struct {
 	ours string
 	// smallBytes is the many-tags image's size, for its target.
 	smallBytes int64
+	// seeds is how many seeds of each fault process the faults scenario
+	// runs.
+	seeds int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -98,7 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	runs := fs.Int("runs", 5, "measured runs of each scenario for each tool")
 	size := fs.String("size", "1GiB", "cold-push image size (8 layers of a eighth each), e.g. 1GiB, 256MiB")
-	list := fs.String("scenarios", strings.Join(scenarioIDs(), ","), "comma-separated scenarios to run")
+	list := fs.String("scenarios", strings.Join(scenarioIDs(), ","), "comma-separated scenarios to run; add "+faultsID+" for publishes through seeded random registry faults")
+	seeds := fs.Int("seeds", 40, "seeds of each fault process in the "+faultsID+" scenario")
 	quick := fs.Bool("quick", false, "a fast smoke run: -size 64MiB -runs 2 unless given")
 	work := fs.String("work", "", "directory for images, the registry's storage and binaries (default: a new temporary one, removed afterwards)")
 	keep := fs.Bool("keep", false, "keep the work directory")
@@ -120,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			*runs = 2
 		}
 	}
-	c := config{runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}}
+	c := config{seeds: *seeds, runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}}
 	var err error
 	if c.size, err = parseSize(*size); err != nil {
 		return c, err
@@ -131,7 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.runs < 1 {
 		return c, fmt.Errorf("-runs %d: at least 1", c.runs)
 	}
-	known := map[string]bool{}
+	known := map[string]bool{faultsID: true}
 	for _, id := range scenarioIDs() {
 		known[id] = true
 	}
@@ -251,8 +255,17 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		results = append(results, r)
 	}
 
+	var faults string
+	if cfg.scenarios[faultsID] {
+		fr, err := b.measureFaults(ctx, cfg.seeds, logf)
+		if err != nil {
+			return fmt.Errorf("faults: %w", err)
+		}
+		faults = renderFaults(fr)
+	}
+
 	cfg.smallBytes = b.small.bytes()
-	report := renderReport(results, describeMachine(ctx, pe, ourBin, ourDesc), cfg)
+	report := renderReport(results, describeMachine(ctx, pe, ourBin, ourDesc), cfg) + faults
 	fmt.Fprint(stdout, report)
 	if cfg.out != "" {
 		return os.WriteFile(cfg.out, []byte(report), 0o644)

@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sethvargo/go-githubactions"
 
@@ -24,6 +24,7 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/push"
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 	"github.com/ghcr-publish/publish-action/internal/report"
 	"github.com/ghcr-publish/publish-action/internal/source"
 	"github.com/ghcr-publish/publish-action/internal/stamp"
@@ -52,9 +53,16 @@ type Options struct {
 	// Version names this build in the User-Agent sent to registries;
 	// empty means "devel".
 	Version string
-	// RegistryBackoff paces retries of failed registry requests; zero means
-	// go-containerregistry's default (1 s, 3 s, 9 s).
-	RegistryBackoff remote.Backoff
+	// RegistryRetry is the policy for retrying failed registry requests,
+	// source reads and push alike; zero values mean registryhttp's
+	// defaults (backoff from 0.5 s to 30 s with full jitter, 5 minutes in
+	// all).
+	RegistryRetry registryhttp.Policy
+
+	// retry applies RegistryRetry for one run, and logf logs from any
+	// goroutine; Run sets both.
+	retry *registryhttp.Retrier
+	logf  func(format string, args ...any)
 }
 
 // Run publishes according to the inputs gha reads. A returned error is
@@ -79,6 +87,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	log := &phases{gha: gha}
 	defer log.end()
 	log.start("Resolve: inputs, repository, metadata")
+	opts.logf, opts.retry = registryRetry(gha, opts.RegistryRetry)
 	gh := newGitHub(gha, in, sec, opts)
 	p, err := resolve(ctx, gha, in, gh, sec, opts)
 	if err != nil || len(in.Sources) == 0 {
@@ -190,7 +199,7 @@ func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, g
 // leaves latest to the rules alone, as docker/metadata-action does.
 func registryTags(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, sec secrets, opts Options) []string {
 	keychain := newKeychain(in, p, opts)
-	tags, err := push.Tags(ctx, p.Image, push.Options{Keychain: keychain, Transport: registryTransport(keychain, opts), UserAgent: userAgent(opts.Version), Backoff: opts.RegistryBackoff})
+	tags, err := push.Tags(ctx, p.Image, push.Options{Keychain: keychain, Transport: registryTransport(keychain, opts), UserAgent: userAgent(opts.Version), Retry: opts.retry})
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			gha.Warningf("flavor latest=auto: could not read the tags of %s (%s), so latest is added without checking for a higher release", p.Image, sec.redact(err.Error()))
@@ -246,6 +255,22 @@ func (s stamped) report() *report.Stamped {
 	return &report.Stamped{Result: s.result, Digest: s.digest.String()}
 }
 
+// registryRetry is one retry policy and budget for every registry request
+// of the run, and a log function that retries, progress and throttling
+// may call from the uploads' goroutines.
+func registryRetry(gha *githubactions.Action, policy registryhttp.Policy) (func(string, ...any), *registryhttp.Retrier) {
+	var mu sync.Mutex
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		gha.Infof(format, args...)
+	}
+	if policy.Logf == nil {
+		policy.Logf = logf
+	}
+	return logf, registryhttp.New(policy)
+}
+
 // stampSources reads every source and stamps them into one artifact. The
 // returned func closes the sources; call it when the push is done.
 func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, keychain credentials.Keychain, opts Options) (stamped, func(), error) {
@@ -270,7 +295,7 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 	}
 	for _, src := range in.Sources {
 		gha.Infof("Reading %s", src.Line)
-		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
+		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, Retry: opts.retry, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
 		if err != nil {
 			return stamped{}, closeAll, inputs.Wrap("source", err)
 		}
@@ -320,7 +345,7 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 // publish writes the stamped artifact and its tags. A refusal comes back
 // with advice on what to change.
 func publish(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, s stamped, keychain credentials.Keychain, gh *gitHubSide, opts Options) error {
-	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version), Backoff: opts.RegistryBackoff, Logf: gha.Infof}
+	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version), Retry: opts.retry, Logf: opts.logf, ReadBack: true}
 	// Probe push access before any layer bytes move, so a denied push
 	// fails in seconds, not after gigabytes. A source already on the
 	// destination registry is mounted, not uploaded: its first write is a
@@ -331,8 +356,12 @@ func publish(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p
 		}
 	}
 	gha.Infof("Pushing %s@%s", p.Image, s.digest)
-	if _, err := push.All(ctx, s.artifact, p.Image, p.WriteOrder(), pushOpts); err != nil {
+	res, err := push.All(ctx, s.artifact, p.Image, p.WriteOrder(), pushOpts)
+	if err != nil {
 		return explain(err, gh.denial(ctx, p.Image))
+	}
+	for _, w := range res.Warnings {
+		gha.Warningf("%s", w)
 	}
 	for _, t := range p.Tags {
 		gha.Infof("Tagged %s", t)

@@ -17,10 +17,16 @@ import (
 // registryOptions read the destination registry as the push writes it.
 func registryOptions(ctx context.Context, keychain credentials.Keychain, opts Options) []remote.Option {
 	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithUserAgent(userAgent(opts.Version))}
-	if opts.RegistryTransport != nil {
-		ro = append(ro, remote.WithTransport(opts.RegistryTransport))
+	base := opts.RegistryTransport
+	if base == nil {
+		base = remote.DefaultTransport
 	}
-	return ro
+	if opts.retry != nil {
+		// The run's one retry policy; go-containerregistry's own retries off.
+		base = opts.retry.Transport(base)
+		ro = append(ro, remote.WithRetryPredicate(func(error) bool { return false }))
+	}
+	return append(ro, remote.WithTransport(base))
 }
 
 // previousDigests reads, before the push, what the tags point at: in

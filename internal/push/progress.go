@@ -53,6 +53,15 @@ func (p *progressLog) update(u v1.Update) {
 	p.total = max(p.planned, u.Total)
 }
 
+// add counts n more bytes sent (fewer, when n is negative: bytes of a
+// request that failed, which its retry sends again).
+func (p *progressLog) add(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += n
+	p.total = max(p.planned, p.done)
+}
+
 // unplan takes n bytes out of the plan: blobs of an image the registry
 // turned out to have.
 func (p *progressLog) unplan(n int64) {

@@ -5,13 +5,10 @@ package push
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"runtime"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -19,45 +16,47 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // Options say how to reach the registry.
 type Options struct {
 	Keychain authn.Keychain
-	// Transport carries requests; nil means go-containerregistry's default,
-	// which retries 408, 429 and 5xx answers.
+	// Transport carries requests; nil means go-containerregistry's
+	// default transport.
 	Transport http.RoundTripper
 	// UserAgent identifies the action to the registry.
 	UserAgent string
-	// Backoff paces retries of failed requests; zero means
-	// go-containerregistry's default (1 s, then 3 s, then 9 s).
-	Backoff remote.Backoff
+	// Retry retries every request of the push (probe, blob uploads,
+	// mounts, manifests, tags, token exchanges) under one policy and one
+	// budget; nil means a Retrier with registryhttp's defaults, started
+	// by the call. Share one across Probe and All, and with the source
+	// reads, so that a publish has one budget.
+	Retry *registryhttp.Retrier
 	// Jobs bounds how many blobs are uploaded or mounted at once; zero
 	// scales it to the work: one per blob, at most max(4, 2×GOMAXPROCS).
+	// A registry that rate limits lowers it for the rest of the push.
 	Jobs int
 	// Logf, when set, receives progress of uploads that take longer than
 	// ProgressInterval: one line per interval with the bytes done, the
-	// total, the percentage and the rate, and a closing line. Nil: silent.
+	// total, the percentage and the rate, and a closing line; and a line
+	// when rate limiting lowers the uploads in flight. Nil: silent.
 	Logf func(format string, args ...any)
+	// ReadBack, when set, reads back what was written once it is all
+	// written (one HEAD: the last tag, which shows the manifest too), and
+	// reports a tag that reads stale as a warning in Result.Warnings.
+	ReadBack bool
 	// progressFrom overrides progressThreshold, for tests.
 	progressFrom int64
 }
 
-// transport is the registry transport with Retry-After honoured.
-func (o Options) transport() http.RoundTripper {
-	base := o.Transport
-	if base == nil {
-		base = remote.DefaultTransport
+// retrier is Retry, or a fresh one with the default policy.
+func (o Options) retrier() *registryhttp.Retrier {
+	if o.Retry != nil {
+		return o.Retry
 	}
-	return RetryAfter(base)
-}
-
-// backoff is Backoff or go-containerregistry's default.
-func (o Options) backoff() remote.Backoff {
-	if o.Backoff.Steps > 0 {
-		return o.Backoff
-	}
-	return remote.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
+	return registryhttp.New(registryhttp.Policy{})
 }
 
 // jobs is how many blob operations run at once for n of them.
@@ -68,36 +67,18 @@ func (o Options) jobs(n int) int {
 	return max(1, min(n, max(4, 2*runtime.GOMAXPROCS(0))))
 }
 
-// retryStatusCodes are the answers worth another try: go-containerregistry's
-// defaults (remote.defaultRetryStatusCodes).
-var retryStatusCodes = []int{
-	http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
-	499, // nginx: client closed request
-	522, // Cloudflare: connection timed out
-}
-
-// temporary is go-containerregistry's default retry predicate
-// (remote.defaultRetryPredicate): network failures and answers that say
-// so.
-func temporary(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if t, ok := err.(interface{ Temporary() bool }); ok && t.Temporary() {
-		return true
-	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
-}
+// noRetry turns go-containerregistry's own retries off: every request is
+// retried once, by the Retrier in the transport, never again around it.
+func noRetry(error) bool { return false }
 
 // authenticate returns one transport to repo's registry, authenticated for
 // scopes, wrapped so that go-containerregistry uses it as it is. Every
 // request of a push goes through it: the registry is pinged and a token
 // fetched once, not again for each tag, child or mounted repository.
-// Because go-containerregistry adds nothing to a transport.Wrapper, the
-// retries and user agent it would add are added here, the same way.
-func (o Options) authenticate(ctx context.Context, repo name.Repository, scopes []string) (http.RoundTripper, error) {
+// Below the authentication sits the Retrier, so the ping and the token
+// exchange are retried too, and a request that gets a 401 (an expired
+// token) is sent again whole after go-containerregistry re-authenticates.
+func (o Options) authenticate(ctx context.Context, repo name.Repository, scopes []string, retry *registryhttp.Retrier) (http.RoundTripper, error) {
 	var auth authn.Authenticator = authn.Anonymous
 	if o.Keychain != nil {
 		var err error
@@ -105,11 +86,11 @@ func (o Options) authenticate(ctx context.Context, repo name.Repository, scopes 
 			return nil, fmt.Errorf("resolving credentials for %s: %w", repo.RegistryStr(), err)
 		}
 	}
-	t := transport.NewRetry(o.transport(),
-		transport.WithRetryBackoff(o.backoff()),
-		transport.WithRetryPredicate(temporary),
-		transport.WithRetryStatusCodes(retryStatusCodes...))
-	t = transport.NewUserAgent(t, o.UserAgent)
+	base := o.Transport
+	if base == nil {
+		base = remote.DefaultTransport
+	}
+	t := transport.NewUserAgent(retry.Transport(base), o.UserAgent)
 	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, t, scopes)
 	if err != nil {
 		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
@@ -127,6 +108,8 @@ type Result struct {
 	// Ref is the image by digest, e.g. ghcr.io/acme/widget@sha256:….
 	Ref  name.Digest
 	Tags []name.Tag
+	// Warnings are for the log: a tag that reads back stale.
+	Warnings []string
 }
 
 // Artifact is what gets pushed: a v1.Image or a v1.ImageIndex.
@@ -156,14 +139,26 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 	if err != nil {
 		return Result{}, fmt.Errorf("preparing push to %s: %w", repo, err)
 	}
-	rt, err := opts.authenticate(ctx, repo, plan.scopes(repo))
+	if opts.Logf != nil {
+		// Progress, and throttling from any upload, log from their own
+		// goroutines.
+		var mu sync.Mutex
+		logf := opts.Logf
+		opts.Logf = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			logf(format, args...)
+		}
+	}
+	retry := opts.retrier()
+	rt, err := opts.authenticate(ctx, repo, plan.scopes(repo), retry)
 	if err != nil {
 		return Result{}, err
 	}
 	ropts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(rt),
-		remote.WithRetryBackoff(opts.backoff()),
+		remote.WithRetryPredicate(noRetry),
 		remote.WithJobs(opts.jobs(plan.operations)),
 		// Which non-distributable layers to upload is decided here (see
 		// blobs): those without urls, which nobody could fetch otherwise.
@@ -175,20 +170,17 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 	}
 	var progress *progressLog
 	// Only uploads big enough to outlast a progress interval get progress
-	// reporting. Besides, go-containerregistry v0.22's progress reader has a
-	// data race when a request fails mid-body (streamBlob's reset reads the
-	// byte count the transport goroutine is still adding to): keeping it
-	// off small uploads keeps it out of the fault tests, which run -race.
+	// reporting.
 	threshold := int64(progressThreshold)
 	if opts.progressFrom > 0 {
 		threshold = opts.progressFrom
 	}
 	if !exists && opts.Logf != nil && plan.uploadBytes >= threshold {
 		progress = newProgressLog(opts.Logf, plan.uploadBytes, ProgressInterval, time.Now())
-		updates, stop := watchProgress(progress)
-		// Every write sends updates, tags too: stop once all have returned.
+		// Uploads count their bytes into progress themselves; the
+		// watcher only ticks. Stop it once every write has returned.
+		_, stop := watchProgress(progress)
 		defer stop()
-		ropts = append(ropts, remote.WithProgress(updates))
 	}
 	// One Pusher for everything: its per-repository writer, and so every
 	// blob upload, manifest and tag, shares the transport above.
@@ -196,17 +188,38 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 	if err != nil {
 		return Result{}, fmt.Errorf("preparing push to %s: %w", repo, err)
 	}
+	w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, retry: retry, sem: newLimiter(opts.jobs(plan.operations)), progress: progress}
+	retry.OnThrottle(func() {
+		if n, lowered := w.sem.lower(); lowered && opts.Logf != nil {
+			opts.Logf("The registry is rate limiting: %d upload(s) at once from now on", n)
+		}
+	})
 	if !exists {
-		w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, sem: make(chan struct{}, opts.jobs(plan.operations)), progress: progress}
 		if err := w.write(ctx, img, digest); err != nil {
 			return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
 		}
 	}
 	for _, tag := range tags {
-		// Only the manifest: every blob it references is in place by now.
-		if err := pusher.Put(ctx, tag, img); err != nil {
+		// Only the manifest: every blob it references is in place by now,
+		// unless the registry says otherwise; then what it lacks is
+		// written again first.
+		err := w.putRetrying(ctx, tag, img, func(ctx context.Context) error {
+			w.mounts.Clear()
+			return w.write(ctx, img, digest)
+		})
+		if err != nil {
 			return Result{}, fmt.Errorf("tagging %s: %w", tag, err)
 		}
 	}
-	return Result{Digest: digest, Ref: ref, Tags: tags}, nil
+	res := Result{Digest: digest, Ref: ref, Tags: tags}
+	if opts.ReadBack {
+		warning, err := readBack(ctx, ref, tags, digest, ropts)
+		if err != nil {
+			return Result{}, err
+		}
+		if warning != "" {
+			res.Warnings = append(res.Warnings, warning)
+		}
+	}
+	return res, nil
 }

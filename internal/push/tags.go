@@ -15,7 +15,7 @@ import (
 // with pull access only. A repository that does not exist yet has none:
 // the first publish of a package is not an error.
 func Tags(ctx context.Context, repo name.Repository, opts Options) ([]string, error) {
-	rt, err := opts.authenticate(ctx, repo, []string{repo.Scope(transport.PullScope)})
+	rt, err := opts.authenticate(ctx, repo, []string{repo.Scope(transport.PullScope)}, opts.retrier())
 	if err != nil {
 		var terr *transport.Error
 		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
@@ -23,7 +23,7 @@ func Tags(ctx context.Context, repo name.Repository, opts Options) ([]string, er
 		}
 		return nil, err
 	}
-	tags, err := remote.List(repo, remote.WithContext(ctx), remote.WithTransport(rt))
+	tags, err := remote.List(repo, remote.WithContext(ctx), remote.WithTransport(rt), remote.WithRetryPredicate(noRetry))
 	if err != nil {
 		var terr *transport.Error
 		if errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound || hasCode(terr, transport.NameUnknownErrorCode)) {

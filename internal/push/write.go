@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // origin says where a blob already is, relative to the destination.
@@ -102,6 +104,11 @@ func fetchedFromURLs(d v1.Descriptor) bool {
 // foreignURLs names the first layer of img that lists urls, and them, for
 // an error: registries commonly refuse such manifests (distribution's
 // default allows no urls).
+func hasForeignURLs(img v1.Image) bool {
+	_, urls := foreignURLs(img)
+	return len(urls) > 0
+}
+
 func foreignURLs(img v1.Image) (v1.Hash, []string) {
 	m, err := img.Manifest()
 	if err != nil {
@@ -195,8 +202,9 @@ type writer struct {
 	pusher *remote.Pusher
 	client *http.Client
 	ropts  []remote.Option
-	// sem bounds the blob operations in flight.
-	sem    chan struct{}
+	retry  *registryhttp.Retrier
+	// sem bounds the blob operations in flight; rate limiting lowers it.
+	sem    *limiter
 	mounts sync.Map // v1.Hash → *mountOnce
 	// progress, when set, learns of planned uploads that turn out not to
 	// be needed.
@@ -221,10 +229,18 @@ func (w *writer) image(ctx context.Context, img v1.Image, digest v1.Hash) error 
 	if err != nil {
 		return err
 	}
-	if err := all(ctx, len(bs), func(ctx context.Context, i int) error { return w.blob(ctx, bs[i]) }); err != nil {
+	write := func(ctx context.Context) error {
+		return all(ctx, len(bs), func(ctx context.Context, i int) error { return w.blob(ctx, bs[i]) })
+	}
+	if err := write(ctx); err != nil {
 		return err
 	}
-	if err := w.pusher.Put(ctx, w.repo.Digest(digest.String()), img); err != nil {
+	err = w.putManifest(ctx, digest, img, func(ctx context.Context) error {
+		// Check every blob again, mounts included: one of them is gone.
+		w.mounts.Clear()
+		return write(ctx)
+	})
+	if err != nil {
 		if layer, urls := foreignURLs(img); len(urls) > 0 {
 			return fmt.Errorf("the registry refused manifest %s, which lists layer %s to be fetched from %s rather than from the registry (many registries refuse such foreign URLs): publish an image whose layers are all in it: %w", digest, layer, strings.Join(urls, ", "), err)
 		}
@@ -233,13 +249,68 @@ func (w *writer) image(ctx context.Context, img v1.Image, digest v1.Hash) error 
 	return nil
 }
 
+// putManifest writes a by digest. A registry that answers
+// MANIFEST_BLOB_UNKNOWN (or BLOB_UNKNOWN) lost, or never committed, a blob
+// the manifest references although its upload was answered as done: then
+// rewrite puts back what is missing, and the manifest is tried again,
+// under the retry budget.
+func (w *writer) putManifest(ctx context.Context, digest v1.Hash, a remote.Taggable, rewrite func(context.Context) error) error {
+	return w.putRetrying(ctx, w.repo.Digest(digest.String()), a, rewrite)
+}
+
+// putRetrying writes a as ref, rewriting what it references when the
+// registry says some of it is missing.
+func (w *writer) putRetrying(ctx context.Context, ref name.Reference, a remote.Taggable, rewrite func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := w.pusher.Put(ctx, ref, a)
+		if err == nil || !blobUnknown(err) {
+			return err
+		}
+		if img, ok := a.(v1.Image); ok && hasForeignURLs(img) {
+			// Missing because it is fetched from elsewhere: writing
+			// again cannot help.
+			return err
+		}
+		if err := w.retry.Wait(ctx, attempt, 0, err); err != nil {
+			return err
+		}
+		if err := rewrite(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// blobUnknown reports whether a manifest write was refused for a
+// reference the registry does not have.
+func blobUnknown(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestBlobUnknownErrorCode || d.Code == transport.BlobUnknownErrorCode {
+			return true
+		}
+	}
+	return false
+}
+
 // index writes every child the registry lacks, then the index by digest.
 func (w *writer) index(ctx context.Context, idx v1.ImageIndex, digest v1.Hash) error {
 	children, err := partial.Manifests(idx)
 	if err != nil {
 		return err
 	}
-	err = all(ctx, len(children), func(ctx context.Context, i int) error {
+	write := func(ctx context.Context) error { return w.children(ctx, children, digest) }
+	if err := write(ctx); err != nil {
+		return err
+	}
+	return w.putManifest(ctx, digest, idx, write)
+}
+
+// children writes every child of index digest the registry lacks.
+func (w *writer) children(ctx context.Context, children []partial.Describable, digest v1.Hash) error {
+	return all(ctx, len(children), func(ctx context.Context, i int) error {
 		switch c := children[i].(type) {
 		case v1.ImageIndex:
 			d, err := c.Digest()
@@ -267,27 +338,21 @@ func (w *writer) index(ctx context.Context, idx v1.ImageIndex, digest v1.Hash) e
 		}
 		return fmt.Errorf("index %s lists %T, which is neither an image, an index nor a blob", digest, children[i])
 	})
-	if err != nil {
-		return err
-	}
-	return w.pusher.Put(ctx, w.repo.Digest(digest.String()), idx)
 }
 
 // blob makes l present in the repository: nothing to do if it was read
 // from there, a mount if it was read from a sibling repository, else an
-// upload by go-containerregistry (existence check, then one stream, with
-// retries). Layers fetched from their urls are not among the blobs.
+// upload (existence check, then one stream, resumed after faults; see
+// upload). Layers fetched from their urls are not among the blobs.
 func (w *writer) blob(ctx context.Context, l v1.Layer) error {
 	where, src := originOf(l, w.repo)
 	if where == sameRepository {
 		return nil
 	}
-	select {
-	case w.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := w.sem.acquire(ctx); err != nil {
+		return err
 	}
-	defer func() { <-w.sem }()
+	defer w.sem.release()
 	if where == sameRegistry {
 		digest, err := l.Digest()
 		if err != nil {
@@ -297,10 +362,9 @@ func (w *writer) blob(ctx context.Context, l v1.Layer) error {
 		if err != nil || mounted {
 			return err
 		}
-		// Not mountable after all: go-containerregistry tries the mount
-		// once more as it starts the upload, then sends the bytes.
+		// Not mountable after all: send the bytes.
 	}
-	return w.pusher.Upload(ctx, w.repo, l)
+	return w.upload(ctx, l)
 }
 
 type mountOnce struct {
@@ -323,17 +387,7 @@ func (w *writer) mount(ctx context.Context, digest v1.Hash, src name.Repository)
 }
 
 func (w *writer) tryMount(ctx context.Context, digest v1.Hash, src name.Repository) (bool, error) {
-	u := &url.URL{
-		Scheme:   w.repo.Scheme(),
-		Host:     w.repo.RegistryStr(),
-		Path:     fmt.Sprintf("/v2/%s/blobs/uploads/", w.repo.RepositoryStr()),
-		RawQuery: url.Values{"mount": {digest.String()}, "from": {src.RepositoryStr()}}.Encode(),
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	if err != nil {
-		return false, err
-	}
-	resp, err := w.client.Do(req)
+	resp, loc, err := startUpload(ctx, w.client, w.repo, url.Values{"mount": {digest.String()}, "from": {src.RepositoryStr()}})
 	if err != nil {
 		return false, fmt.Errorf("mounting %s from %s: %w", digest, src, err)
 	}
@@ -342,17 +396,10 @@ func (w *writer) tryMount(ctx context.Context, digest v1.Hash, src name.Reposito
 	case resp.StatusCode == http.StatusCreated:
 		return true, nil
 	case resp.StatusCode == http.StatusAccepted:
-		// An upload session instead of a mount: cancel it. Failing to is
-		// harmless, registries expire abandoned uploads.
-		if loc, err := u.Parse(resp.Header.Get("Location")); err == nil && resp.Header.Get("Location") != "" {
-			if del, err := http.NewRequestWithContext(ctx, http.MethodDelete, loc.String(), nil); err == nil {
-				if resp, err := w.client.Do(del); err == nil {
-					resp.Body.Close()
-				}
-			}
-		}
+		// An upload session instead of a mount: cancel it.
+		cancelUpload(ctx, w.client, loc)
 		return false, nil
-	case resp.StatusCode < 500:
+	case resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
 		// Refused (no pull access to src, say): the upload that follows
 		// gets the registry's answer to the push itself.
 		return false, nil

@@ -2,7 +2,9 @@ package push
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -224,4 +226,50 @@ func TestAllNonDistributableLayers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A token that expires mid-push (after the blobs, at the first manifest
+// write): the registry answers 401, the push authenticates once more and
+// sends the manifest again, whole.
+func TestAllReauthenticatesWhenTheTokenExpires(t *testing.T) {
+	t.Parallel()
+	expired := false
+	var mu sync.Mutex
+	reg, err := registrytest.Start(registrytest.Options{Passwords: []string{"pw"}, ExpireTokens: func(r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if expired || r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			return false
+		}
+		expired = true
+		return true
+	}})
+	if err != nil {
+		t.Fatalf("starting the distribution registry: %v", err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	opts := Options{Keychain: credentials.Keychain{GitHubHosts: []string{reg.Host()}, Username: "u", Token: "pw"}}
+	img, err := sample.Image(sample.Options{Seed: "expiry", Layers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Host() + "/acme/expiry")
+	if _, err := All(context.Background(), img, repo, []name.Tag{repo.Tag("1.0")}, opts); err != nil {
+		t.Fatalf("All() with a token expiring mid-push = %v", err)
+	}
+	var unauthorized, tokens int
+	for _, r := range reg.Requests() {
+		if r.Status == http.StatusUnauthorized && r.Method == http.MethodPut {
+			unauthorized++
+		}
+		if r.Path == "/token" {
+			tokens++
+		}
+	}
+	if unauthorized != 1 || tokens != 2 {
+		t.Errorf("%d manifest writes refused and %d tokens fetched, want 1 and 2 (one renewal)", unauthorized, tokens)
+	}
+	if _, err := remote.Image(repo.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain)); err != nil {
+		t.Errorf("reading the image back: %v", err)
+	}
 }

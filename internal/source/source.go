@@ -20,12 +20,17 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // Options say how to reach registries and where to unpack archives.
 type Options struct {
 	Keychain  authn.Keychain
 	Transport http.RoundTripper
+	// Retry retries every registry request of a registry source (the
+	// manifest, the config, each layer's start); nil means a Retrier with
+	// registryhttp's defaults. The publish shares one with its push.
+	Retry *registryhttp.Retrier
 	// TempDir receives unpacked archives and engine exports; empty means
 	// os.TempDir().
 	TempDir string
@@ -246,7 +251,15 @@ func fromDockerArchive(archive, ref, dir string) (*Loaded, error) {
 }
 
 func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loaded, error) {
-	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(opts.Keychain), remote.WithTransport(transport(opts)))
+	retry := opts.Retry
+	if retry == nil {
+		retry = registryhttp.New(registryhttp.Policy{})
+	}
+	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(opts.Keychain),
+		remote.WithTransport(retry.Transport(transport(opts))),
+		// The Retrier in the transport retries each request; go-containerregistry
+		// retrying around it would multiply the attempts.
+		remote.WithRetryPredicate(func(error) bool { return false }))
 	if err != nil {
 		return nil, err
 	}

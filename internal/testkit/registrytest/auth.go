@@ -48,18 +48,33 @@ type authenticator struct {
 	public    map[string]bool
 	gone      map[string]bool // owners
 
+	// expireWhen, when it matches a request, expires every token issued
+	// before it (Options.ExpireTokens).
+	expireWhen func(*http.Request) bool
+
 	mu     sync.Mutex
 	tokens map[string]grant
 }
 
+// expireAll ends every token issued so far, as time would.
+func (a *authenticator) expireAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, g := range a.tokens {
+		g.expires = time.Time{}
+		a.tokens[k] = g
+	}
+}
+
 func newAuthenticator(host string, opts Options) *authenticator {
 	a := &authenticator{
-		host:     host,
-		authOn:   len(opts.Passwords) > 0,
-		readOnly: make(map[string]bool, len(opts.ReadOnly)),
-		public:   make(map[string]bool, len(opts.Public)),
-		gone:     make(map[string]bool, len(opts.GoneOwners)),
-		tokens:   make(map[string]grant),
+		host:       host,
+		authOn:     len(opts.Passwords) > 0,
+		readOnly:   make(map[string]bool, len(opts.ReadOnly)),
+		public:     make(map[string]bool, len(opts.Public)),
+		gone:       make(map[string]bool, len(opts.GoneOwners)),
+		tokens:     make(map[string]grant),
+		expireWhen: opts.ExpireTokens,
 	}
 	for _, repo := range opts.Public {
 		a.public[repo] = true
@@ -126,6 +141,9 @@ func (a *authenticator) serve(w http.ResponseWriter, req *http.Request, registry
 		}
 	}
 
+	if a.authOn && a.expireWhen != nil && a.expireWhen(req) {
+		a.expireAll()
+	}
 	if a.authOn {
 		g, ok, errParam := a.lookup(req.Header.Get("Authorization"))
 		if ok && repo != "" && !g.allows(repo, write) {

@@ -1,14 +1,18 @@
 package registrytest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,7 +32,90 @@ const (
 	// Trickle forwards the request but reads its body slowly, as a
 	// congested link would: an upload in progress for a long time.
 	Trickle Fault = "trickle"
+	// GHCRRateLimited answers 429 as ghcr.io does: no Retry-After header,
+	// the wait in the message ("retry-after: 10.305464ms, allowed:
+	// 2000/minute").
+	GHCRRateLimited Fault = "429-ghcr"
+	// SecondaryRateLimit answers 403 with GitHub's "secondary rate limit"
+	// message: a request to slow down, not a denial.
+	SecondaryRateLimit Fault = "403-secondary"
+	// UploadUnknown answers 404 BLOB_UPLOAD_UNKNOWN, as registries do at
+	// the end of an upload whose session they lost.
+	UploadUnknown Fault = "upload-unknown"
+	// ManifestBlobUnknown answers a manifest write with 400
+	// MANIFEST_BLOB_UNKNOWN, as if a blob it references were missing.
+	ManifestBlobUnknown Fault = "manifest-blob-unknown"
+	// Cut forwards the first 64 KiB of the request body to the registry,
+	// then resets the client's connection: an upload that dropped half
+	// way, which the registry kept the start of.
+	Cut Fault = "cut"
 )
+
+// Faults lists every kind, for tests that cover them all.
+var Faults = []Fault{Unavailable, RateLimited, Reset, Slow, Trickle, GHCRRateLimited, SecondaryRateLimit, UploadUnknown, ManifestBlobUnknown, Cut}
+
+// Random is a seeded random fault process: each request that want accepts
+// gets fault f with probability rates[f] (the rates add up to at most 1),
+// drawn in arrival order from a generator seeded with seed (a fault drawn
+// for a request it does not apply to is not injected). Which request
+// gets which fault depends on the order requests arrive in; a client that
+// converges must converge under every such draw.
+func Random(seed uint64, rates map[Fault]float64, want func(r *http.Request) bool) Schedule {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	kinds := make([]Fault, 0, len(rates))
+	for f := range rates {
+		kinds = append(kinds, f)
+	}
+	slices.Sort(kinds)
+	var mu sync.Mutex
+	return func(n int, r *http.Request) Fault {
+		if want != nil && !want(r) {
+			return ""
+		}
+		mu.Lock()
+		x := rng.Float64()
+		mu.Unlock()
+		for _, f := range kinds {
+			if x < rates[f] {
+				if !f.Applies(r) {
+					return ""
+				}
+				return f
+			}
+			x -= rates[f]
+		}
+		return ""
+	}
+}
+
+// Applies reports whether f makes sense for r: the upload and manifest
+// errors only where a registry gives them, a cut only where there is a
+// body to cut; every other fault anywhere.
+func (f Fault) Applies(r *http.Request) bool {
+	switch f {
+	case UploadUnknown:
+		return (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/")
+	case ManifestBlobUnknown:
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+	case Cut:
+		return r.Method == http.MethodPatch || r.Method == http.MethodPut
+	case SecondaryRateLimit:
+		// The message is all that tells it from a denial, and an answer
+		// to HEAD has no body.
+		return r.Method != http.MethodHead
+	}
+	return true
+}
+
+// Writes matches the requests that write: POST, PATCH, PUT, DELETE.
+func Writes(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead
+}
+
+// Commits matches blob upload commits: PUT to an upload session.
+func Commits(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+}
 
 // Schedule picks the fault, if any, for the nth request (counting from 1).
 type Schedule func(n int, r *http.Request) Fault
@@ -44,6 +131,7 @@ type FaultProxy struct {
 	n        int
 	injected map[Fault]int
 	log      []Event
+	bytesIn  int64
 }
 
 // Event is one request the proxy handled.
@@ -67,6 +155,10 @@ func NewFaultProxy(host string, schedule Schedule) *FaultProxy {
 	// A dropped client is what these tests cause on purpose: say nothing.
 	p.proxy.ErrorLog = log.New(io.Discard, "", 0)
 	p.proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.Context().Value(cutKey{}) != nil {
+			reset(w)
+			return
+		}
 		w.WriteHeader(http.StatusBadGateway)
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
@@ -85,6 +177,14 @@ func (p *FaultProxy) Injected() map[Fault]int {
 		out[k] = v
 	}
 	return out
+}
+
+// BytesIn counts the request body bytes that reached the proxy, faults or
+// not: what the clients sent, resent bytes included.
+func (p *FaultProxy) BytesIn() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytesIn
 }
 
 // Events lists the requests handled so far, in order.
@@ -113,6 +213,9 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log = append(p.log, Event{At: time.Now(), Method: r.Method, Path: r.URL.Path, Fault: f})
 	p.mu.Unlock()
+	if r.Body != nil {
+		r.Body = &proxyCount{ReadCloser: r.Body, p: p}
+	}
 
 	switch f {
 	case Unavailable:
@@ -120,23 +223,27 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	case RateLimited:
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "too many requests")
+	case GHCRRateLimited:
+		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "retry-after: 10.305464ms, allowed: 2000/minute")
+	case SecondaryRateLimit:
+		writeError(w, http.StatusForbidden, "DENIED", "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+	case UploadUnknown:
+		io.Copy(io.Discard, r.Body)
+		writeError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
+	case ManifestBlobUnknown:
+		io.Copy(io.Discard, r.Body)
+		writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry")
 	case Reset:
 		// Take part of the body, as a connection dropping mid-upload does,
 		// then close the socket with a reset rather than a clean FIN.
 		io.CopyN(io.Discard, r.Body, 4096)
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			writeError(w, http.StatusBadGateway, "UNKNOWN", "cannot reset")
-			return
-		}
-		conn, _, err := hj.Hijack()
-		if err != nil {
-			return
-		}
-		if tcp, ok := conn.(*net.TCPConn); ok {
-			tcp.SetLinger(0)
-		}
-		conn.Close()
+		reset(w)
+	case Cut:
+		// The registry gets the start of the body, then the request ends
+		// early; the client's connection is reset.
+		r = r.WithContext(context.WithValue(r.Context(), cutKey{}, true))
+		r.Body = &cut{r: r.Body, left: 64 << 10}
+		p.proxy.ServeHTTP(w, r)
 	case Slow:
 		time.Sleep(200 * time.Millisecond)
 		p.proxy.ServeHTTP(w, r)
@@ -147,6 +254,62 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.proxy.ServeHTTP(w, r)
 	}
 }
+
+// reset closes the client's connection with a reset rather than a clean
+// FIN.
+func reset(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		writeError(w, http.StatusBadGateway, "UNKNOWN", "cannot reset")
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// proxyCount counts body bytes into the proxy's total.
+type proxyCount struct {
+	io.ReadCloser
+	p *FaultProxy
+}
+
+func (c *proxyCount) Read(b []byte) (int, error) {
+	n, err := c.ReadCloser.Read(b)
+	if n > 0 {
+		c.p.mu.Lock()
+		c.p.bytesIn += int64(n)
+		c.p.mu.Unlock()
+	}
+	return n, err
+}
+
+type cutKey struct{}
+
+// cut ends a body early, with an error, after left bytes.
+type cut struct {
+	r    io.ReadCloser
+	left int
+}
+
+func (c *cut) Read(b []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	if len(b) > c.left {
+		b = b[:c.left]
+	}
+	n, err := c.r.Read(b)
+	c.left -= n
+	return n, err
+}
+
+func (c *cut) Close() error { return c.r.Close() }
 
 // trickle reads 16 KiB every 100 ms.
 type trickle struct {

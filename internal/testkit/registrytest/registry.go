@@ -64,6 +64,10 @@ type Options struct {
 	// — ghcr's wording, with no redirect to the new name — while reads find
 	// nothing there (404).
 	GoneOwners []string
+	// ExpireTokens, when set, is asked about every registry request; when
+	// it says yes, every token issued so far expires just before that
+	// request is checked: a long push outliving its token.
+	ExpireTokens func(r *http.Request) bool
 }
 
 // Request is what the registry saw of one HTTP request.

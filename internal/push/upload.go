@@ -1,0 +1,341 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// upload sends blob l to the repository the way go-containerregistry does
+// when all goes well (existence check, POST, one streamed PATCH, PUT to
+// commit: the same four requests), and differently when it does not:
+//
+//   - every request without a body is retried on its own by the Retrier in
+//     the transport;
+//   - a PATCH that fails mid-stream continues the same upload session: the
+//     upload URL is asked how far it got (distribution spec, "Resuming an
+//     upload": GET gives Range), and only the rest is sent;
+//   - a session the registry no longer knows (BLOB_UPLOAD_UNKNOWN), or one
+//     it will not resume, restarts this blob alone, never the push;
+//   - a commit refused as unknown after the registry may already have
+//     committed it (a retried PUT whose first answer was lost) is checked
+//     with a HEAD before anything is sent again.
+func (w *writer) upload(ctx context.Context, l v1.Layer) error {
+	digest, err := l.Digest()
+	if err != nil {
+		return err
+	}
+	size, err := l.Size()
+	if err != nil {
+		return err
+	}
+	there, err := w.blobExists(ctx, digest)
+	if err != nil {
+		return fmt.Errorf("checking for blob %s: %w", digest, err)
+	}
+	if there {
+		if w.progress != nil {
+			w.progress.unplan(size)
+		}
+		return nil
+	}
+	for restart := 1; ; restart++ {
+		err := w.session(ctx, l, digest, size)
+		var again *restartError
+		if !errors.As(err, &again) {
+			if err != nil {
+				return fmt.Errorf("uploading blob %s: %w", digest, err)
+			}
+			return nil
+		}
+		if err := w.retry.Wait(ctx, restart, 0, again.err); err != nil {
+			return fmt.Errorf("uploading blob %s: %w", digest, err)
+		}
+	}
+}
+
+// restartError says the upload session is lost and the blob must start
+// over in a new one.
+type restartError struct{ err error }
+
+func (e *restartError) Error() string { return e.err.Error() }
+func (e *restartError) Unwrap() error { return e.err }
+
+// session is one upload session of l: start, stream (resuming as long as
+// the registry lets it), commit.
+func (w *writer) session(ctx context.Context, l v1.Layer, digest v1.Hash, size int64) error {
+	resp, loc, err := startUpload(ctx, w.client, w.repo, nil)
+	if err != nil {
+		return err
+	}
+	err = transport.CheckError(resp, http.StatusAccepted)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if loc == nil {
+		return errors.New("the registry started an upload without a Location")
+	}
+	var offset int64
+	for attempt := 1; ; attempt++ {
+		next, retry, atLeast, err := w.patch(ctx, l, loc, offset, size)
+		if err == nil {
+			loc = next
+			break
+		}
+		if sessionLost(err) {
+			return &restartError{err}
+		}
+		if !retry {
+			return err
+		}
+		if err := w.retry.Wait(ctx, attempt, atLeast, fmt.Errorf("PATCH %s: %w", loc.Redacted(), err)); err != nil {
+			return err
+		}
+		// Where does the session stand?
+		if loc, offset, err = w.uploadStatus(ctx, loc); err != nil {
+			return &restartError{err}
+		}
+	}
+	return w.commit(ctx, loc, digest)
+}
+
+// patch streams l from offset to the session at loc and returns the
+// session's next URL; or why not, and whether (and after how long at
+// least) the Retrier says to try again.
+func (w *writer) patch(ctx context.Context, l v1.Layer, loc *url.URL, offset, size int64) (next *url.URL, retry bool, atLeast time.Duration, err error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, false, 0, err
+	}
+	defer rc.Close()
+	if offset > 0 {
+		if _, err := io.CopyN(io.Discard, rc, offset); err != nil {
+			return nil, false, 0, fmt.Errorf("skipping to byte %d to resume: %w", offset, err)
+		}
+	}
+	body := &countingBody{r: rc, progress: w.progress}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc.String(), io.NopCloser(body))
+	if err != nil {
+		return nil, false, 0, err
+	}
+	req.ContentLength = size - offset
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if offset > 0 {
+		// Chunk semantics: this continues the session from offset.
+		req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", offset, size-1))
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		body.undo()
+		retry, _, _ = w.retry.Classify(ctx, nil, err)
+		return nil, retry, 0, err
+	}
+	defer resp.Body.Close()
+	// Classify first: it reads the body and puts it back for CheckError.
+	retry, atLeast, _ = w.retry.Classify(ctx, resp, nil)
+	if err := transport.CheckError(resp, http.StatusNoContent, http.StatusAccepted, http.StatusCreated); err != nil {
+		body.undo()
+		return nil, retry, atLeast, err
+	}
+	next, err = nextLocation(loc, resp)
+	return next, false, 0, err
+}
+
+// uploadStatus asks the session at loc how many bytes it holds.
+func (w *writer) uploadStatus(ctx context.Context, loc *url.URL) (*url.URL, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusNoContent, http.StatusOK); err != nil {
+		return nil, 0, err
+	}
+	next, err := nextLocation(loc, resp)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Range: 0-N holds N+1 bytes; distribution says 0-0 for an empty
+	// session too, which resumes from 0 either way.
+	var offset int64
+	if _, end, ok := strings.Cut(resp.Header.Get("Range"), "-"); ok {
+		if n, err := strconv.ParseInt(end, 10, 64); err == nil && n > 0 {
+			offset = n + 1
+		}
+	}
+	return next, offset, nil
+}
+
+// commit ends the session at loc as blob digest.
+func (w *writer) commit(ctx context.Context, loc *url.URL, digest v1.Hash) error {
+	u := *loc
+	q := u.Query()
+	q.Set("digest", digest.String())
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	cerr := transport.CheckError(resp, http.StatusCreated)
+	if cerr == nil || !sessionLost(cerr) {
+		return cerr
+	}
+	// A session the registry forgot: the blob may be in place all the
+	// same (a commit whose answer was lost, then retried).
+	if there, err := w.blobExists(ctx, digest); err == nil && there {
+		return nil
+	}
+	return &restartError{cerr}
+}
+
+// blobExists asks whether the repository has blob digest.
+func (w *writer) blobExists(ctx context.Context, digest v1.Hash) (bool, error) {
+	u := url.URL{Scheme: w.repo.Scheme(), Host: w.repo.RegistryStr(), Path: fmt.Sprintf("/v2/%s/blobs/%s", w.repo.RepositoryStr(), digest)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.String(), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusNotFound); err != nil {
+		return false, err
+	}
+	return resp.StatusCode == http.StatusOK, nil
+}
+
+// nextLocation is the session URL an upload answer names, resolved
+// against the request's.
+func nextLocation(base *url.URL, resp *http.Response) (*url.URL, error) {
+	l := resp.Header.Get("Location")
+	if l == "" {
+		return nil, fmt.Errorf("the registry answered %s without a Location", resp.Status)
+	}
+	return base.Parse(l)
+}
+
+// sessionLost reports whether the registry no longer has the upload
+// session, or will not continue it where this client would: the blob
+// starts over.
+func sessionLost(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	if terr.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return true
+	}
+	for _, d := range terr.Errors {
+		switch d.Code {
+		case transport.BlobUploadUnknownErrorCode, transport.BlobUploadInvalidErrorCode, "RANGE_INVALID", transport.SizeInvalidErrorCode:
+			return true
+		}
+	}
+	return false
+}
+
+// countingBody counts the bytes read from r into progress, and can take
+// them back when the request that read them failed.
+type countingBody struct {
+	r        io.Reader
+	progress *progressLog
+	mu       sync.Mutex
+	n        int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.progress != nil && n > 0 {
+		b.mu.Lock()
+		b.n += int64(n)
+		b.mu.Unlock()
+		b.progress.add(int64(n))
+	}
+	return n, err
+}
+
+// undo takes back what was counted: the retry will count what it sends.
+func (b *countingBody) undo() {
+	if b.progress == nil {
+		return
+	}
+	b.mu.Lock()
+	n := b.n
+	b.n = 0
+	b.mu.Unlock()
+	b.progress.add(-n)
+}
+
+// limiter bounds the blob operations in flight. A rate limited registry
+// lowers the bound, one slot per throttling answer, down to one.
+type limiter struct {
+	slots chan struct{}
+	mu    sync.Mutex
+	limit int
+	// debt is slots to keep back as they come free.
+	debt int
+}
+
+func newLimiter(n int) *limiter {
+	l := &limiter{slots: make(chan struct{}, n), limit: n}
+	for range n {
+		l.slots <- struct{}{}
+	}
+	return l
+}
+
+func (l *limiter) acquire(ctx context.Context) error {
+	select {
+	case <-l.slots:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *limiter) release() {
+	l.mu.Lock()
+	if l.debt > 0 {
+		l.debt--
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.slots <- struct{}{}
+}
+
+// lower takes one slot away for the rest of the push, and reports the new
+// bound and whether it changed.
+func (l *limiter) lower() (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limit <= 1 {
+		return l.limit, false
+	}
+	l.limit--
+	l.debt++
+	return l.limit, true
+}
