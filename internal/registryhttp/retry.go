@@ -19,6 +19,7 @@ package registryhttp
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -267,6 +268,9 @@ func (r *Retrier) Classify(ctx context.Context, resp *http.Response, err error) 
 		}
 		throttle = true
 	}
+	if resp.StatusCode >= 500 && definite(body) {
+		return false, 0, nil
+	}
 	if throttle {
 		r.throttled()
 	}
@@ -275,6 +279,26 @@ func (r *Retrier) Classify(ctx context.Context, resp *http.Response, err error) 
 }
 
 var secondaryRateLimit = regexp.MustCompile(`(?i)secondary rate limit`)
+
+// definite reports whether a server error's body names a reason that
+// another try cannot change (distribution answers an invalid manifest
+// with 500 and MANIFEST_INVALID or MANIFEST_BLOB_UNKNOWN among its errors).
+func definite(body []byte) bool {
+	var e struct {
+		Errors []struct{ Code string } `json:"errors"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return false
+	}
+	for _, d := range e.Errors {
+		switch d.Code {
+		case "MANIFEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNVERIFIED", "BLOB_UNKNOWN", "DIGEST_INVALID",
+			"NAME_INVALID", "SIZE_INVALID", "TAG_INVALID", "DENIED", "UNAUTHORIZED", "UNSUPPORTED":
+			return true
+		}
+	}
+	return false
+}
 
 // Temporary reports whether a failed request (no response) may pass:
 // connections reset or closed mid-way, a stalled response given up on,

@@ -63,6 +63,8 @@ func TestClassify(t *testing.T) {
 		{"denied", 403, `{"errors":[{"code":"DENIED","message":"permission_denied: write_package"}]}`, nil, false, 0},
 		{"unauthorized", 401, `{"errors":[{"code":"UNAUTHORIZED"}]}`, nil, false, 0},
 		{"not found", 404, ``, nil, false, 0},
+		{"500 naming an invalid manifest", 500, `{"errors":[{"code":"UNKNOWN","message":"unknown error"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}`, nil, false, 0},
+		{"500 unknown", 500, `{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}`, nil, true, 0},
 		{"manifest blob unknown", 400, `{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN"}]}`, nil, false, 0},
 		{"reset", 0, "", fmt.Errorf("read: %w", syscall.ECONNRESET), true, 0},
 		{"eof", 0, "", io.ErrUnexpectedEOF, true, 0},
