@@ -54,8 +54,8 @@ type Entry struct {
 	Attestation bool
 }
 
-// entry is a manifest collected from the sources, before stamping.
-type entry struct {
+// indexEntry is a manifest collected from the sources, before stamping.
+type indexEntry struct {
 	line     string
 	desc     document // the descriptor as the source index had it
 	digest   v1.Hash
@@ -95,7 +95,7 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 		}
 	}
 
-	var entries []*entry
+	var entries []*indexEntry
 	for _, src := range sources {
 		var err error
 		if src.Index != nil {
@@ -237,7 +237,7 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 		// fields the original wrote in another order.
 		return original, res, nil
 	}
-	return &index{mediaType: mediaType, raw: raw, children: children, descs: descs}, res, nil
+	return &stampedIndex{mediaType: mediaType, raw: raw, children: children, descs: descs}, res, nil
 }
 
 // descriptorOrder is the field order of descriptors in image-spec examples.
@@ -259,7 +259,7 @@ type walk struct {
 }
 
 // collect appends the manifests of idx, flattening nested indexes.
-func (w *walk) collect(entries []*entry, idx v1.ImageIndex, depth int) ([]*entry, error) {
+func (w *walk) collect(entries []*indexEntry, idx v1.ImageIndex, depth int) ([]*indexEntry, error) {
 	line := w.line
 	raw, err := idx.RawManifest()
 	if err != nil {
@@ -300,7 +300,7 @@ func (w *walk) collect(entries []*entry, idx v1.ImageIndex, depth int) ([]*entry
 			if err != nil {
 				return nil, fmt.Errorf("reading %s of %s: %w", d.Digest, line, err)
 			}
-			e := &entry{line: line, desc: desc, digest: d.Digest, img: img}
+			e := &indexEntry{line: line, desc: desc, digest: d.Digest, img: img}
 			if d.Annotations[annotationRefType] == attestationRefType {
 				e.attests = d.Annotations[annotationRefDigest]
 			} else if e.platform, e.written, err = platformOf(d.Platform, img); err != nil {
@@ -315,7 +315,7 @@ func (w *walk) collect(entries []*entry, idx v1.ImageIndex, depth int) ([]*entry
 }
 
 // collectImage appends a plain image, its platform read from its config.
-func collectImage(entries []*entry, line string, img v1.Image) ([]*entry, error) {
+func collectImage(entries []*indexEntry, line string, img v1.Image) ([]*indexEntry, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading config of %s: %w", line, err)
@@ -336,7 +336,7 @@ func collectImage(entries []*entry, line string, img v1.Image) ([]*entry, error)
 	if err := json.Unmarshal(mustMarshal(desc), &doc); err != nil {
 		return nil, err
 	}
-	return append(entries, &entry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat), written: platformText(*plat)}), nil
+	return append(entries, &indexEntry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat), written: platformText(*plat)}), nil
 }
 
 // ImageEntry describes a single image published on its own.
@@ -461,8 +461,8 @@ func (e *DuplicatePlatformError) Error() string {
 }
 
 // checkDuplicates refuses two images for one platform.
-func checkDuplicates(entries []*entry) error {
-	seen := map[string]*entry{}
+func checkDuplicates(entries []*indexEntry) error {
+	seen := map[string]*indexEntry{}
 	for _, e := range entries {
 		if e.attests != "" {
 			continue
@@ -527,30 +527,30 @@ func lookup(entries []plan.Entry, key string) (string, plan.Origin) {
 	return "", ""
 }
 
-// index is the stamped index. It hands its children to go-containerregistry
+// stampedIndex is the stamped index. It hands its children to go-containerregistry
 // as they are (partial.Manifests), so remote children keep their mountable
 // layers.
-type index struct {
+type stampedIndex struct {
 	mediaType types.MediaType
 	raw       []byte
 	children  map[v1.Hash]v1.Image
 	descs     []document
 }
 
-func (i *index) MediaType() (types.MediaType, error) { return i.mediaType, nil }
-func (i *index) RawManifest() ([]byte, error)        { return i.raw, nil }
-func (i *index) Size() (int64, error)                { return int64(len(i.raw)), nil }
+func (i *stampedIndex) MediaType() (types.MediaType, error) { return i.mediaType, nil }
+func (i *stampedIndex) RawManifest() ([]byte, error)        { return i.raw, nil }
+func (i *stampedIndex) Size() (int64, error)                { return int64(len(i.raw)), nil }
 
-func (i *index) Digest() (v1.Hash, error) {
+func (i *stampedIndex) Digest() (v1.Hash, error) {
 	h, _, err := v1.SHA256(bytes.NewReader(i.raw))
 	return h, err
 }
 
-func (i *index) IndexManifest() (*v1.IndexManifest, error) {
+func (i *stampedIndex) IndexManifest() (*v1.IndexManifest, error) {
 	return v1.ParseIndexManifest(bytes.NewReader(i.raw))
 }
 
-func (i *index) Image(h v1.Hash) (v1.Image, error) {
+func (i *stampedIndex) Image(h v1.Hash) (v1.Image, error) {
 	img, ok := i.children[h]
 	if !ok {
 		return nil, fmt.Errorf("no image %s in the index", h)
@@ -558,12 +558,12 @@ func (i *index) Image(h v1.Hash) (v1.Image, error) {
 	return img, nil
 }
 
-func (i *index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+func (i *stampedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	return nil, fmt.Errorf("no index %s in the index: nested indexes are flattened", h)
 }
 
 // Manifests implements partial's withManifests, in index order.
-func (i *index) Manifests() ([]partial.Describable, error) {
+func (i *stampedIndex) Manifests() ([]partial.Describable, error) {
 	m, err := i.IndexManifest()
 	if err != nil {
 		return nil, err

@@ -189,7 +189,7 @@ func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
 	if err != nil {
 		return nil, Result{}, fmt.Errorf("assembling stamped image: %w", err)
 	}
-	out := &image{Image: derived, core: core}
+	out := &stampedImage{Image: derived, core: core}
 	return out, res, nil
 }
 
@@ -477,16 +477,16 @@ func (s *stamped) layer(h v1.Hash) (v1.Layer, error) {
 	return &retypedLayer{Layer: l, mediaType: mt}, nil
 }
 
-// image is the stamped image. partial.CompressedToImage derives everything
+// stampedImage is the stamped image. partial.CompressedToImage derives everything
 // else, but wraps every layer it hands out, which would hide a
 // *remote.MountableLayer and turn a cross-repository mount into a download
 // and re-upload; so the layer methods return the original layers directly.
-type image struct {
+type stampedImage struct {
 	v1.Image
 	core *stamped
 }
 
-func (i *image) Layers() ([]v1.Layer, error) {
+func (i *stampedImage) Layers() ([]v1.Layer, error) {
 	m, err := i.Manifest()
 	if err != nil {
 		return nil, err
@@ -502,9 +502,9 @@ func (i *image) Layers() ([]v1.Layer, error) {
 	return layers, nil
 }
 
-func (i *image) LayerByDigest(h v1.Hash) (v1.Layer, error) { return i.core.layer(h) }
+func (i *stampedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) { return i.core.layer(h) }
 
-func (i *image) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
+func (i *stampedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 	digest, err := partial.DiffIDToBlob(i, h)
 	if err != nil {
 		return nil, err
