@@ -209,26 +209,43 @@ func parseTagLine(n int, line string, image name.Repository) ([]TagRule, error) 
 		}
 	}
 	if !isRule {
-		// Plain tags (comma-separated, as this action always took them) or
-		// full references from metadata-action's tags output. Difference:
-		// metadata-action reads `a,b` as one raw rule whose value is b.
-		var rules []TagRule
-		for _, f := range fields {
-			if f == "" {
-				continue
-			}
-			if strings.Contains(f, "=") {
-				k, _, _ := strings.Cut(f, "=")
-				return fail("%q is not an attribute; use type, pattern, value, match, group, event, branch, format, enable, priority, prefix or suffix", k)
-			}
-			tag, err := plainTag(f, image)
-			if err != nil {
-				return fail("%v", err)
-			}
-			rules = append(rules, TagRule{Line: n, Text: line, Type: typeRaw, Priority: defaultPriority[typeRaw], plain: tag})
-		}
-		return rules, nil
+		return plainTags(n, line, fields, image)
 	}
+	r, err := parseRule(n, line, fields)
+	if err != nil {
+		return nil, err
+	}
+	return []TagRule{r}, nil
+}
+
+// plainTags reads a line of plain tags (comma-separated, as this action
+// always took them) or full references from metadata-action's tags output.
+// Difference: metadata-action reads `a,b` as one raw rule whose value is b.
+func plainTags(n int, line string, fields []string, image name.Repository) ([]TagRule, error) {
+	var rules []TagRule
+	for _, f := range fields {
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "=") {
+			k, _, _ := strings.Cut(f, "=")
+			return nil, lineError("tags", n, line, "%q is not an attribute; use type, pattern, value, match, group, event, branch, format, enable, priority, prefix or suffix", k)
+		}
+		tag, err := plainTag(f, image)
+		if err != nil {
+			return nil, lineError("tags", n, line, "%v", err)
+		}
+		rules = append(rules, TagRule{Line: n, Text: line, Type: typeRaw, Priority: defaultPriority[typeRaw], plain: tag})
+	}
+	return rules, nil
+}
+
+// parseRule reads a line of metadata-action's rule attributes.
+func parseRule(n int, line string, fields []string) (TagRule, error) {
+	fail := func(format string, args ...any) (TagRule, error) {
+		return TagRule{}, lineError("tags", n, line, format, args...)
+	}
+	var err error
 
 	r := TagRule{Line: n, Text: line, attrs: map[string]string{}}
 	for _, f := range fields {
@@ -263,13 +280,57 @@ func parseTagLine(n int, line string, image name.Repository) ([]TagRule, error) 
 		}
 		return t, nil
 	}
+	if err := r.checkType(tmpl, func(format string, args ...any) error {
+		return lineError("tags", n, line, format, args...)
+	}); err != nil {
+		return TagRule{}, err
+	}
+	if r.value, err = tmpl("value", globalExprs); err != nil {
+		return TagRule{}, err
+	}
+	for _, a := range []struct {
+		attr string
+		dst  **template
+	}{{"prefix", &r.prefix}, {"suffix", &r.suffix}} {
+		if has(a.attr) {
+			t, err := tmpl(a.attr, globalExprs)
+			if err != nil {
+				return TagRule{}, err
+			}
+			*a.dst = &t
+		}
+	}
+	if !has("enable") {
+		r.attrs["enable"] = "true"
+	}
+	if r.enable, err = tmpl("enable", globalExprs); err != nil {
+		return TagRule{}, err
+	}
+	if len(r.enable) == 1 && r.enable[0].name == "" && r.attrs["enable"] != "true" && r.attrs["enable"] != "false" {
+		return fail("enable=%s is not true, false or an expression such as {{is_default_branch}}", r.attrs["enable"])
+	}
+	r.Priority = defaultPriority[r.Type]
+	if p, ok := r.attrs["priority"]; ok {
+		r.Priority, err = strconv.ParseFloat(p, 64)
+		if err != nil {
+			return fail("priority=%s is not a number; higher numbers come first (semver is 900, raw 200)", p)
+		}
+	}
+	return r, nil
+}
+
+// checkType reads the attributes r's type gives meaning to, and sets the
+// defaults metadata-action sets for that type.
+func (r *TagRule) checkType(tmpl func(attr string, allowed map[string]bool) (template, error), fail func(format string, args ...any) error) error {
+	has := func(k string) bool { _, ok := r.attrs[k]; return ok }
+	var err error
 	switch r.Type {
 	case typeSchedule:
 		if !has("pattern") {
 			r.attrs["pattern"] = "nightly"
 		}
 		if r.pattern, err = tmpl("pattern", scheduleExprs); err != nil {
-			return nil, err
+			return err
 		}
 	case typeSemver, typePep440:
 		if !has("pattern") {
@@ -280,7 +341,7 @@ func parseTagLine(n int, line string, image name.Repository) ([]TagRule, error) 
 			exprs = pep440Exprs
 		}
 		if r.pattern, err = tmpl("pattern", exprs); err != nil {
-			return nil, err
+			return err
 		}
 		if m := r.attrs["match"]; m != "" {
 			if r.match, err = compileJSRegexp(m); err != nil {
@@ -334,38 +395,7 @@ func parseTagLine(n int, line string, image name.Repository) ([]TagRule, error) 
 			return fail("format=%s is not short or long", r.attrs["format"])
 		}
 	}
-	if r.value, err = tmpl("value", globalExprs); err != nil {
-		return nil, err
-	}
-	for _, a := range []struct {
-		attr string
-		dst  **template
-	}{{"prefix", &r.prefix}, {"suffix", &r.suffix}} {
-		if has(a.attr) {
-			t, err := tmpl(a.attr, globalExprs)
-			if err != nil {
-				return nil, err
-			}
-			*a.dst = &t
-		}
-	}
-	if !has("enable") {
-		r.attrs["enable"] = "true"
-	}
-	if r.enable, err = tmpl("enable", globalExprs); err != nil {
-		return nil, err
-	}
-	if len(r.enable) == 1 && r.enable[0].name == "" && r.attrs["enable"] != "true" && r.attrs["enable"] != "false" {
-		return fail("enable=%s is not true, false or an expression such as {{is_default_branch}}", r.attrs["enable"])
-	}
-	r.Priority = defaultPriority[r.Type]
-	if p, ok := r.attrs["priority"]; ok {
-		r.Priority, err = strconv.ParseFloat(p, 64)
-		if err != nil {
-			return fail("priority=%s is not a number; higher numbers come first (semver is 900, raw 200)", p)
-		}
-	}
-	return []TagRule{r}, nil
+	return nil
 }
 
 // plainTag checks a tag written as is, or takes the tag of a full
