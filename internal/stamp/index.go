@@ -72,136 +72,32 @@ type indexEntry struct {
 // its own annotations and any fields we do not know; it gains no
 // artifactType it did not have.
 func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v1.ImageIndex, Result, error) {
-	base := document{
-		"schemaVersion": mustMarshal(2),
-		"mediaType":     mustMarshal(types.OCIImageIndex),
-	}
-	mediaType := types.OCIImageIndex
-	var original v1.ImageIndex
-	if len(sources) == 1 && sources[0].Index != nil {
-		original = sources[0].Index
-		raw, err := original.RawManifest()
-		if err != nil {
-			return nil, Result{}, fmt.Errorf("reading index of %s: %w", sources[0].Line, err)
-		}
-		if err := json.Unmarshal(raw, &base); err != nil {
-			return nil, Result{}, fmt.Errorf("parsing index of %s: %w", sources[0].Line, err)
-		}
-		if base == nil {
-			return nil, Result{}, fmt.Errorf("parsing index of %s: it is null, not a JSON object", sources[0].Line)
-		}
-		if mediaType, err = original.MediaType(); err != nil {
-			return nil, Result{}, err
-		}
-	}
-
-	var entries []*indexEntry
-	for _, src := range sources {
-		var err error
-		if src.Index != nil {
-			w := &walk{line: src.Line, seen: map[v1.Hash]bool{}}
-			if d, derr := src.Index.Digest(); derr == nil {
-				w.seen[d] = true
-			}
-			entries, err = w.collect(entries, src.Index, 0)
-		} else {
-			entries, err = collectImage(entries, src.Line, src.Image)
-		}
-		if err != nil {
-			return nil, Result{}, err
-		}
-	}
-	if err := checkDuplicates(entries); err != nil {
+	base, mediaType, original, err := baseIndex(sources)
+	if err != nil {
 		return nil, Result{}, err
 	}
-
-	attested := map[string]bool{}
-	platformOf := map[string]string{}
-	for _, e := range entries {
-		if e.attests != "" {
-			attested[e.attests] = true
-		} else {
-			platformOf[e.digest.String()] = e.platform
-		}
+	entries, err := collectEntries(sources)
+	if err != nil {
+		return nil, Result{}, err
 	}
-
-	var res Result
-	children := map[v1.Hash]v1.Image{}
-	newDigest := map[string]string{}
-	var imageLabels [][]plan.Entry
-	var descs []document
-	for _, e := range entries {
-		if e.attests != "" {
-			continue
-		}
-		out := Entry{Platform: e.platform, Written: e.written, Source: e.line, Fate: Preserved}
-		img := e.img
-		if policy != inputs.Preserve || !attested[e.digest.String()] {
-			stamped, r, err := Image(e.img, p)
-			if err != nil {
-				return nil, Result{}, fmt.Errorf("stamping %s from %s: %w", e.platform, e.line, err)
-			}
-			img, out.Fate = stamped, Unchanged
-			if r.Changed {
-				out.Fate = Stamped
-			}
-			res.ConvertedToOCI = res.ConvertedToOCI || r.ConvertedToOCI
-			for _, w := range r.Warnings {
-				if !slices.Contains(res.Warnings, w) {
-					res.Warnings = append(res.Warnings, w)
-				}
-			}
-			imageLabels = append(imageLabels, r.Labels)
-			if err := redescribe(e.desc, img); err != nil {
-				return nil, Result{}, err
-			}
-		}
-		d, err := img.Digest()
-		if err != nil {
-			return nil, Result{}, err
-		}
-		out.Digest = d.String()
-		newDigest[e.digest.String()] = d.String()
-		children[d] = img
-		e.img = img
-		res.Entries = append(res.Entries, out)
+	b := newIndexBuild(entries, p, policy)
+	if err := b.stampImages(entries); err != nil {
+		return nil, Result{}, err
 	}
-	// Second pass, in source order: attestations can only be settled once
-	// the images they describe have their new digests.
-	for _, e := range entries {
-		if e.attests == "" {
-			descs = append(descs, e.desc)
-			continue
-		}
-		out := Entry{Platform: platformOf[e.attests], Source: e.line, Attestation: true, Fate: Kept, Digest: e.digest.String()}
-		switch {
-		case policy == inputs.Drop:
-			out.Fate, out.Digest = Dropped, ""
-			res.Entries = append(res.Entries, out)
-			continue
-		case newDigest[e.attests] != "" && newDigest[e.attests] != e.attests:
-			// Only Repoint gets here: Preserve left attested images alone.
-			var ann map[string]string
-			if err := json.Unmarshal(e.desc["annotations"], &ann); err != nil {
-				return nil, Result{}, fmt.Errorf("parsing attestation annotations: %w", err)
-			}
-			ann[annotationRefDigest] = newDigest[e.attests]
-			e.desc["annotations"] = mustMarshal(ann)
-			out.Fate = Repointed
-		}
-		children[e.digest] = e.img
-		descs = append(descs, e.desc)
-		res.Entries = append(res.Entries, out)
+	descs, err := b.settleAttestations(entries)
+	if err != nil {
+		return nil, Result{}, err
 	}
-	if len(res.Entries) == 0 || len(children) == 0 {
+	res := b.res
+	if len(res.Entries) == 0 || len(b.children) == 0 {
 		return nil, Result{}, fmt.Errorf("the sources hold no image")
 	}
 
 	// The index carries the same keys as its images' labels. Where every
 	// stamped image kept a value of its own (a Dockerfile LABEL), the index
 	// says the same rather than a derived guess.
-	labels := indexLabels(p.Labels, imageLabels)
-	if len(imageLabels) > 0 {
+	labels := indexLabels(p.Labels, b.imageLabels)
+	if len(b.imageLabels) > 0 {
 		// Labels live in image configs: report them only when some image
 		// was stamped (with attestations: preserve, none may be).
 		res.Labels = labels
@@ -237,7 +133,164 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 		// fields the original wrote in another order.
 		return original, res, nil
 	}
-	return &stampedIndex{mediaType: mediaType, raw: raw, children: children, descs: descs}, res, nil
+	return &stampedIndex{mediaType: mediaType, raw: raw, children: b.children, descs: descs}, res, nil
+}
+
+// baseIndex is the document the stamped index starts from: a single index
+// source's own (its annotations and unknown fields kept), else a new OCI
+// index. original is that source index, nil for a new one.
+func baseIndex(sources []*source.Loaded) (base document, mediaType types.MediaType, original v1.ImageIndex, err error) {
+	base = document{
+		"schemaVersion": mustMarshal(2),
+		"mediaType":     mustMarshal(types.OCIImageIndex),
+	}
+	if len(sources) != 1 || sources[0].Index == nil {
+		return base, types.OCIImageIndex, nil, nil
+	}
+	original = sources[0].Index
+	raw, err := original.RawManifest()
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("reading index of %s: %w", sources[0].Line, err)
+	}
+	if err := json.Unmarshal(raw, &base); err != nil {
+		return nil, "", nil, fmt.Errorf("parsing index of %s: %w", sources[0].Line, err)
+	}
+	if base == nil {
+		return nil, "", nil, fmt.Errorf("parsing index of %s: it is null, not a JSON object", sources[0].Line)
+	}
+	if mediaType, err = original.MediaType(); err != nil {
+		return nil, "", nil, err
+	}
+	return base, mediaType, original, nil
+}
+
+// collectEntries lists every manifest of every source, in source order,
+// nested indexes flattened, and refuses two images for one platform.
+func collectEntries(sources []*source.Loaded) ([]*indexEntry, error) {
+	var entries []*indexEntry
+	for _, src := range sources {
+		var err error
+		if src.Index != nil {
+			w := &walk{line: src.Line, seen: map[v1.Hash]bool{}}
+			if d, derr := src.Index.Digest(); derr == nil {
+				w.seen[d] = true
+			}
+			entries, err = w.collect(entries, src.Index, 0)
+		} else {
+			entries, err = collectImage(entries, src.Line, src.Image)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := checkDuplicates(entries); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// indexBuild is the state of stamping an index's children: the result so
+// far, the children by their new digests, and what each image became.
+type indexBuild struct {
+	p      plan.Plan
+	policy inputs.Attestations
+	res    Result
+	// attested holds the digests of images an attestation describes;
+	// platformOf names each image's platform, by its original digest.
+	attested   map[string]bool
+	platformOf map[string]string
+	children   map[v1.Hash]v1.Image
+	// newDigest maps an image's original digest to its stamped one.
+	newDigest   map[string]string
+	imageLabels [][]plan.Entry
+}
+
+func newIndexBuild(entries []*indexEntry, p plan.Plan, policy inputs.Attestations) *indexBuild {
+	b := &indexBuild{p: p, policy: policy, attested: map[string]bool{}, platformOf: map[string]string{},
+		children: map[v1.Hash]v1.Image{}, newDigest: map[string]string{}}
+	for _, e := range entries {
+		if e.attests != "" {
+			b.attested[e.attests] = true
+		} else {
+			b.platformOf[e.digest.String()] = e.platform
+		}
+	}
+	return b
+}
+
+// stampImages stamps every platform image the policy lets it touch: with
+// preserve, an image with attestations stays byte-identical.
+func (b *indexBuild) stampImages(entries []*indexEntry) error {
+	for _, e := range entries {
+		if e.attests != "" {
+			continue
+		}
+		out := Entry{Platform: e.platform, Written: e.written, Source: e.line, Fate: Preserved}
+		img := e.img
+		if b.policy != inputs.Preserve || !b.attested[e.digest.String()] {
+			stamped, r, err := Image(e.img, b.p)
+			if err != nil {
+				return fmt.Errorf("stamping %s from %s: %w", e.platform, e.line, err)
+			}
+			img, out.Fate = stamped, Unchanged
+			if r.Changed {
+				out.Fate = Stamped
+			}
+			b.res.ConvertedToOCI = b.res.ConvertedToOCI || r.ConvertedToOCI
+			for _, w := range r.Warnings {
+				if !slices.Contains(b.res.Warnings, w) {
+					b.res.Warnings = append(b.res.Warnings, w)
+				}
+			}
+			b.imageLabels = append(b.imageLabels, r.Labels)
+			if err := redescribe(e.desc, img); err != nil {
+				return err
+			}
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		out.Digest = d.String()
+		b.newDigest[e.digest.String()] = d.String()
+		b.children[d] = img
+		e.img = img
+		b.res.Entries = append(b.res.Entries, out)
+	}
+	return nil
+}
+
+// settleAttestations keeps, repoints or drops each attestation as the
+// policy says, once the images they describe have their new digests, and
+// returns the index's descriptors in source order.
+func (b *indexBuild) settleAttestations(entries []*indexEntry) ([]document, error) {
+	var descs []document
+	for _, e := range entries {
+		if e.attests == "" {
+			descs = append(descs, e.desc)
+			continue
+		}
+		out := Entry{Platform: b.platformOf[e.attests], Source: e.line, Attestation: true, Fate: Kept, Digest: e.digest.String()}
+		switch {
+		case b.policy == inputs.Drop:
+			out.Fate, out.Digest = Dropped, ""
+			b.res.Entries = append(b.res.Entries, out)
+			continue
+		case b.newDigest[e.attests] != "" && b.newDigest[e.attests] != e.attests:
+			// Only Repoint gets here: Preserve left attested images alone.
+			var ann map[string]string
+			if err := json.Unmarshal(e.desc["annotations"], &ann); err != nil {
+				return nil, fmt.Errorf("parsing attestation annotations: %w", err)
+			}
+			ann[annotationRefDigest] = b.newDigest[e.attests]
+			e.desc["annotations"] = mustMarshal(ann)
+			out.Fate = Repointed
+		}
+		b.children[e.digest] = e.img
+		descs = append(descs, e.desc)
+		b.res.Entries = append(b.res.Entries, out)
+	}
+	return descs, nil
 }
 
 // descriptorOrder is the field order of descriptors in image-spec examples.
