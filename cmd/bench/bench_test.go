@@ -291,7 +291,7 @@ func TestParseSize(t *testing.T) {
 func TestFaultsScenario(t *testing.T) {
 	t.Parallel()
 	b := newBench(t)
-	res, err := b.measureFaults(context.Background(), 3, t.Logf)
+	res, err := b.measureFaults(context.Background(), 3, nil, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ const faultsID = "faults"
 
 // faultProcess is one seeded random fault process, as the issue states it.
 type faultProcess struct {
+	// id names it for -faults.
+	id    string
 	name  string
 	rates map[registrytest.Fault]float64
 	match func(*http.Request) bool
@@ -29,9 +31,9 @@ type faultProcess struct {
 
 func faultProcesses() []faultProcess {
 	return []faultProcess{
-		{"15% 503 + 10% ghcr-style 429 on writes", map[registrytest.Fault]float64{registrytest.Unavailable: 0.15, registrytest.GHCRRateLimited: 0.10}, registrytest.Writes},
-		{"30% 503 on every request", map[registrytest.Fault]float64{registrytest.Unavailable: 0.30}, nil},
-		{"10% BLOB_UPLOAD_UNKNOWN on upload commits", map[registrytest.Fault]float64{registrytest.UploadUnknown: 0.10}, registrytest.Commits},
+		{"503+429", "15% 503 + 10% ghcr-style 429 on writes", map[registrytest.Fault]float64{registrytest.Unavailable: 0.15, registrytest.GHCRRateLimited: 0.10}, registrytest.Writes},
+		{"503", "30% 503 on every request", map[registrytest.Fault]float64{registrytest.Unavailable: 0.30}, nil},
+		{"upload-unknown", "10% BLOB_UPLOAD_UNKNOWN on upload commits", map[registrytest.Fault]float64{registrytest.UploadUnknown: 0.10}, registrytest.Commits},
 	}
 }
 
@@ -55,7 +57,7 @@ type faultResult struct {
 // measureFaults publishes the small image with every tool through every
 // fault process, seeds 1..seeds each: the same seed draws the same fault
 // for the nth request of any tool.
-func (b *bench) measureFaults(ctx context.Context, seeds int, logf func(string, ...any)) (faultResult, error) {
+func (b *bench) measureFaults(ctx context.Context, seeds int, only map[string]bool, logf func(string, ...any)) (faultResult, error) {
 	res := faultResult{seeds: seeds, clean: map[string]int64{}, runs: map[string]map[string][]faultRun{}}
 	for _, t := range []string{ours, crane, regctl, skopeo} {
 		if b.has(t) {
@@ -71,6 +73,9 @@ func (b *bench) measureFaults(ctx context.Context, seeds int, logf func(string, 
 		res.clean[tool], want[tool] = r.bytes, digest
 	}
 	for _, fp := range faultProcesses() {
+		if len(only) > 0 && !only[fp.id] {
+			continue
+		}
 		res.runs[fp.name] = map[string][]faultRun{}
 		for seed := 1; seed <= seeds; seed++ {
 			for _, tool := range res.tools {
@@ -150,6 +155,9 @@ func renderFaults(res faultResult) string {
 	fmt.Fprintf(&b, "Seeds 1–%d of each process; every tool publishes the same 8-layer image (8 MiB) through a fault proxy drawing the same fault for the nth request under the same seed. Converged: the tool succeeded and the tag reads back, from the registry itself, as the clean publish's digest. Bytes: request body bytes that reached the proxy, ÷ the tool's own fault-free publish.\n\n", res.seeds)
 	b.WriteString("| faults | tool | converged | bytes ÷ clean (median) | bytes ÷ clean (worst) | wall (median) |\n|---|---|--:|--:|--:|--:|\n")
 	for _, fp := range faultProcesses() {
+		if res.runs[fp.name] == nil {
+			continue
+		}
 		for _, tool := range res.tools {
 			runs := res.runs[fp.name][tool]
 			conv := 0
@@ -179,6 +187,9 @@ func renderFaults(res faultResult) string {
 	}
 	b.WriteString("\nTargets (ours): 100% converged in every process; bytes ≤ 1.5× a clean publish.\n")
 	for _, fp := range faultProcesses() {
+		if res.runs[fp.name] == nil {
+			continue
+		}
 		runs := res.runs[fp.name][ours]
 		conv, worst := 0, 0.0
 		for _, r := range runs {

@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -92,8 +93,9 @@ type config struct {
 	// smallBytes is the many-tags image's size, for its target.
 	smallBytes int64
 	// seeds is how many seeds of each fault process the faults scenario
-	// runs.
-	seeds int
+	// runs, and faults which processes (empty: all).
+	seeds  int
+	faults map[string]bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -103,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	size := fs.String("size", "1GiB", "cold-push image size (8 layers of a eighth each), e.g. 1GiB, 256MiB")
 	list := fs.String("scenarios", strings.Join(scenarioIDs(), ","), "comma-separated scenarios to run; add "+faultsID+" for publishes through seeded random registry faults")
 	seeds := fs.Int("seeds", 40, "seeds of each fault process in the "+faultsID+" scenario")
+	faultList := fs.String("faults", "", "fault processes of the "+faultsID+" scenario to run: 503+429, 503, upload-unknown (default all)")
 	quick := fs.Bool("quick", false, "a fast smoke run: -size 64MiB -runs 2 unless given")
 	work := fs.String("work", "", "directory for images, the registry's storage and binaries (default: a new temporary one, removed afterwards)")
 	keep := fs.Bool("keep", false, "keep the work directory")
@@ -124,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			*runs = 2
 		}
 	}
-	c := config{seeds: *seeds, runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}}
+	c := config{faults: map[string]bool{}, seeds: *seeds, runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}}
 	var err error
 	if c.size, err = parseSize(*size); err != nil {
 		return c, err
@@ -134,6 +137,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.runs < 1 {
 		return c, fmt.Errorf("-runs %d: at least 1", c.runs)
+	}
+	for _, f := range strings.Split(*faultList, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if !slices.ContainsFunc(faultProcesses(), func(p faultProcess) bool { return p.id == f }) {
+			return c, fmt.Errorf("-faults: unknown %q (known: 503+429, 503, upload-unknown)", f)
+		}
+		c.faults[f] = true
 	}
 	known := map[string]bool{faultsID: true}
 	for _, id := range scenarioIDs() {
@@ -257,7 +269,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var faults string
 	if cfg.scenarios[faultsID] {
-		fr, err := b.measureFaults(ctx, cfg.seeds, logf)
+		fr, err := b.measureFaults(ctx, cfg.seeds, cfg.faults, logf)
 		if err != nil {
 			return fmt.Errorf("faults: %w", err)
 		}

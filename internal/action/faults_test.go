@@ -80,11 +80,16 @@ func TestFaultsAreSurvived(t *testing.T) {
 		t.Fatalf("clean Run() = %v", clean.err)
 	}
 	tests := map[string]registrytest.Schedule{
-		"503 on every kind of write":               first(12, registrytest.Unavailable, registrytest.Writes),
-		"503 on reads":                             first(6, registrytest.Unavailable, func(r *http.Request) bool { return !registrytest.Writes(r) }),
-		"resets mid-upload":                        first(3, registrytest.Reset, isMethod(http.MethodPatch)),
-		"uploads cut half way (resumed)":           first(4, registrytest.Cut, isMethod(http.MethodPatch)),
-		"BLOB_UPLOAD_UNKNOWN at commit":            first(3, registrytest.UploadUnknown, registrytest.Commits),
+		"503 on every kind of write":     first(12, registrytest.Unavailable, registrytest.Writes),
+		"503 on reads":                   first(6, registrytest.Unavailable, func(r *http.Request) bool { return !registrytest.Writes(r) }),
+		"resets mid-upload":              first(3, registrytest.Reset, isMethod(http.MethodPatch)),
+		"uploads cut half way (resumed)": first(4, registrytest.Cut, isMethod(http.MethodPatch)),
+		"BLOB_UPLOAD_UNKNOWN at commit":  first(3, registrytest.UploadUnknown, registrytest.Commits),
+		// The session is gone: the commit and the status query both say
+		// so, and that blob starts over.
+		"upload session lost (the blob restarts)": first(2, registrytest.UploadUnknown, func(r *http.Request) bool {
+			return registrytest.Commits(r) || (r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/uploads/"))
+		}),
 		"MANIFEST_BLOB_UNKNOWN":                    first(2, registrytest.ManifestBlobUnknown, isManifestPut),
 		"ghcr.io 429 with the wait in its message": first(6, registrytest.GHCRRateLimited, isPushWrite),
 		"403 secondary rate limit":                 first(4, registrytest.SecondaryRateLimit, isPushWrite),

@@ -107,7 +107,7 @@ func (w *writer) session(ctx context.Context, l v1.Layer, digest v1.Hash, size i
 			return &restartError{err}
 		}
 	}
-	return w.commit(ctx, loc, digest)
+	return w.commit(ctx, loc, digest, size)
 }
 
 // patch streams l from offset to the session at loc and returns the
@@ -181,32 +181,43 @@ func (w *writer) uploadStatus(ctx context.Context, loc *url.URL) (*url.URL, int6
 	return next, offset, nil
 }
 
-// commit ends the session at loc as blob digest.
-func (w *writer) commit(ctx context.Context, loc *url.URL, digest v1.Hash) error {
-	u := *loc
-	q := u.Query()
-	q.Set("digest", digest.String())
-	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
-	if err != nil {
-		return err
+// commit ends the session at loc as blob digest. A commit refused as
+// unknown is not the end of the session yet: the blob may be in place all
+// the same (a commit whose answer was lost, then retried), or the session
+// may still hold every byte (the refusal came from something in between);
+// then the commit is sent again, and only otherwise does the blob restart.
+func (w *writer) commit(ctx context.Context, loc *url.URL, digest v1.Hash, size int64) error {
+	for attempt := 1; ; attempt++ {
+		u := *loc
+		q := u.Query()
+		q.Set("digest", digest.String())
+		u.RawQuery = q.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := w.client.Do(req)
+		if err != nil {
+			return err
+		}
+		cerr := transport.CheckError(resp, http.StatusCreated)
+		resp.Body.Close()
+		if cerr == nil || !sessionLost(cerr) {
+			return cerr
+		}
+		if there, err := w.blobExists(ctx, digest); err == nil && there {
+			return nil
+		}
+		next, offset, err := w.uploadStatus(ctx, loc)
+		if err != nil || offset != size {
+			return &restartError{cerr}
+		}
+		if err := w.retry.Wait(ctx, attempt, 0, cerr); err != nil {
+			return err
+		}
+		loc = next
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	cerr := transport.CheckError(resp, http.StatusCreated)
-	if cerr == nil || !sessionLost(cerr) {
-		return cerr
-	}
-	// A session the registry forgot: the blob may be in place all the
-	// same (a commit whose answer was lost, then retried).
-	if there, err := w.blobExists(ctx, digest); err == nil && there {
-		return nil
-	}
-	return &restartError{cerr}
 }
 
 // blobExists asks whether the repository has blob digest.
