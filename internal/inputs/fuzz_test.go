@@ -402,7 +402,7 @@ func FuzzParseSources(f *testing.F) {
 
 // asWritten is p in the form a user writes it, variant and os.version
 // included: the parser must keep all of a platform or reject it, never drop
-// part of it. Written out again here, not platformText, so the test checks
+// part of it. Written out again here, not PlatformText, so the test checks
 // the parser rather than itself.
 func asWritten(p v1.Platform) string {
 	parts := []string{p.OS, p.Architecture}

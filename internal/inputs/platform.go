@@ -49,7 +49,7 @@ func ParsePlatforms(v string) ([]v1.Platform, error) {
 		// was written must be in the platform.
 		if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 ||
 			strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) ||
-			platformText(*p) != s {
+			PlatformText(*p) != s {
 			return nil, errorf("platforms", "%q is not a platform; write OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7", truncate(s, 60))
 		}
 		key := PlatformString(*p)
@@ -79,9 +79,10 @@ func PlatformString(p v1.Platform) string {
 	return s
 }
 
-// platformText is p as written: os/arch[/variant][:os.version], the variant
-// kept even where PlatformString drops it.
-func platformText(p v1.Platform) string {
+// PlatformText is p as written: os/arch[/variant][:os.version], the variant
+// kept even where PlatformString drops it (arm64/v8): what the platforms
+// output reports.
+func PlatformText(p v1.Platform) string {
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
 		s += "/" + p.Variant

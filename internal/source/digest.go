@@ -53,8 +53,8 @@ func verifyImage(img v1.Image, digest v1.Hash, dir string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Config.Size > MaxDocument {
-		return nil, fmt.Errorf("config %s is %d bytes, more than the %d a config may be", m.Config.Digest, m.Config.Size, MaxDocument)
+	if err := checkConfigSize(m); err != nil {
+		return nil, err
 	}
 	if err := checkBlob(dir, m.Config.Digest, "config"); err != nil {
 		return nil, err
@@ -209,3 +209,12 @@ func (v *verifier) Read(p []byte) (int, error) {
 }
 
 func (v *verifier) Close() error { return v.rc.Close() }
+
+// checkConfigSize refuses a config larger than a document may be, by the
+// size its manifest gives it, before it is read into memory.
+func checkConfigSize(m *v1.Manifest) error {
+	if m.Config.Size > MaxDocument {
+		return fmt.Errorf("config %s is %d bytes, more than the %d a config may be", m.Config.Digest, m.Config.Size, MaxDocument)
+	}
+	return nil
+}

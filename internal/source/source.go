@@ -283,8 +283,8 @@ func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loade
 		if err != nil {
 			return nil, err
 		}
-		if m.Config.Size > MaxDocument {
-			return nil, fmt.Errorf("config %s is %d bytes, more than the %d a config may be", m.Config.Digest, m.Config.Size, MaxDocument)
+		if err := checkConfigSize(m); err != nil {
+			return nil, err
 		}
 		return &Loaded{Image: img}, nil
 	}

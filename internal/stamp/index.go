@@ -389,7 +389,7 @@ func collectImage(entries []*indexEntry, line string, img v1.Image) ([]*indexEnt
 	if err := json.Unmarshal(mustMarshal(desc), &doc); err != nil {
 		return nil, err
 	}
-	return append(entries, &indexEntry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat), written: platformText(*plat)}), nil
+	return append(entries, &indexEntry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat), written: inputs.PlatformText(*plat)}), nil
 }
 
 // ImageEntry describes a single image published on its own.
@@ -449,7 +449,7 @@ func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 		if err := checkPlatform(*p); err != nil {
 			return "", "", err
 		}
-		return inputs.PlatformString(*p), platformText(*p), nil
+		return inputs.PlatformString(*p), inputs.PlatformText(*p), nil
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -459,7 +459,7 @@ func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 		if err := checkPlatform(*cp); err != nil {
 			return "", "", err
 		}
-		return inputs.PlatformString(*cp), platformText(*cp), nil
+		return inputs.PlatformString(*cp), inputs.PlatformText(*cp), nil
 	}
 	return "", "", fmt.Errorf("neither the index nor the config names a platform")
 }
@@ -482,19 +482,6 @@ func checkPlatform(p v1.Platform) error {
 		}
 	}
 	return nil
-}
-
-// platformText is p as written, the variant kept where PlatformString
-// drops it (arm64/v8): what the platforms output reports.
-func platformText(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	if p.OSVersion != "" {
-		s += ":" + p.OSVersion
-	}
-	return s
 }
 
 // DuplicatePlatformError says the sources hold two images for one
