@@ -29,13 +29,22 @@ import (
 func images(t *testing.T, l *source.Loaded) map[string]v1.Image {
 	t.Helper()
 	out := map[string]v1.Image{}
+	eachImage(t, l, func(key string, img v1.Image, _ *v1.Manifest) { out[key] = img })
+	return out
+}
+
+// eachImage calls fn, in the order the source lists them, for every image a
+// Loaded holds, keyed as images keys them, after checking every layer
+// against its digest and its config's diff ID.
+func eachImage(t *testing.T, l *source.Loaded, fn func(key string, img v1.Image, m *v1.Manifest)) {
+	t.Helper()
 	add := func(key string, img v1.Image) {
 		m, err := img.Manifest()
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkLayers(t, img, m)
-		out[key] = img
+		fn(key, img, m)
 	}
 	if l.Image != nil {
 		cf, err := l.Image.ConfigFile()
@@ -43,7 +52,7 @@ func images(t *testing.T, l *source.Loaded) map[string]v1.Image {
 			t.Fatal(err)
 		}
 		add(platformName(*cf.Platform()), l.Image)
-		return out
+		return
 	}
 	im, err := l.Index.IndexManifest()
 	if err != nil {
@@ -66,7 +75,6 @@ func images(t *testing.T, l *source.Loaded) map[string]v1.Image {
 		}
 		add(key, img)
 	}
-	return out
 }
 
 func loadDaemon(t *testing.T, host, ref string) *source.Loaded {

@@ -220,7 +220,7 @@ var (
 
 // shape is what a loaded export must be.
 type shape struct {
-	// platforms of the image(s), attestations as "att:"+platform.
+	// platforms of the image(s), attestations as "attestation of "+platform.
 	platforms []string
 	// layerTypes of every image, in order, joined by ",".
 	layerTypes []string
@@ -262,7 +262,7 @@ func TestLoadEngineExports(t *testing.T) {
 			c.manifestJSON(map[string]v1.Descriptor{"app:v1": a})
 			return idx
 		},
-		want: shape{platforms: []string{"linux/amd64", "linux/arm64/v8", "att:linux/amd64", "att:linux/arm64/v8"}, layerTypes: []string{string(types.OCILayer), string(types.OCILayer), "application/vnd.in-toto+json", "application/vnd.in-toto+json"}, sameDigest: true},
+		want: shape{platforms: []string{"linux/amd64", "linux/arm64/v8", "attestation of linux/amd64", "attestation of linux/arm64/v8"}, layerTypes: []string{string(types.OCILayer), string(types.OCILayer), "application/vnd.in-toto+json", "application/vnd.in-toto+json"}, sameDigest: true},
 	}, {
 		name: "zstd",
 		build: func(c *craft) v1.Descriptor {
@@ -310,7 +310,7 @@ func TestLoadEngineExports(t *testing.T) {
 			c.layout(map[string]v1.Descriptor{"app:v1": idx})
 			return idx
 		},
-		want: shape{platforms: []string{"linux/amd64", "att:linux/amd64"}, layerTypes: []string{string(types.OCILayer), "application/vnd.in-toto+json"}, missing: []string{"linux/arm64/v8"}, notice: "lacks the blobs of linux/arm64/v8"},
+		want: shape{platforms: []string{"linux/amd64", "attestation of linux/amd64"}, layerTypes: []string{string(types.OCILayer), "application/vnd.in-toto+json"}, missing: []string{"linux/arm64/v8"}, notice: "lacks the blobs of linux/arm64/v8"},
 	}, {
 		name: "nothing pulled",
 		build: func(c *craft) v1.Descriptor {
@@ -460,12 +460,7 @@ func describe(t *testing.T, l *source.Loaded) described {
 		out.missing = append(out.missing, platformName(p))
 	}
 	out.notice = strings.Join(l.Notices, "\n")
-	addImage := func(img v1.Image, plat string) {
-		m, err := img.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkLayers(t, img, m)
+	eachImage(t, l, func(plat string, img v1.Image, m *v1.Manifest) {
 		var ts []string
 		for _, d := range m.Layers {
 			ts = append(ts, string(d.MediaType))
@@ -474,36 +469,10 @@ func describe(t *testing.T, l *source.Loaded) described {
 		out.platforms = append(out.platforms, plat)
 		mt, _ := img.MediaType()
 		out.manifest = mt
-	}
+	})
 	if l.Image != nil {
-		cf, err := l.Image.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addImage(l.Image, platformName(*cf.Platform()))
 		out.digest, _ = l.Image.Digest()
 		return out
-	}
-	im, err := l.Index.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	byDigest := map[string]string{}
-	for _, d := range im.Manifests {
-		if d.Platform != nil {
-			byDigest[d.Digest.String()] = platformName(*d.Platform)
-		}
-	}
-	for _, d := range im.Manifests {
-		img, err := l.Index.Image(d.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plat := byDigest[d.Digest.String()]
-		if ref := d.Annotations["vnd.docker.reference.digest"]; ref != "" {
-			plat = "att:" + byDigest[ref]
-		}
-		addImage(img, plat)
 	}
 	out.manifest = ""
 	out.digest, _ = l.Index.Digest()
