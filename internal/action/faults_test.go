@@ -62,7 +62,13 @@ func isMethod(m string) func(r *http.Request) bool {
 // isPushWrite matches blob bodies and manifests: writes of the push
 // itself, after the probe.
 func isPushWrite(r *http.Request) bool {
-	return r.Method == http.MethodPatch || isManifestPut(r)
+	return isBlobBody(r) || isManifestPut(r)
+}
+
+// isBlobBody matches requests that carry blob content: the PUT that sends
+// a whole blob, and the PATCH that resumes one.
+func isBlobBody(r *http.Request) bool {
+	return (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.ContentLength > 0
 }
 
 func isManifestPut(r *http.Request) bool {
@@ -82,8 +88,8 @@ func TestFaultsAreSurvived(t *testing.T) {
 	tests := map[string]registrytest.Schedule{
 		"503 on every kind of write":     first(12, registrytest.Unavailable, registrytest.Writes),
 		"503 on reads":                   first(6, registrytest.Unavailable, func(r *http.Request) bool { return !registrytest.Writes(r) }),
-		"resets mid-upload":              first(3, registrytest.Reset, isMethod(http.MethodPatch)),
-		"uploads cut half way (resumed)": first(4, registrytest.Cut, isMethod(http.MethodPatch)),
+		"resets mid-upload":              first(3, registrytest.Reset, isBlobBody),
+		"uploads cut half way (resumed)": first(4, registrytest.Cut, isBlobBody),
 		"BLOB_UPLOAD_UNKNOWN at commit":  first(3, registrytest.UploadUnknown, registrytest.Commits),
 		// The session is gone: the commit and the status query both say
 		// so, and that blob starts over.
@@ -212,17 +218,15 @@ func TestPersistentFaultFailsCleanly(t *testing.T) {
 	// A short budget: a fault that never passes ends the publish.
 	policy := fastRetries
 	policy.Budget = time.Second
-	for name, methods := range map[string][]string{
-		"upload start refused (the probe sees it)": {http.MethodPost},
-		"upload body refused (the push sees it)":   {http.MethodPatch},
+	for name, match := range map[string]func(*http.Request) bool{
+		"upload start refused (the probe sees it)": isMethod(http.MethodPost),
+		"upload body refused (the push sees it)":   isBlobBody,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			r, proxy, _ := faultyPublish(t, func(n int, r *http.Request) registrytest.Fault {
-				for _, m := range methods {
-					if r.Method == m {
-						return registrytest.Unavailable
-					}
+				if match(r) {
+					return registrytest.Unavailable
 				}
 				return ""
 			}, "never", policy)

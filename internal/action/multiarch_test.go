@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,15 +201,18 @@ func TestMatrixMerge(t *testing.T) {
 	if want := host + "1.2.3\n" + host + "1.2\n" + host + "latest"; r.outputs["tags"] != want || r.outputs["version"] != "1.2.3" {
 		t.Errorf("merge outputs: tags %q, version %q; want %q, 1.2.3", r.outputs["tags"], r.outputs["version"], want)
 	}
-	// The tags are written in a fixed order, latest last: ghcr.io's
-	// package page offers the last tag pushed.
+	// latest is written last, after the others (written at once, so in
+	// any order): ghcr.io's package page offers the last tag pushed.
 	var order []string
 	for _, w := range f.writes() {
 		if _, tag, ok := strings.Cut(w.Path, "/acme/widget/manifests/"); ok && w.Method == "PUT" && !strings.HasPrefix(tag, "sha256:") {
 			order = append(order, tag)
 		}
 	}
-	if diff := cmp.Diff([]string{"1.2.3", "1.2", "latest"}, order); diff != "" {
+	if len(order) == 3 {
+		slices.Sort(order[:2])
+	}
+	if diff := cmp.Diff([]string{"1.2", "1.2.3", "latest"}, order); diff != "" {
 		t.Errorf("tag write order mismatch (-want +got):\n%s", diff)
 	}
 	var uploaded int64

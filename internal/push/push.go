@@ -121,14 +121,26 @@ type Artifact interface {
 // All pushes img (an image, or an index with all its children) to repo and
 // points every tag at it. With no tags it is pushed by digest only.
 //
-// Before anything is uploaded, one HEAD asks whether the registry already
-// has the manifest: a re-run then writes only the tags. Otherwise only what
-// the registry lacks moves: layers read from another repository of the
-// same registry are mounted with one request each (no existence check
-// first: a mount of a blob already there succeeds too), layers and images
-// read from the destination repository itself are not touched at all, and
-// the rest is uploaded by go-containerregistry, which checks existence
-// first and streams each blob once.
+// It is built around round trips, which a runner far from the registry
+// pays for one by one:
+//
+//   - First one round trip asks what the registry holds: a HEAD of the
+//     manifest by digest and, at the same time, of the primary tag (the
+//     last in tags). A re-run whose primary tag is in place already has
+//     nothing to upload and nothing to read back; it only writes the other
+//     tags, all at once.
+//   - Only what the registry lacks moves, with every blob operation in
+//     flight at once (up to the job limit): layers read from another
+//     repository of the same registry are mounted with one request each,
+//     layers and images read from the destination repository itself are
+//     not touched, and every other blob is checked for and its upload
+//     started in the same round trip, then sent and committed with one PUT
+//     (see upload).
+//   - The manifest is written with the tags, not before them: a PUT by tag
+//     stores the manifest too, and every blob it references is in place by
+//     then. The other tags go at once, the primary tag last, so a reader of
+//     the primary tag finds every other tag written.
+//   - With ReadBack, one HEAD of the primary tag confirms the publish.
 func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Tag, opts Options) (Result, error) {
 	digest, err := img.Digest()
 	if err != nil {
@@ -164,55 +176,62 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 		// blobs): those without urls, which nobody could fetch otherwise.
 		remote.WithNondistributable,
 	}
-	exists, err := manifestExists(ctx, ref, ropts)
-	if err != nil {
-		return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
-	}
-	var progress *progressLog
-	// Only uploads big enough to outlast a progress interval get progress
-	// reporting.
-	threshold := int64(progressThreshold)
-	if opts.progressFrom > 0 {
-		threshold = opts.progressFrom
-	}
-	if !exists && opts.Logf != nil && plan.uploadBytes >= threshold {
-		progress = newProgressLog(opts.Logf, plan.uploadBytes, ProgressInterval, time.Now())
-		// Uploads count their bytes into progress themselves; the
-		// watcher only ticks. Stop it once every write has returned.
-		_, stop := watchProgress(progress)
-		defer stop()
-	}
-	// One Pusher for everything: its per-repository writer, and so every
-	// blob upload, manifest and tag, shares the transport above.
+	// One Pusher for every manifest and tag: its per-repository writer
+	// shares the transport above.
 	pusher, err := remote.NewPusher(ropts...)
 	if err != nil {
 		return Result{}, fmt.Errorf("preparing push to %s: %w", repo, err)
 	}
-	w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, retry: retry, sem: newLimiter(opts.jobs(plan.operations)), progress: progress}
+	w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, retry: retry, sem: newLimiter(opts.jobs(plan.operations))}
+	// Sessions opened for blobs the registry turned out to have are
+	// cancelled in the background, and waited for before returning.
+	defer w.background.Wait()
 	retry.OnThrottle(func() {
 		if n, lowered := w.sem.lower(); lowered && opts.Logf != nil {
 			opts.Logf("The registry is rate limiting: %d upload(s) at once from now on", n)
 		}
 	})
-	if !exists {
-		if err := w.write(ctx, img, digest); err != nil {
-			return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
-		}
-	}
-	for _, tag := range tags {
-		// Only the manifest: every blob it references is in place by now,
-		// unless the registry says otherwise; then what it lacks is
-		// written again first.
-		err := w.putRetrying(ctx, tag, img, func(ctx context.Context) error {
-			w.mounts.Clear()
-			return w.write(ctx, img, digest)
-		})
-		if err != nil {
-			return Result{}, fmt.Errorf("tagging %s: %w", tag, err)
-		}
+
+	held, err := w.held(ctx, ref, tags, digest)
+	if err != nil {
+		return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	res := Result{Digest: digest, Ref: ref, Tags: tags}
-	if opts.ReadBack {
+	if held.primaryTag {
+		// Published already (a re-run): the primary tag, read just now,
+		// confirms the manifest. The other tags may lag; write them.
+		if err := w.tags(ctx, img, digest, tags[:len(tags)-1]); err != nil {
+			return Result{}, err
+		}
+		return res, nil
+	}
+	if !held.manifest {
+		// Only uploads big enough to outlast a progress interval get
+		// progress reporting.
+		threshold := int64(progressThreshold)
+		if opts.progressFrom > 0 {
+			threshold = opts.progressFrom
+		}
+		if opts.Logf != nil && plan.uploadBytes >= threshold {
+			w.progress = newProgressLog(opts.Logf, plan.uploadBytes, ProgressInterval, time.Now())
+			// Uploads count their bytes into progress themselves; the
+			// watcher only ticks. Stop it once every write has returned.
+			_, stop := watchProgress(w.progress)
+			defer stop()
+		}
+		if err := w.contents(ctx, img, digest); err != nil {
+			return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
+		}
+		if len(tags) == 0 {
+			if err := w.putManifest(ctx, ref, img, digest); err != nil {
+				return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
+			}
+		}
+	}
+	if err := w.tags(ctx, img, digest, tags); err != nil {
+		return Result{}, err
+	}
+	if opts.ReadBack && (len(tags) > 0 || !held.manifest) {
 		warning, err := readBack(ctx, ref, tags, digest, ropts)
 		if err != nil {
 			return Result{}, err

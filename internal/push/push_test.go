@@ -53,8 +53,10 @@ func TestAllWritesTagsLast(t *testing.T) {
 			t.Errorf("write %q came after a tag was written: %v", w, order)
 		}
 	}
-	if firstTag < 0 || !strings.HasSuffix(order[firstTag-1], "/manifests/"+want.String()) {
-		t.Errorf("writes = %v, want the manifest by digest right before the tags", order)
+	// The tags store the manifest: it is not written by digest as well,
+	// and the primary tag (the last) comes last.
+	if firstTag < 0 || len(order)-firstTag != 2 || !strings.HasSuffix(order[len(order)-1], "/manifests/latest") {
+		t.Errorf("writes = %v, want the blobs, then tag 1.0, then the primary tag latest", order)
 	}
 
 	// A second push uploads no blob: only manifests, one per reference.
@@ -62,8 +64,8 @@ func TestAllWritesTagsLast(t *testing.T) {
 	if _, err := All(context.Background(), img, repo, tags, opts); err != nil {
 		t.Fatalf("second All() = %v", err)
 	}
-	// The registry has the manifest (one HEAD says so): a re-run writes
-	// exactly the tags, not the manifest by digest again.
+	// The primary tag reads back as the digest (one round trip of HEADs
+	// says so): a re-run writes only the other tags, which may lag.
 	var manifestPuts []string
 	for _, r := range reg.Requests() {
 		if r.Method == "POST" || r.Method == "PATCH" || (r.Method == "PUT" && strings.Contains(r.Path, "/blobs/")) {
@@ -73,13 +75,7 @@ func TestAllWritesTagsLast(t *testing.T) {
 			manifestPuts = append(manifestPuts, r.Path[strings.LastIndex(r.Path, "/")+1:])
 		}
 	}
-	var wantPuts []string
-	for _, tag := range tags {
-		wantPuts = append(wantPuts, tag.TagStr())
-	}
-	slices.Sort(manifestPuts)
-	slices.Sort(wantPuts)
-	if !slices.Equal(manifestPuts, wantPuts) {
+	if wantPuts := []string{"1.0"}; !slices.Equal(manifestPuts, wantPuts) {
 		t.Errorf("second push wrote manifests %v, want exactly the tags %v", manifestPuts, wantPuts)
 	}
 

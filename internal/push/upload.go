@@ -16,15 +16,18 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// upload sends blob l to the repository the way go-containerregistry does
-// when all goes well (existence check, POST, one streamed PATCH, PUT to
-// commit: the same four requests), and differently when it does not:
+// upload sends blob l to the repository in two round trips when all goes
+// well: the existence check and the start of an upload session at once (a
+// HEAD and a POST side by side), then one PUT that carries the whole blob
+// and commits it (distribution spec, "Pushing a blob monolithically": POST
+// then PUT). When it does not go well:
 //
 //   - every request without a body is retried on its own by the Retrier in
 //     the transport;
-//   - a PATCH that fails mid-stream continues the same upload session: the
-//     upload URL is asked how far it got (distribution spec, "Resuming an
-//     upload": GET gives Range), and only the rest is sent;
+//   - a PUT or PATCH that fails mid-stream continues the same upload
+//     session: the upload URL is asked how far it got (distribution spec,
+//     "Resuming an upload": GET gives Range), the rest is sent with a
+//     PATCH, and a PUT commits it;
 //   - a session the registry no longer knows (BLOB_UPLOAD_UNKNOWN), or one
 //     it will not resume, restarts this blob alone, never the push;
 //   - a commit refused as unknown after the registry may already have
@@ -39,18 +42,18 @@ func (w *writer) upload(ctx context.Context, l v1.Layer) error {
 	if err != nil {
 		return err
 	}
-	there, err := w.blobExists(ctx, digest)
+	loc, err := w.startUnlessThere(ctx, digest)
 	if err != nil {
-		return fmt.Errorf("checking for blob %s: %w", digest, err)
+		return fmt.Errorf("uploading blob %s: %w", digest, err)
 	}
-	if there {
+	if loc == nil {
 		if w.progress != nil {
 			w.progress.unplan(size)
 		}
 		return nil
 	}
 	for restart := 1; ; restart++ {
-		err := w.session(ctx, l, digest, size)
+		err := w.session(ctx, l, loc, digest, size)
 		var again *restartError
 		if !errors.As(err, &again) {
 			if err != nil {
@@ -61,7 +64,67 @@ func (w *writer) upload(ctx context.Context, l v1.Layer) error {
 		if err := w.retry.Wait(ctx, restart, 0, again.err); err != nil {
 			return fmt.Errorf("uploading blob %s: %w", digest, err)
 		}
+		if loc, err = w.start(ctx); err != nil {
+			return fmt.Errorf("uploading blob %s: %w", digest, err)
+		}
 	}
+}
+
+// startUnlessThere asks whether the repository has blob digest and starts
+// an upload session, at once: one round trip either way. It returns the
+// session's URL, or nil when the blob is there already (the session, if
+// one was started, is cancelled in the background).
+func (w *writer) startUnlessThere(ctx context.Context, digest v1.Hash) (*url.URL, error) {
+	var there bool
+	var headErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		there, headErr = w.blobExists(ctx, digest)
+	}()
+	loc, startErr := w.start(ctx)
+	<-done
+	switch {
+	case headErr == nil && there:
+		if loc != nil {
+			w.cancelInBackground(ctx, loc)
+		}
+		return nil, nil
+	case startErr != nil:
+		// The start's answer says more (a denied push is refused here).
+		return nil, startErr
+	case headErr != nil:
+		w.cancelInBackground(ctx, loc)
+		return nil, fmt.Errorf("checking for blob %s: %w", digest, headErr)
+	}
+	return loc, nil
+}
+
+// start opens an upload session and returns its URL.
+func (w *writer) start(ctx context.Context) (*url.URL, error) {
+	resp, loc, err := startUpload(ctx, w.client, w.repo, nil)
+	if err != nil {
+		return nil, err
+	}
+	err = transport.CheckError(resp, http.StatusAccepted)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if loc == nil {
+		return nil, errors.New("the registry started an upload without a Location")
+	}
+	return loc, nil
+}
+
+// cancelInBackground ends the session at loc without waiting for it; All
+// waits for it before returning.
+func (w *writer) cancelInBackground(ctx context.Context, loc *url.URL) {
+	w.background.Add(1)
+	go func() {
+		defer w.background.Done()
+		cancelUpload(context.WithoutCancel(ctx), w.client, loc)
+	}()
 }
 
 // restartError says the upload session is lost and the blob must start
@@ -71,43 +134,81 @@ type restartError struct{ err error }
 func (e *restartError) Error() string { return e.err.Error() }
 func (e *restartError) Unwrap() error { return e.err }
 
-// session is one upload session of l: start, stream (resuming as long as
-// the registry lets it), commit.
-func (w *writer) session(ctx context.Context, l v1.Layer, digest v1.Hash, size int64) error {
-	resp, loc, err := startUpload(ctx, w.client, w.repo, nil)
-	if err != nil {
-		return err
+// session sends l to the upload session at loc: the whole blob in one PUT
+// that commits it, then, if that breaks off, the rest from where the
+// session stands (resuming as long as the registry lets it) and a commit.
+func (w *writer) session(ctx context.Context, l v1.Layer, loc *url.URL, digest v1.Hash, size int64) error {
+	retry, atLeast, err := w.putWhole(ctx, l, loc, digest, size)
+	if err == nil {
+		return nil
 	}
-	err = transport.CheckError(resp, http.StatusAccepted)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if loc == nil {
-		return errors.New("the registry started an upload without a Location")
-	}
-	var offset int64
 	for attempt := 1; ; attempt++ {
-		next, retry, atLeast, err := w.patch(ctx, l, loc, offset, size)
-		if err == nil {
-			loc = next
-			break
-		}
 		if sessionLost(err) {
 			return &restartError{err}
 		}
 		if !retry {
 			return err
 		}
-		if err := w.retry.Wait(ctx, attempt, atLeast, fmt.Errorf("PATCH %s: %w", loc.Redacted(), err)); err != nil {
+		if err := w.retry.Wait(ctx, attempt, atLeast, fmt.Errorf("sending to %s: %w", loc.Redacted(), err)); err != nil {
 			return err
 		}
 		// Where does the session stand?
+		var offset int64
 		if loc, offset, err = w.uploadStatus(ctx, loc); err != nil {
 			return &restartError{err}
 		}
+		if offset == size {
+			break
+		}
+		var next *url.URL
+		next, retry, atLeast, err = w.patch(ctx, l, loc, offset, size)
+		if err == nil {
+			loc = next
+			break
+		}
 	}
 	return w.commit(ctx, loc, digest, size)
+}
+
+// putWhole sends all of l to the session at loc and commits it as digest,
+// in one request; or says why not, and whether (and after how long at
+// least) the Retrier says to try again.
+func (w *writer) putWhole(ctx context.Context, l v1.Layer, loc *url.URL, digest v1.Hash, size int64) (retry bool, atLeast time.Duration, err error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return false, 0, err
+	}
+	defer rc.Close()
+	body := &countingBody{r: rc, progress: w.progress}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, commitURL(loc, digest), io.NopCloser(body))
+	if err != nil {
+		return false, 0, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := w.client.Do(req)
+	if err != nil {
+		body.undo()
+		retry, _, _ = w.retry.Classify(ctx, nil, err)
+		return retry, 0, err
+	}
+	defer resp.Body.Close()
+	// Classify first: it reads the body and puts it back for CheckError.
+	retry, atLeast, _ = w.retry.Classify(ctx, resp, nil)
+	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
+		body.undo()
+		return retry, atLeast, err
+	}
+	return false, 0, nil
+}
+
+// commitURL is the session URL loc with the digest that commits it.
+func commitURL(loc *url.URL, digest v1.Hash) string {
+	u := *loc
+	q := u.Query()
+	q.Set("digest", digest.String())
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // patch streams l from offset to the session at loc and returns the
@@ -188,11 +289,7 @@ func (w *writer) uploadStatus(ctx context.Context, loc *url.URL) (*url.URL, int6
 // then the commit is sent again, and only otherwise does the blob restart.
 func (w *writer) commit(ctx context.Context, loc *url.URL, digest v1.Hash, size int64) error {
 	for attempt := 1; ; attempt++ {
-		u := *loc
-		q := u.Query()
-		q.Set("digest", digest.String())
-		u.RawQuery = q.Encode()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, commitURL(loc, digest), nil)
 		if err != nil {
 			return err
 		}

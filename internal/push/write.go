@@ -209,75 +209,150 @@ type writer struct {
 	// progress, when set, learns of planned uploads that turn out not to
 	// be needed.
 	progress *progressLog
+	// background holds requests nobody waits for (cancelling upload
+	// sessions not needed after all); All waits for them before it
+	// returns.
+	background sync.WaitGroup
+	// rewriting lets one rewrite at a time put back what a registry says
+	// is missing: the others then find it in place.
+	rewriting sync.Mutex
+}
+
+// held is what the registry holds of a push already.
+type held struct {
+	// manifest: the manifest, by digest.
+	manifest bool
+	// primaryTag: the primary tag, pointing at the manifest.
+	primaryTag bool
+}
+
+// held asks, in one round trip, whether the registry has the manifest by
+// digest and where the primary tag (the last of tags) points.
+func (w *writer) held(ctx context.Context, ref name.Digest, tags []name.Tag, digest v1.Hash) (held, error) {
+	var h held
+	var tagErr error
+	var wg sync.WaitGroup
+	if len(tags) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			desc, err := remote.Head(tags[len(tags)-1], append(slices.Clip(w.ropts), remote.WithContext(ctx))...)
+			if err == nil {
+				h.primaryTag = desc.Digest == digest
+				return
+			}
+			if !isMissing(err) {
+				tagErr = fmt.Errorf("checking %s: %w", tags[len(tags)-1], err)
+			}
+		}()
+	}
+	exists, err := manifestExists(ctx, ref, w.ropts)
+	wg.Wait()
+	if err != nil {
+		return held{}, err
+	}
+	if tagErr != nil {
+		return held{}, tagErr
+	}
+	h.manifest = exists || h.primaryTag
+	return h, nil
+}
+
+// contents writes everything a (by digest) references: an image's blobs,
+// an index's children with everything they reference.
+func (w *writer) contents(ctx context.Context, a Artifact, digest v1.Hash) error {
+	switch a := a.(type) {
+	case v1.ImageIndex:
+		children, err := partial.Manifests(a)
+		if err != nil {
+			return err
+		}
+		return w.children(ctx, children, digest)
+	case v1.Image:
+		bs, err := blobs(a)
+		if err != nil {
+			return err
+		}
+		return all(ctx, len(bs), func(ctx context.Context, i int) error { return w.blob(ctx, bs[i]) })
+	}
+	return fmt.Errorf("%s is %T, neither an image nor an index", digest, a)
+}
+
+// rewrite puts back what a registry says a manifest references and it
+// lacks: every blob and child is checked again, mounts included.
+func (w *writer) rewrite(ctx context.Context, a Artifact, digest v1.Hash) error {
+	w.rewriting.Lock()
+	defer w.rewriting.Unlock()
+	w.mounts.Clear()
+	return w.contents(ctx, a, digest)
 }
 
 // write writes a (by digest) and everything it references.
 func (w *writer) write(ctx context.Context, a Artifact, digest v1.Hash) error {
-	switch a := a.(type) {
-	case v1.ImageIndex:
-		return w.index(ctx, a, digest)
-	case v1.Image:
-		return w.image(ctx, a, digest)
+	if err := w.contents(ctx, a, digest); err != nil {
+		return err
 	}
-	return w.pusher.Push(ctx, w.repo.Digest(digest.String()), a)
+	return w.putManifest(ctx, w.repo.Digest(digest.String()), a, digest)
 }
 
-// image writes img's blobs at once (as many as the semaphore allows), then
-// its manifest by digest.
-func (w *writer) image(ctx context.Context, img v1.Image, digest v1.Hash) error {
-	bs, err := blobs(img)
-	if err != nil {
-		return err
-	}
-	write := func(ctx context.Context) error {
-		return all(ctx, len(bs), func(ctx context.Context, i int) error { return w.blob(ctx, bs[i]) })
-	}
-	if err := write(ctx); err != nil {
-		return err
-	}
-	err = w.putManifest(ctx, digest, img, func(ctx context.Context) error {
-		// Check every blob again, mounts included: one of them is gone.
-		w.mounts.Clear()
-		return write(ctx)
-	})
-	if err != nil {
-		if layer, urls := foreignURLs(img); len(urls) > 0 {
-			return fmt.Errorf("the registry refused manifest %s, which lists layer %s to be fetched from %s rather than from the registry (many registries refuse such foreign URLs): publish an image whose layers are all in it: %w", digest, layer, strings.Join(urls, ", "), err)
-		}
-		return err
-	}
-	return nil
-}
-
-// putManifest writes a by digest. A registry that answers
+// putManifest writes a as ref. A registry that answers
 // MANIFEST_BLOB_UNKNOWN (or BLOB_UNKNOWN) lost, or never committed, a blob
 // the manifest references although its upload was answered as done: then
-// rewrite puts back what is missing, and the manifest is tried again,
-// under the retry budget.
-func (w *writer) putManifest(ctx context.Context, digest v1.Hash, a remote.Taggable, rewrite func(context.Context) error) error {
-	return w.putRetrying(ctx, w.repo.Digest(digest.String()), a, rewrite)
-}
-
-// putRetrying writes a as ref, rewriting what it references when the
-// registry says some of it is missing.
-func (w *writer) putRetrying(ctx context.Context, ref name.Reference, a remote.Taggable, rewrite func(context.Context) error) error {
+// what is missing is put back, and the manifest is tried again, under the
+// retry budget.
+func (w *writer) putManifest(ctx context.Context, ref name.Reference, a Artifact, digest v1.Hash) error {
 	for attempt := 1; ; attempt++ {
 		err := w.pusher.Put(ctx, ref, a)
 		if err == nil || !blobUnknown(err) {
+			if err != nil {
+				err = w.explainForeign(a, digest, err)
+			}
 			return err
 		}
 		if img, ok := a.(v1.Image); ok && hasForeignURLs(img) {
 			// Missing because it is fetched from elsewhere: writing
 			// again cannot help.
-			return err
+			return w.explainForeign(a, digest, err)
 		}
 		if err := w.retry.Wait(ctx, attempt, 0, err); err != nil {
 			return err
 		}
-		if err := rewrite(ctx); err != nil {
+		if err := w.rewrite(ctx, a, digest); err != nil {
 			return err
 		}
 	}
+}
+
+// explainForeign says why a registry may refuse an image whose layers list
+// urls: many refuse such foreign layers.
+func (w *writer) explainForeign(a Artifact, digest v1.Hash, err error) error {
+	img, ok := a.(v1.Image)
+	if !ok {
+		return err
+	}
+	if layer, urls := foreignURLs(img); len(urls) > 0 {
+		return fmt.Errorf("the registry refused manifest %s, which lists layer %s to be fetched from %s rather than from the registry (many registries refuse such foreign URLs): publish an image whose layers are all in it: %w", digest, layer, strings.Join(urls, ", "), err)
+	}
+	return err
+}
+
+// tags points every tag at a, whose content is all in place: the primary
+// tag (the last) after all the others, which are written at once.
+func (w *writer) tags(ctx context.Context, a Artifact, digest v1.Hash, tags []name.Tag) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	put := func(ctx context.Context, tag name.Tag) error {
+		if err := w.putManifest(ctx, tag, a, digest); err != nil {
+			return fmt.Errorf("tagging %s: %w", tag, err)
+		}
+		return nil
+	}
+	others, primary := tags[:len(tags)-1], tags[len(tags)-1]
+	if err := all(ctx, len(others), func(ctx context.Context, i int) error { return put(ctx, others[i]) }); err != nil {
+		return err
+	}
+	return put(ctx, primary)
 }
 
 // blobUnknown reports whether a manifest write was refused for a
@@ -295,19 +370,6 @@ func blobUnknown(err error) bool {
 	return false
 }
 
-// index writes every child the registry lacks, then the index by digest.
-func (w *writer) index(ctx context.Context, idx v1.ImageIndex, digest v1.Hash) error {
-	children, err := partial.Manifests(idx)
-	if err != nil {
-		return err
-	}
-	write := func(ctx context.Context) error { return w.children(ctx, children, digest) }
-	if err := write(ctx); err != nil {
-		return err
-	}
-	return w.putManifest(ctx, digest, idx, write)
-}
-
 // children writes every child of index digest the registry lacks.
 func (w *writer) children(ctx context.Context, children []partial.Describable, digest v1.Hash) error {
 	return all(ctx, len(children), func(ctx context.Context, i int) error {
@@ -320,7 +382,7 @@ func (w *writer) children(ctx context.Context, children []partial.Describable, d
 			if exists, err := w.exists(ctx, c, d); err != nil || exists {
 				return err
 			}
-			return w.index(ctx, c, d)
+			return w.write(ctx, c, d)
 		case v1.Image:
 			d, err := c.Digest()
 			if err != nil {
@@ -332,7 +394,7 @@ func (w *writer) children(ctx context.Context, children []partial.Describable, d
 			if exists, err := w.exists(ctx, c, d); err != nil || exists {
 				return err
 			}
-			return w.image(ctx, c, d)
+			return w.write(ctx, c, d)
 		case v1.Layer:
 			return w.blob(ctx, c)
 		}
@@ -427,11 +489,17 @@ func manifestExists(ctx context.Context, ref name.Digest, ropts []remote.Option)
 	if err == nil {
 		return true, nil
 	}
-	var terr *transport.Error
-	if errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound || terr.StatusCode == http.StatusForbidden) {
+	if isMissing(err) {
 		return false, nil
 	}
 	return false, fmt.Errorf("checking for %s: %w", ref, err)
+}
+
+// isMissing reports whether a HEAD says the registry does not have what it
+// asked for: 404, or 403, which some registries answer instead.
+func isMissing(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound || terr.StatusCode == http.StatusForbidden)
 }
 
 // all runs f for 0..n-1 concurrently and returns the first error; the
