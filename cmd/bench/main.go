@@ -96,6 +96,31 @@ type config struct {
 	// runs, and faults which processes (empty: all).
 	seeds  int
 	faults map[string]bool
+	// networks are where every scenario runs: loopback, and a wide-area
+	// link of latency round trip and bandwidth bytes per second each way.
+	networks  []string
+	latency   time.Duration
+	bandwidth float64
+}
+
+// The networks of -network.
+const (
+	loopback = "loopback"
+	wan      = "wan"
+)
+
+// network is where one set of runs talks to the registry.
+type network struct {
+	id string
+	// link is nil on loopback.
+	link *link
+}
+
+func (n network) String() string {
+	if n.link == nil {
+		return "loopback"
+	}
+	return "wide area (" + n.link.String() + ")"
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -114,6 +139,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	oursFlag := fs.String("ours", "", "measure this action binary instead of building this tree's")
 	cache, _ := os.UserCacheDir()
 	peersDir := fs.String("peers", filepath.Join(cache, "publish-action-bench"), "where crane and regctl are installed (reused between runs)")
+	networks := fs.String("network", loopback+","+wan, "comma-separated networks every scenario runs on: "+loopback+", and "+wan+" (a wide-area link: -latency, -bandwidth)")
+	latency := fs.Duration("latency", 10*time.Millisecond, "the wide-area link's round trip: every request waits it once, every new connection once more")
+	bandwidth := fs.String("bandwidth", "100MB/s", "the wide-area link's bandwidth each way, shared by every connection")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -127,8 +155,28 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			*runs = 2
 		}
 	}
-	c := config{faults: map[string]bool{}, seeds: *seeds, runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}}
+	c := config{faults: map[string]bool{}, seeds: *seeds, runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}, latency: *latency}
 	var err error
+	if c.bandwidth, err = parseRate(*bandwidth); err != nil {
+		return c, fmt.Errorf("-bandwidth: %w", err)
+	}
+	if c.latency <= 0 {
+		return c, fmt.Errorf("-latency %s: want a positive duration, e.g. 10ms or 50ms", c.latency)
+	}
+	for _, n := range strings.Split(*networks, ",") {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == "":
+			continue
+		case n != loopback && n != wan:
+			return c, fmt.Errorf("-network: unknown %q (known: %s, %s)", n, loopback, wan)
+		case !slices.Contains(c.networks, n):
+			c.networks = append(c.networks, n)
+		}
+	}
+	if len(c.networks) == 0 {
+		return c, fmt.Errorf("-network: name %s, %s or both", loopback, wan)
+	}
 	if c.size, err = parseSize(*size); err != nil {
 		return c, err
 	}
@@ -255,16 +303,29 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	b.reg = reg
 	logf("registry on %s, storing in %s", reg.host, filepath.Join(work, "registry"))
 
+	var nets []network
+	for _, id := range cfg.networks {
+		n := network{id: id}
+		if id == wan {
+			n.link = newLink(cfg.latency, cfg.bandwidth)
+		}
+		nets = append(nets, n)
+	}
 	var results []result
 	for _, sc := range scenarios() {
 		if !cfg.scenarios[sc.id] {
 			continue
 		}
-		r, err := b.measure(ctx, sc, cfg.runs, logf)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc.name, err)
+		for i, n := range nets {
+			// Runs on each network are numbered apart: scenarios name
+			// their repositories after the run, and a cold push must not
+			// find the other network's blobs.
+			r, err := b.measure(ctx, sc, n, i*(cfg.runs+1), cfg.runs, logf)
+			if err != nil {
+				return fmt.Errorf("%s, %s: %w", sc.name, n.id, err)
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
 	}
 
 	var faults string
@@ -277,7 +338,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	cfg.smallBytes = b.small.bytes()
-	report := renderReport(results, describeMachine(ctx, pe, ourBin, ourDesc), cfg) + faults
+	report := renderReport(results, nets, describeMachine(ctx, pe, ourBin, ourDesc), cfg) + faults
 	fmt.Fprint(stdout, report)
 	if cfg.out != "" {
 		return os.WriteFile(cfg.out, []byte(report), 0o644)
@@ -337,25 +398,27 @@ type sample struct {
 	started time.Time
 }
 
-// result is a scenario's samples, by tool.
+// result is a scenario's samples on one network, by tool.
 type result struct {
 	scenario
+	network network
 	samples map[string][]sample
 	// order lists the tools measured, in the scenario's order.
 	order []string
 }
 
-// measure runs sc runs times for each tool that can do it, rotating which
-// tool goes first so that none always runs on a cold or warm machine.
-func (b *bench) measure(ctx context.Context, sc scenario, runs int, logf func(string, ...any)) (result, error) {
-	r := result{scenario: sc, samples: map[string][]sample{}}
+// measure runs sc runs times for each tool that can do it on network net,
+// rotating which tool goes first so that none always runs on a cold or
+// warm machine. Runs are numbered from first.
+func (b *bench) measure(ctx context.Context, sc scenario, net network, first, runs int, logf func(string, ...any)) (result, error) {
+	r := result{scenario: sc, network: net, samples: map[string][]sample{}}
 	for _, t := range sc.tools {
 		if b.has(t) {
 			r.order = append(r.order, t)
 		}
 	}
 	if sc.setup != nil {
-		logf("%s: setting up", sc.name)
+		logf("%s, %s: setting up", sc.name, net.id)
 		if err := sc.setup(ctx, b); err != nil {
 			return r, fmt.Errorf("setting up: %w", err)
 		}
@@ -365,7 +428,7 @@ func (b *bench) measure(ctx context.Context, sc scenario, runs int, logf func(st
 	for n := 0; n <= runs; n++ {
 		for i := range r.order {
 			tool := r.order[(i+n)%len(r.order)]
-			s, err := b.once(ctx, sc, tool, n)
+			s, err := b.once(ctx, sc, net, tool, first+n)
 			if err != nil {
 				return r, fmt.Errorf("%s, run %d: %w", tool, n, err)
 			}
@@ -373,10 +436,10 @@ func (b *bench) measure(ctx context.Context, sc scenario, runs int, logf func(st
 			if n == 0 {
 				label = "warm-up"
 			}
-			logf("%s: %-6s %s: %.3f s, %.2f s CPU (registry %.2f s), %d requests, %s up", sc.name, tool, label, s.Wall.Seconds(), s.CPU.Seconds(), s.RegistryCPU.Seconds(), s.Requests, push.HumanBytes(s.Up))
+			logf("%s, %s: %-6s %s: %.3f s, %.2f s CPU (registry %.2f s), %d requests (%d round trips, %d connections), %s up", sc.name, net.id, tool, label, s.Wall.Seconds(), s.CPU.Seconds(), s.RegistryCPU.Seconds(), s.Requests, s.RoundTrips, s.Conns, push.HumanBytes(s.Up))
 			if b.trace {
 				for _, q := range s.log {
-					logf("    +%5.1f ms %d %s %s?%s in=%d out=%d", float64(q.At.Sub(s.started))/1e6, q.Status, q.Method, q.Path, q.Query, q.In, q.Out)
+					logf("    +%5.1f ms %5.1f ms %d %s %s?%s in=%d out=%d", float64(q.At.Sub(s.started))/1e6, float64(q.End.Sub(q.At))/1e6, q.Status, q.Method, q.Path, q.Query, q.In, q.Out)
 				}
 			}
 			if n > 0 {
@@ -396,8 +459,9 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// once is one measured run of tool, with its unmeasured before and after.
-func (b *bench) once(ctx context.Context, sc scenario, tool string, n int) (sample, error) {
+// once is one measured run of tool on net, with its unmeasured before
+// and after (on loopback: the link shapes the measured run only).
+func (b *bench) once(ctx context.Context, sc scenario, net network, tool string, n int) (sample, error) {
 	if err := b.reg.rehost(); err != nil {
 		return sample{}, err
 	}
@@ -407,12 +471,14 @@ func (b *bench) once(ctx context.Context, sc scenario, tool string, n int) (samp
 		}
 	}
 	b.reg.reset()
+	b.reg.shape(net.link)
 	x := &execer{launcher: b.launcher}
 	cpu0 := selfCPU()
 	start := time.Now()
 	err := sc.run(ctx, b, tool, n, x)
 	wall := time.Since(start)
 	registryCPU := selfCPU() - cpu0
+	b.reg.shape(nil)
 	k := b.reg.counts()
 	if err != nil {
 		return sample{}, err

@@ -30,6 +30,9 @@ type registry struct {
 	srv  *http.Server
 	app  *handlers.App
 	*counter
+	// shaper sits between the counter and the registry, so that a
+	// request's counted time includes its round trip, as its client sees it.
+	shaper *shaper
 
 	mu       sync.Mutex
 	serving  sync.WaitGroup
@@ -50,7 +53,8 @@ func startRegistry(root string) (*registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &registry{app: app, counter: &counter{next: app}}
+	sh := &shaper{next: app}
+	r := &registry{app: app, shaper: sh, counter: &counter{next: sh}}
 	r.srv = &http.Server{Handler: r.counter, ReadHeaderTimeout: 10 * time.Second}
 	if err := r.rehost(); err != nil {
 		r.app.Shutdown()
@@ -71,6 +75,7 @@ func (r *registry) rehost() error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	r.host = ln.Addr().String()
+	ln = &shapedListener{Listener: ln, s: r.shaper, accepted: r.counter.accepted}
 	r.serving.Add(1)
 	go func() {
 		defer r.serving.Done()
@@ -82,6 +87,9 @@ func (r *registry) rehost() error {
 	}()
 	return nil
 }
+
+// shape puts the registry behind l from now on (nil: loopback).
+func (r *registry) shape(l *link) { r.shaper.link.Store(l) }
 
 // close stops serving on every port and releases the registry.
 func (r *registry) close() error {
@@ -100,7 +108,9 @@ func (r *registry) close() error {
 
 // request is what the counter saw of one request.
 type request struct {
-	At                  time.Time
+	// At is when the request arrived, End when its response was written
+	// (zero while it runs).
+	At, End             time.Time
 	Method, Path, Query string
 	Status              int
 	// In and Out are request and response body bytes.
@@ -133,6 +143,14 @@ type counter struct {
 	first      time.Time
 	uploads    int
 	maxUploads int
+	conns      int
+}
+
+// accepted counts a new connection.
+func (c *counter) accepted() {
+	c.mu.Lock()
+	c.conns++
+	c.mu.Unlock()
 }
 
 func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -164,6 +182,7 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if rec.Status == 0 {
 		rec.Status = http.StatusOK
 	}
+	rec.End = time.Now()
 	c.mu.Unlock()
 }
 
@@ -171,7 +190,7 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func (c *counter) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.reqs, c.first, c.maxUploads = nil, time.Time{}, 0
+	c.reqs, c.first, c.maxUploads, c.conns = nil, time.Time{}, 0, 0
 }
 
 // requests returns a copy of the requests counted since the last reset.
@@ -189,8 +208,9 @@ func (c *counter) requests() []request {
 func (c *counter) counts() counts {
 	reqs := c.requests()
 	c.mu.Lock()
-	k := counts{First: c.first, MaxUploads: c.maxUploads}
+	k := counts{First: c.first, MaxUploads: c.maxUploads, Conns: c.conns}
 	c.mu.Unlock()
+	k.RoundTrips = roundTrips(reqs)
 	for _, r := range reqs {
 		k.Requests++
 		k.Up += r.In
@@ -222,6 +242,12 @@ type counts struct {
 	// expect.
 	Errors     int
 	MaxUploads int
+	// RoundTrips is the longest chain of requests each of which started
+	// after the one before it had ended: the round trips a client waited
+	// for one after another (see roundTrips).
+	RoundTrips int
+	// Conns counts the connections the registry accepted.
+	Conns int
 	// First is when the first request arrived.
 	First time.Time
 }
