@@ -66,6 +66,9 @@ func newBench(t *testing.T) *bench {
 			t.Fatal(err)
 		}
 	}
+	if b.multi, err = writeIndexLayout(filepath.Join(dir, "images", "multi"), multiSpecs(16<<10), layoutRef); err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 

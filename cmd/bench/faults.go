@@ -40,25 +40,29 @@ func faultProcesses() []faultProcess {
 // faultRun is one tool's publish through one seed of one process.
 type faultRun struct {
 	converged bool
-	bytes     int64
-	wall      time.Duration
-	err       string
+	// index says the tag read back is an index.
+	index bool
+	bytes int64
+	wall  time.Duration
+	err   string
 }
 
 // faultResult is every run of the faults scenario.
 type faultResult struct {
 	seeds int
+	// size is the layout's blob bytes.
+	size  int64
 	tools []string
 	// clean is each tool's request body bytes through a fault-free proxy.
 	clean map[string]int64
 	runs  map[string]map[string][]faultRun // process → tool → runs
 }
 
-// measureFaults publishes the small image with every tool through every
+// measureFaults publishes the 2-platform layout with every tool through every
 // fault process, seeds 1..seeds each: the same seed draws the same fault
 // for the nth request of any tool.
 func (b *bench) measureFaults(ctx context.Context, seeds int, only map[string]bool, logf func(string, ...any)) (faultResult, error) {
-	res := faultResult{seeds: seeds, clean: map[string]int64{}, runs: map[string]map[string][]faultRun{}}
+	res := faultResult{seeds: seeds, size: b.multi.bytes(), clean: map[string]int64{}, runs: map[string]map[string][]faultRun{}}
 	for _, t := range []string{ours, crane, regctl, skopeo} {
 		if b.has(t) {
 			res.tools = append(res.tools, t)
@@ -69,6 +73,9 @@ func (b *bench) measureFaults(ctx context.Context, seeds int, only map[string]bo
 		r, digest := b.faultyPublish(ctx, tool, "clean", nil)
 		if !r.converged || digest == "" {
 			return res, fmt.Errorf("%s: the clean publish failed: %s", tool, r.err)
+		}
+		if !r.index {
+			return res, fmt.Errorf("%s: the clean publish tagged a single image, not the layout's index", tool)
 		}
 		res.clean[tool], want[tool] = r.bytes, digest
 	}
@@ -96,9 +103,12 @@ func (b *bench) measureFaults(ctx context.Context, seeds int, only map[string]bo
 	return res, nil
 }
 
-// faultyPublish publishes the small image with tool through a new fault
-// proxy in front of the registry, to a repository of its own, and reads
-// the tag back from the registry itself (not through the faults).
+// faultyPublish publishes the 2-platform layout (an index of two images)
+// with tool through a new fault proxy in front of the registry, to a
+// repository of its own, and reads the tag back from the registry itself
+// (not through the faults). Every tool pushes the whole index: crane push
+// of a layout whose index.json names an index, regctl image copy from
+// ocidir:// (every platform unless told otherwise), skopeo copy --all.
 func (b *bench) faultyPublish(ctx context.Context, tool, run string, schedule registrytest.Schedule) (faultRun, string) {
 	proxy := registrytest.NewFaultProxy(b.host(), schedule)
 	defer proxy.Close()
@@ -113,16 +123,16 @@ func (b *bench) faultyPublish(ctx context.Context, tool, run string, schedule re
 	switch tool {
 	case ours:
 		_, err = b.ours.publish(ctx, x, b.oursEnv(map[string]string{
-			"INPUT_SOURCE": "oci:" + b.small.Dir,
+			"INPUT_SOURCE": "oci:" + b.multi.Dir,
 			"INPUT_IMAGE":  proxy.Host() + "/" + repo,
 			"INPUT_TAGS":   "1.0",
 		}))
 	case crane:
-		_, err = x.run(ctx, []string{b.peers.crane, "push", b.small.Dir, ref}, b.env, nil)
+		_, err = x.run(ctx, []string{b.peers.crane, "push", b.multi.Dir, ref}, b.env, nil)
 	case regctl:
-		_, err = x.run(ctx, []string{b.peers.regctl, "--host", "reg=" + proxy.Host() + ",tls=disabled", "image", "copy", "ocidir://" + b.small.Dir + ":" + layoutRef, ref}, b.env, nil)
+		_, err = x.run(ctx, []string{b.peers.regctl, "--host", "reg=" + proxy.Host() + ",tls=disabled", "image", "copy", "ocidir://" + b.multi.Dir + ":" + layoutRef, ref}, b.env, nil)
 	case skopeo:
-		_, err = x.run(ctx, b.skopeoArgs("copy", "--dest-tls-verify=false", "oci:"+b.small.Dir+":"+layoutRef, "docker://"+ref), b.env, nil)
+		_, err = x.run(ctx, b.skopeoArgs("copy", "--all", "--dest-tls-verify=false", "oci:"+b.multi.Dir+":"+layoutRef, "docker://"+ref), b.env, nil)
 	}
 	r := faultRun{wall: time.Since(start), bytes: proxy.BytesIn()}
 	if x.Commands > 0 {
@@ -142,7 +152,7 @@ func (b *bench) faultyPublish(ctx context.Context, tool, run string, schedule re
 		r.err = "reading the tag back: " + herr.Error()
 		return r, ""
 	}
-	r.converged = true
+	r.converged, r.index = true, desc.MediaType.IsIndex()
 	return r, desc.Digest.String()
 }
 
@@ -152,7 +162,7 @@ func (b *bench) faultyPublish(ctx context.Context, tool, run string, schedule re
 func renderFaults(res faultResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Faults: converged publishes under seeded random faults\n\n")
-	fmt.Fprintf(&b, "Seeds 1–%d of each process; every tool publishes the same 8-layer image (8 MiB) through a fault proxy drawing the same fault for the nth request under the same seed. Converged: the tool succeeded and the tag reads back, from the registry itself, as the clean publish's digest. Bytes: request body bytes that reached the proxy, ÷ the tool's own fault-free publish.\n\n", res.seeds)
+	fmt.Fprintf(&b, "Seeds 1–%d of each process; every tool publishes the same 2-platform layout (an index of a linux/amd64 and a linux/arm64 image, 4 layers each, %s in all) through a fault proxy drawing the same fault for the nth request under the same seed. Converged: the tool succeeded and the tag reads back, from the registry itself, as the clean publish's digest (an index, checked on the clean publish). Bytes: request body bytes that reached the proxy, ÷ the tool's own fault-free publish.\n\n", res.seeds, push.HumanBytes(res.size))
 	b.WriteString("| faults | tool | converged | bytes ÷ clean (median) | bytes ÷ clean (worst) | wall (median) |\n|---|---|--:|--:|--:|--:|\n")
 	for _, fp := range faultProcesses() {
 		if res.runs[fp.name] == nil {

@@ -35,8 +35,10 @@ type imageSpec struct {
 // layout is a generated OCI image layout on disk.
 type layout struct {
 	Dir string
-	// Digest is the image manifest's.
-	Digest v1.Hash
+	// Digest is the image manifest's (or, for a layout of several
+	// platforms, the index's), and Manifest its descriptor.
+	Digest   v1.Hash
+	Manifest v1.Descriptor
 	// Layers are the layer blobs' descriptors, in order.
 	Layers []v1.Descriptor
 	Config v1.Descriptor
@@ -100,15 +102,45 @@ func writeLayout(dir string, spec imageSpec, ref string) (layout, error) {
 	}
 	l.Digest = md.Digest
 	md.Platform = &v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture}
+	l.Manifest = md
+	return l, writeIndexJSON(dir, md, ref)
+}
+
+// writeIndexJSON writes the layout's index.json naming one manifest, as
+// ref when ref is not empty (OCI image layout spec).
+func writeIndexJSON(dir string, d v1.Descriptor, ref string) error {
 	if ref != "" {
-		md.Annotations = map[string]string{specs.AnnotationRefName: ref}
+		d.Annotations = map[string]string{specs.AnnotationRefName: ref}
 	}
-	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{md}}
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{d}}
 	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644)
+}
+
+// writeIndexLayout generates one image per spec into one OCI layout and
+// an image index of them, each child with its platform, named ref in
+// index.json: what a multi-platform build leaves (docker buildx with
+// --output type=oci). The layout's Layers are every image's.
+func writeIndexLayout(dir string, specs []imageSpec, ref string) (layout, error) {
+	l := layout{Dir: dir}
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	for _, spec := range specs {
+		img, err := writeLayout(dir, spec, "")
+		if err != nil {
+			return l, fmt.Errorf("%s: %w", spec.Seed, err)
+		}
+		idx.Manifests = append(idx.Manifests, img.Manifest)
+		l.Layers = append(l.Layers, img.Layers...)
+	}
+	d, err := writeJSON(l, types.OCIImageIndex, idx)
 	if err != nil {
 		return l, err
 	}
-	return l, os.WriteFile(filepath.Join(dir, "index.json"), b, 0o644)
+	l.Digest, l.Manifest = d.Digest, d
+	return l, writeIndexJSON(dir, d, ref)
 }
 
 func orDefault(v, def string) string {

@@ -376,8 +376,21 @@ func (b *bench) generate(dir string, size int64) error {
 	if b.amd, err = writeLayout(filepath.Join(dir, "amd64"), imageSpec{Seed: "amd64", Layers: 4, LayerSize: 1 << 20, Arch: "amd64"}, layoutRef); err != nil {
 		return err
 	}
-	b.arm, err = writeLayout(filepath.Join(dir, "arm64"), imageSpec{Seed: "arm64", Layers: 4, LayerSize: 1 << 20, Arch: "arm64"}, layoutRef)
+	if b.arm, err = writeLayout(filepath.Join(dir, "arm64"), imageSpec{Seed: "arm64", Layers: 4, LayerSize: 1 << 20, Arch: "arm64"}, layoutRef); err != nil {
+		return err
+	}
+	b.multi, err = writeIndexLayout(filepath.Join(dir, "multi"), multiSpecs(1<<20), layoutRef)
 	return err
+}
+
+// multiSpecs are the 2-platform layout's images: 4 layers of layerSize
+// each for linux/amd64 and linux/arm64, the same images as the merge
+// scenario's.
+func multiSpecs(layerSize int64) []imageSpec {
+	return []imageSpec{
+		{Seed: "amd64", Layers: 4, LayerSize: layerSize, Arch: "amd64"},
+		{Seed: "arm64", Layers: 4, LayerSize: layerSize, Arch: "arm64"},
+	}
 }
 
 // sample is one measured run.

@@ -51,8 +51,9 @@ type bench struct {
 	workspace string
 
 	// big is the cold-push image (8 layers making up -size), small the
-	// many-tags one, amd and arm the per-platform images merged.
-	big, small, amd, arm layout
+	// many-tags one, amd and arm the per-platform images merged, multi
+	// a layout of both under one index (the faults scenario's).
+	big, small, amd, arm, multi layout
 
 	// merged are the digests of the per-platform images the merge
 	// scenario starts from, already carrying the metadata (pushed by us).
