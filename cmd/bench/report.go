@@ -91,6 +91,11 @@ func (r result) ratio(tool string) (float64, bool) {
 
 func renderReport(results []result, nets []network, machine string, cfg config) string {
 	var b strings.Builder
+	if len(results) == 0 {
+		// Only the faults scenario ran: it has its own table.
+		b.WriteString("### Machine\n\n" + machine)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "Medians of %d runs per tool; image %s (8 layers); tools alternate run by run. Networks:\n\n", cfg.runs, push.HumanBytes(cfg.size))
 	for _, n := range nets {
 		fmt.Fprintf(&b, "- %s\n", n)
