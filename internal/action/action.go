@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sethvargo/go-githubactions"
 
@@ -59,10 +61,12 @@ type Options struct {
 	// all).
 	RegistryRetry registryhttp.Policy
 
-	// retry applies RegistryRetry for one run, and logf logs from any
-	// goroutine; Run sets both.
-	retry *registryhttp.Retrier
-	logf  func(format string, args ...any)
+	// retry applies RegistryRetry for one run, logf logs from any
+	// goroutine, and sessions authenticates to each registry once for
+	// the run; Run sets them.
+	retry    *registryhttp.Retrier
+	logf     func(format string, args ...any)
+	sessions *registryhttp.Sessions
 }
 
 // Run publishes according to the inputs gha reads. A returned error is
@@ -88,6 +92,9 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	defer log.end()
 	log.start("Resolve: inputs, repository, metadata")
 	opts.logf, opts.retry = registryRetry(gha, opts.RegistryRetry)
+	keychain := newKeychain(in, opts)
+	opts.RegistryTransport = registryTransport(keychain, opts)
+	opts.sessions = newSessions(in, keychain, opts)
 	gh := newGitHub(gha, in, sec, opts)
 	p, err := resolve(ctx, gha, in, gh, sec, opts)
 	if err != nil || len(in.Sources) == 0 {
@@ -101,10 +108,18 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	}
 
 	log.start("Stamp: read the source, write the metadata")
-	keychain := newKeychain(in, p, opts)
-	opts.RegistryTransport = registryTransport(keychain, opts)
-	stamped, closeSources, err := stampSources(ctx, gha, in, p, keychain, opts)
+	if in.Push {
+		// The destination's ping and token while the sources are read
+		// and stamped, not after.
+		defer warm(ctx, in.Image, opts.sessions)()
+	}
+	readCtx, probed := probeWhileReading(ctx, in, opts)
+	defer probed()
+	stamped, closeSources, err := stampSources(readCtx, gha, in, p, opts)
 	defer closeSources()
+	if perr := probed(); perr != nil {
+		return explain(perr, gh.denial(ctx, p.Image))
+	}
 	ro := registryOptions(ctx, keychain, opts)
 	if err != nil || !in.Push {
 		r := report.From(p, stamped.report(), false, linkcheck.Result{})
@@ -118,7 +133,7 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 
 	log.start("Push: " + p.Image.String())
 	previous := gh.previousDigests(ctx, in, p, ro)
-	if err := publish(ctx, gha, in, p, stamped, keychain, gh, opts); err != nil {
+	if err := publish(ctx, gha, in, p, stamped, gh, opts); err != nil {
 		return err
 	}
 	log.start("Verify: the package's link to the repository and its visibility")
@@ -176,7 +191,7 @@ func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, g
 		return p, err
 	}
 	if p.NeedsRegistryTags() {
-		p = p.WithRegistryTags(registryTags(ctx, gha, in, p, sec, opts))
+		p = p.WithRegistryTags(registryTags(ctx, gha, p, sec, opts))
 	}
 	for _, n := range p.Notices {
 		gha.Noticef("%s", n)
@@ -197,9 +212,8 @@ func resolve(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, g
 // registryTags reads the tags the destination has now, for latest=auto: it
 // moves latest only to the highest release. A registry that cannot say
 // leaves latest to the rules alone, as docker/metadata-action does.
-func registryTags(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, sec secrets, opts Options) []string {
-	keychain := newKeychain(in, p, opts)
-	tags, err := push.Tags(ctx, p.Image, push.Options{Keychain: keychain, Transport: registryTransport(keychain, opts), UserAgent: userAgent(opts.Version), Retry: opts.retry})
+func registryTags(ctx context.Context, gha *githubactions.Action, p plan.Plan, sec secrets, opts Options) []string {
+	tags, err := push.Tags(ctx, p.Image, push.Options{Sessions: opts.sessions})
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			gha.Warningf("flavor latest=auto: could not read the tags of %s (%s), so latest is added without checking for a higher release", p.Image, sec.redact(err.Error()))
@@ -218,15 +232,15 @@ func registryTransport(keychain credentials.Keychain, opts Options) http.RoundTr
 }
 
 // newKeychain gives each registry the credentials the inputs allow it.
-func newKeychain(in inputs.Inputs, p plan.Plan, opts Options) credentials.Keychain {
+func newKeychain(in inputs.Inputs, opts Options) credentials.Keychain {
 	keychain := credentials.Keychain{
 		GitHubHosts: in.GitHubRegistries(),
 		Username:    in.Username,
 		Token:       in.Token,
 		Password:    in.Password,
 	}
-	if !in.IsGitHubRegistry(p.Image.RegistryStr()) {
-		keychain.PasswordHost = p.Image.RegistryStr()
+	if !in.IsGitHubRegistry(in.Image.RegistryStr()) {
+		keychain.PasswordHost = in.Image.RegistryStr()
 	}
 	if opts.DockerConfig {
 		keychain.Fallback = authn.DefaultKeychain
@@ -273,7 +287,7 @@ func registryRetry(gha *githubactions.Action, policy registryhttp.Policy) (func(
 
 // stampSources reads every source and stamps them into one artifact. The
 // returned func closes the sources; call it when the push is done.
-func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, keychain credentials.Keychain, opts Options) (stamped, func(), error) {
+func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, opts Options) (stamped, func(), error) {
 	var loaded []*source.Loaded
 	closeAll := func() {
 		for _, l := range loaded {
@@ -295,7 +309,7 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 	}
 	for _, src := range in.Sources {
 		gha.Infof("Reading %s", src.Line)
-		l, err := source.Load(ctx, src, source.Options{Keychain: keychain, Transport: opts.RegistryTransport, Retry: opts.retry, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
+		l, err := source.Load(ctx, src, source.Options{Sessions: opts.sessions, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
 		if err != nil {
 			return stamped{}, closeAll, inputs.Wrap("source", err)
 		}
@@ -344,17 +358,8 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 
 // publish writes the stamped artifact and its tags. A refusal comes back
 // with advice on what to change.
-func publish(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, s stamped, keychain credentials.Keychain, gh *gitHubSide, opts Options) error {
-	pushOpts := push.Options{Keychain: keychain, Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version), Retry: opts.retry, Logf: opts.logf, ReadBack: true}
-	// Probe push access before any layer bytes move, so a denied push
-	// fails in seconds, not after gigabytes. A source already on the
-	// destination registry is mounted, not uploaded: its first write is a
-	// tiny mount request that a refusal stops just as early.
-	if !onRegistry(in.Sources, p.Image.RegistryStr()) {
-		if err := push.Probe(ctx, p.Image, pushOpts); err != nil {
-			return explain(err, gh.denial(ctx, p.Image))
-		}
-	}
+func publish(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, s stamped, gh *gitHubSide, opts Options) error {
+	pushOpts := push.Options{Sessions: opts.sessions, Logf: opts.logf, ReadBack: true}
 	gha.Infof("Pushing %s@%s", p.Image, s.digest)
 	res, err := push.All(ctx, s.artifact, p.Image, p.WriteOrder(), pushOpts)
 	if err != nil {
@@ -391,14 +396,69 @@ func (ph *phases) end() {
 	}
 }
 
-// onRegistry reports whether every source is an image on registry.
-func onRegistry(sources []*inputs.Source, registry string) bool {
-	for _, src := range sources {
-		if src.Transport != inputs.Registry || !strings.EqualFold(src.Reference.Context().RegistryStr(), registry) {
-			return false
+// newSessions authenticates to each registry once for the run, with one
+// token for every scope the run will use there: pull on each registry
+// source, push on the destination (pull when nothing is pushed).
+func newSessions(in inputs.Inputs, keychain credentials.Keychain, opts Options) *registryhttp.Sessions {
+	s := registryhttp.NewSessions(keychain, source.BoundManifests(opts.RegistryTransport), userAgent(opts.Version), opts.retry)
+	for _, src := range in.Sources {
+		if src.Transport == inputs.Registry {
+			s.Declare(src.Reference.Context(), transport.PullScope)
 		}
 	}
-	return len(sources) > 0
+	if in.Push {
+		s.Declare(in.Image, transport.PushScope)
+	} else {
+		s.Declare(in.Image, transport.PullScope)
+	}
+	return s
+}
+
+// warm authenticates to image's registry in the background; the returned
+// func waits for it. Errors are left for the push to meet again.
+func warm(ctx context.Context, image name.Repository, sessions *registryhttp.Sessions) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sessions.Transport(ctx, image, image.Scope(transport.PushScope))
+	}()
+	return func() { <-done }
+}
+
+// probeWhileReading checks push access while sources that take long to
+// read (an engine's export, an archive to unpack) are read, so that a
+// denied push fails in seconds, not after the export: a refusal cancels
+// the reading. Anything else is read at once, and the push's own first
+// request (starting an upload, before any byte of it) is refused just as
+// early. The returned func waits for the probe and returns its refusal;
+// it may be called more than once.
+func probeWhileReading(ctx context.Context, in inputs.Inputs, opts Options) (context.Context, func() error) {
+	if !in.Push || !slices.ContainsFunc(in.Sources, slowToRead) {
+		return ctx, func() error { return nil }
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err = push.Probe(ctx, in.Image, push.Options{Sessions: opts.sessions}); err != nil {
+			cancel(err)
+		}
+	}()
+	return ctx, func() error {
+		<-done
+		return err
+	}
+}
+
+// slowToRead reports whether reading src takes long before any push could
+// start: an engine export, or an archive to unpack.
+func slowToRead(src *inputs.Source) bool {
+	switch src.Transport {
+	case inputs.DockerDaemon, inputs.OCIArchive, inputs.DockerArchive:
+		return true
+	}
+	return false
 }
 
 // tagList is the tags for the log.

@@ -3,6 +3,8 @@ package action
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // fastRetries is the production policy with short waits and a budget no
@@ -246,7 +250,7 @@ func TestPersistentFaultFailsCleanly(t *testing.T) {
 	}
 }
 
-// A denial is not retried: one refused probe, and the advice.
+// A denial is not retried: refused upload starts, and the advice.
 func TestDenialFailsFast(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, registrytest.Options{ReadOnly: []string{"acme/locked"}})
@@ -256,13 +260,52 @@ func TestDenialFailsFast(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.err.Error(), "DENIED") {
 		t.Fatalf("Run() = %v, want the denial", r.err)
 	}
-	posts := 0
+	// Each blob's upload starts at once, and each start is refused:
+	// none is sent again, and no byte of any blob moves.
+	starts := map[string]int{}
 	for _, q := range f.reg.Requests() {
-		if q.Method == http.MethodPost {
-			posts++
+		switch {
+		case q.Method == http.MethodPost:
+			starts[q.Path]++
+		case q.BodyBytes > 0:
+			t.Errorf("%s %s sent %d bytes after the denial", q.Method, q.Path, q.BodyBytes)
 		}
 	}
-	if posts != 1 {
-		t.Errorf("%d upload starts, want 1: a denial is not retried", posts)
+	if len(starts) == 0 {
+		t.Error("no upload was started: the denial did not come from the registry")
+	}
+	if strings.Contains(r.log, "retrying in") {
+		t.Errorf("the denial was retried:\n%s", r.log)
+	}
+}
+
+// An archive takes long to unpack: push access is probed while it is
+// read, and a denial ends the run with the advice, before any upload of
+// the push itself starts.
+func TestDenialWhileReadingAnArchive(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{ReadOnly: []string{"acme/locked"}})
+	img, err := sample.Image(sample.Options{Seed: "denied-archive", Docker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("widget:1")
+	if err := tarball.WriteToFile(filepath.Join(f.ws, "image.tar"), tag, img); err != nil {
+		t.Fatal(err)
+	}
+	opts := f.options()
+	opts.RegistryRetry = fastRetries
+	r := runAction(t, f.env(map[string]string{"INPUT_SOURCE": "docker-archive:image.tar", "INPUT_IMAGE": f.reg.Host() + "/acme/locked", "INPUT_TAGS": "v1"}), opts)
+	if r.err == nil || !strings.Contains(r.err.Error(), "DENIED") {
+		t.Fatalf("Run() = %v, want the denial", r.err)
+	}
+	var writes []string
+	for _, q := range f.reg.Requests() {
+		if q.Method != http.MethodGet && q.Method != http.MethodHead {
+			writes = append(writes, q.Method+" "+q.Path)
+		}
+	}
+	if want := []string{"POST /v2/acme/locked/blobs/uploads/"}; !slices.Equal(writes, want) {
+		t.Errorf("requests that write = %v, want only the refused probe %v", writes, want)
 	}
 }

@@ -3,6 +3,7 @@ package action
 import (
 	"archive/tar"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,8 +121,12 @@ func TestCorruptDockerArchiveIsRefused(t *testing.T) {
 	if r.err == nil || !strings.HasPrefix(r.err.Error(), "source: ") {
 		t.Fatalf("Run() = %v, want a source error", r.err)
 	}
-	if len(f.writes()) != 0 {
-		t.Errorf("a corrupt archive led to registry writes: %+v", f.writes())
+	// The push-access probe runs while an archive unpacks: it starts and
+	// cancels one upload. Nothing else may reach the registry.
+	for _, w := range f.writes() {
+		if w.Method != http.MethodPost && w.Method != http.MethodDelete {
+			t.Errorf("a corrupt archive led to a registry write: %+v", w)
+		}
 	}
 	if r := f.run(t, map[string]string{"INPUT_SOURCE": "docker-archive:good.tar", "INPUT_TAGS": "good"}); r.err != nil {
 		t.Errorf("the intact archive: %v", r.err)

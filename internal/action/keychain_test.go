@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
-	"github.com/ghcr-publish/publish-action/internal/plan"
 )
 
 // TestEnterpriseKeychain: on GitHub Enterprise the token goes to that
@@ -48,8 +47,8 @@ func TestEnterpriseKeychain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := plan.Plan{Image: dest}
-		if diff := cmp.Diff(tc.want, resolve(newKeychain(in, p, Options{}), tc.repo)); diff != "" {
+		in.Image = dest
+		if diff := cmp.Diff(tc.want, resolve(newKeychain(in, Options{}), tc.repo)); diff != "" {
 			t.Errorf("publishing to %s, credentials for %s (-want +got):\n%s", tc.dest, tc.repo, diff)
 		}
 	}

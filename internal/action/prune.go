@@ -133,7 +133,7 @@ func (g *gitHubSide) sweep(ctx context.Context, in inputs.Inputs, p plan.Plan, o
 		g.gha.WithFieldsMap(map[string]string{"title": "input prune"}).Warningf("prune: orphans deletes what a publish orphaned, and with no source nothing is published; use prune: untagged for a sweep")
 		return nil
 	}
-	keychain := newKeychain(in, p, opts)
+	keychain := newKeychain(in, opts)
 	opts.RegistryTransport = keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
 	return g.prune(ctx, in, p, stamped{}, nil, registryOptions(ctx, keychain, opts))
 }

@@ -17,7 +17,7 @@ import (
 // come back as *transport.Error; transient faults are retried by
 // opts.Retry, as every other request of the push is.
 func Probe(ctx context.Context, repo name.Repository, opts Options) error {
-	rt, err := opts.authenticate(ctx, repo, []string{repo.Scope(transport.PushScope)}, opts.retrier())
+	rt, err := opts.sessions().Transport(ctx, repo, repo.Scope(transport.PushScope))
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
@@ -31,9 +30,13 @@ type Options struct {
 	// Retry retries every request of the push (probe, blob uploads,
 	// mounts, manifests, tags, token exchanges) under one policy and one
 	// budget; nil means a Retrier with registryhttp's defaults, started
-	// by the call. Share one across Probe and All, and with the source
-	// reads, so that a publish has one budget.
+	// by the call.
 	Retry *registryhttp.Retrier
+	// Sessions, when set, replaces Keychain, Transport, UserAgent and
+	// Retry: every request goes through its one authenticated transport
+	// per registry, shared with the source reads, so that a publish pings
+	// each registry and fetches its token once, and has one retry budget.
+	Sessions *registryhttp.Sessions
 	// Jobs bounds how many blobs are uploaded or mounted at once; zero
 	// scales it to the work: one per blob, at most max(4, 2×GOMAXPROCS).
 	// A registry that rate limits lowers it for the rest of the push.
@@ -51,12 +54,13 @@ type Options struct {
 	progressFrom int64
 }
 
-// retrier is Retry, or a fresh one with the default policy.
-func (o Options) retrier() *registryhttp.Retrier {
-	if o.Retry != nil {
-		return o.Retry
+// sessions is Sessions, or sessions of this call's own made from the
+// other options.
+func (o Options) sessions() *registryhttp.Sessions {
+	if o.Sessions != nil {
+		return o.Sessions
 	}
-	return registryhttp.New(registryhttp.Policy{})
+	return registryhttp.NewSessions(o.Keychain, o.Transport, o.UserAgent, o.Retry)
 }
 
 // jobs is how many blob operations run at once for n of them.
@@ -70,33 +74,6 @@ func (o Options) jobs(n int) int {
 // noRetry turns go-containerregistry's own retries off: every request is
 // retried once, by the Retrier in the transport, never again around it.
 func noRetry(error) bool { return false }
-
-// authenticate returns one transport to repo's registry, authenticated for
-// scopes, wrapped so that go-containerregistry uses it as it is. Every
-// request of a push goes through it: the registry is pinged and a token
-// fetched once, not again for each tag, child or mounted repository.
-// Below the authentication sits the Retrier, so the ping and the token
-// exchange are retried too, and a request that gets a 401 (an expired
-// token) is sent again whole after go-containerregistry re-authenticates.
-func (o Options) authenticate(ctx context.Context, repo name.Repository, scopes []string, retry *registryhttp.Retrier) (http.RoundTripper, error) {
-	var auth authn.Authenticator = authn.Anonymous
-	if o.Keychain != nil {
-		var err error
-		if auth, err = authn.Resolve(ctx, o.Keychain, repo); err != nil {
-			return nil, fmt.Errorf("resolving credentials for %s: %w", repo.RegistryStr(), err)
-		}
-	}
-	base := o.Transport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	t := transport.NewUserAgent(retry.Transport(base), o.UserAgent)
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, t, scopes)
-	if err != nil {
-		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
-	}
-	return rt, nil
-}
 
 // progressThreshold is the smallest upload that reports progress: anything
 // less takes about one progress interval even on a slow runner link.
@@ -162,8 +139,9 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 			logf(format, args...)
 		}
 	}
-	retry := opts.retrier()
-	rt, err := opts.authenticate(ctx, repo, plan.scopes(repo), retry)
+	sessions := opts.sessions()
+	retry := sessions.Retry()
+	rt, err := sessions.Transport(ctx, repo, plan.scopes(repo)...)
 	if err != nil {
 		return Result{}, err
 	}

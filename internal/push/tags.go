@@ -15,7 +15,7 @@ import (
 // with pull access only. A repository that does not exist yet has none:
 // the first publish of a package is not an error.
 func Tags(ctx context.Context, repo name.Repository, opts Options) ([]string, error) {
-	rt, err := opts.authenticate(ctx, repo, []string{repo.Scope(transport.PullScope)}, opts.retrier())
+	rt, err := opts.sessions().Transport(ctx, repo, repo.Scope(transport.PullScope))
 	if err != nil {
 		var terr *transport.Error
 		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {

@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
@@ -31,6 +32,11 @@ type Options struct {
 	// manifest, the config, each layer's start); nil means a Retrier with
 	// registryhttp's defaults. The publish shares one with its push.
 	Retry *registryhttp.Retrier
+	// Sessions, when set, replaces Keychain, Transport and Retry for
+	// registry sources: the publish authenticates to each registry once,
+	// for its reads and its push. Their base transport must be bounded
+	// with BoundManifests.
+	Sessions *registryhttp.Sessions
 	// TempDir receives unpacked archives and engine exports; empty means
 	// os.TempDir().
 	TempDir string
@@ -251,12 +257,15 @@ func fromDockerArchive(archive, ref, dir string) (*Loaded, error) {
 }
 
 func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loaded, error) {
-	retry := opts.Retry
-	if retry == nil {
-		retry = registryhttp.New(registryhttp.Policy{})
+	sessions := opts.Sessions
+	if sessions == nil {
+		sessions = registryhttp.NewSessions(opts.Keychain, BoundManifests(opts.Transport), "", opts.Retry)
 	}
-	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(opts.Keychain),
-		remote.WithTransport(retry.Transport(transport(opts))),
+	rt, err := sessions.Transport(ctx, ref.Context(), ref.Context().Scope(transport.PullScope))
+	if err != nil {
+		return nil, err
+	}
+	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithTransport(rt),
 		// The Retrier in the transport retries each request; go-containerregistry
 		// retrying around it would multiply the attempts.
 		remote.WithRetryPredicate(func(error) bool { return false }))
@@ -291,11 +300,12 @@ func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loade
 	return nil, fmt.Errorf("media type %q is neither an image nor an index", desc.MediaType)
 }
 
-// transport carries source reads. go-containerregistry reads a manifest of
-// up to 100 MiB into memory; a registry's manifest answer is cut off at
-// MaxDocument here, so a hostile registry's index children cannot either.
-func transport(opts Options) http.RoundTripper {
-	base := opts.Transport
+// BoundManifests bounds what source reads take in through base (nil:
+// go-containerregistry's default transport). go-containerregistry reads a
+// manifest of up to 100 MiB into memory; a registry's manifest answer is
+// cut off at MaxDocument here, so a hostile registry's index children
+// cannot either.
+func BoundManifests(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = remote.DefaultTransport
 	}
