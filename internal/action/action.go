@@ -309,11 +309,18 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 	}
 	for _, src := range in.Sources {
 		gha.Infof("Reading %s", src.Line)
-		l, err := source.Load(ctx, src, source.Options{Sessions: opts.sessions, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
-		if err != nil {
-			return stamped{}, closeAll, inputs.Wrap("source", err)
+	}
+	results := loadAll(ctx, in, opts)
+	for _, r := range results {
+		if r.l != nil {
+			loaded = append(loaded, r.l)
 		}
-		loaded = append(loaded, l)
+	}
+	for i, src := range in.Sources {
+		if results[i].err != nil {
+			return stamped{}, closeAll, inputs.Wrap("source", results[i].err)
+		}
+		l := results[i].l
 		for _, n := range l.Notices {
 			gha.Noticef("%s: %s", src.Line, n)
 		}
@@ -354,6 +361,30 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 		return stamped{}, closeAll, fmt.Errorf("computing digest: %w", err)
 	}
 	return stamped{artifact: artifact, result: res, digest: digest}, closeAll, nil
+}
+
+// loaded is one source's reading.
+type loaded struct {
+	l   *source.Loaded
+	err error
+}
+
+// loadAll reads every source at once: a merge of per-platform images from
+// a registry reads their manifests and configs in one round trip each, not
+// one per source.
+func loadAll(ctx context.Context, in inputs.Inputs, opts Options) []loaded {
+	results := make([]loaded, len(in.Sources))
+	var wg sync.WaitGroup
+	for i, src := range in.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := source.Load(ctx, src, source.Options{Sessions: opts.sessions, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
+			results[i] = loaded{l, err}
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // publish writes the stamped artifact and its tags. A refusal comes back

@@ -295,6 +295,11 @@ func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loade
 		if err := checkConfigSize(m); err != nil {
 			return nil, err
 		}
+		// Read now (go-containerregistry keeps it): sources load at
+		// once, and stamping needs it anyway.
+		if _, err := img.RawConfigFile(); err != nil {
+			return nil, err
+		}
 		return &Loaded{Image: img}, nil
 	}
 	return nil, fmt.Errorf("media type %q is neither an image nor an index", desc.MediaType)
