@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -55,7 +56,7 @@ func startRegistry(root string) (*registry, error) {
 	}
 	sh := &shaper{next: app}
 	r := &registry{app: app, shaper: sh, counter: &counter{next: sh}}
-	r.srv = &http.Server{Handler: r.counter, ReadHeaderTimeout: 10 * time.Second}
+	r.srv = &http.Server{Handler: r.counter, ReadHeaderTimeout: 10 * time.Second, ConnContext: withConnStart}
 	if err := r.rehost(); err != nil {
 		r.app.Shutdown()
 		return nil, err
@@ -108,8 +109,9 @@ func (r *registry) close() error {
 
 // request is what the counter saw of one request.
 type request struct {
-	// At is when the request arrived, End when its response was written
-	// (zero while it runs).
+	// At is when the request began: when it arrived, or, for the first
+	// request on a connection, when the connection was accepted. End is
+	// when its response was written (zero while it runs).
 	At, End             time.Time
 	Method, Path, Query string
 	Status              int
@@ -138,9 +140,11 @@ func (r request) manifestPut() bool {
 type counter struct {
 	next http.Handler
 
-	mu         sync.Mutex
-	reqs       []*request
-	first      time.Time
+	mu    sync.Mutex
+	reqs  []*request
+	first time.Time
+	// since is when the count began (the last reset).
+	since      time.Time
 	uploads    int
 	maxUploads int
 	conns      int
@@ -153,12 +157,38 @@ func (c *counter) accepted() {
 	c.mu.Unlock()
 }
 
+// connKey holds a connection's *connStart in its requests' contexts.
+type connKey struct{}
+
+// connStart is when a connection was accepted, and whether a request has
+// come through it yet.
+type connStart struct {
+	at     time.Time
+	served bool
+}
+
+// withConnStart is the server's ConnContext: it runs as a connection is
+// accepted.
+func withConnStart(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connStart{at: time.Now()})
+}
+
 func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rec := &request{At: time.Now(), Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery}
 	isUpload := rec.upload()
 	c.mu.Lock()
-	if len(c.reqs) == 0 {
-		c.first = time.Now()
+	// The first request on a connection began, for its client, when it
+	// connected: the handshake (a round trip on the wide-area link) is part
+	// of what the client waited for. Not before the count began, though: a
+	// client may dial a connection it uses only later.
+	if cs, ok := req.Context().Value(connKey{}).(*connStart); ok && !cs.served {
+		cs.served = true
+		if cs.at.After(c.since) {
+			rec.At = cs.at
+		}
+	}
+	if c.first.IsZero() || rec.At.Before(c.first) {
+		c.first = rec.At
 	}
 	c.reqs = append(c.reqs, rec)
 	if isUpload {
@@ -190,7 +220,7 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func (c *counter) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.reqs, c.first, c.maxUploads, c.conns = nil, time.Time{}, 0, 0
+	c.reqs, c.first, c.maxUploads, c.conns, c.since = nil, time.Time{}, 0, 0, time.Now()
 }
 
 // requests returns a copy of the requests counted since the last reset.
@@ -248,7 +278,8 @@ type counts struct {
 	RoundTrips int
 	// Conns counts the connections the registry accepted.
 	Conns int
-	// First is when the first request arrived.
+	// First is when the first request began: when its connection was
+	// accepted.
 	First time.Time
 }
 
