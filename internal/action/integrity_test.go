@@ -46,17 +46,18 @@ func TestCorruptSourcesAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := img.Manifest()
+	digest, _ := img.Digest()
 	tests := []struct {
 		name    string
+		blob    v1.Hash                        // the blob altered
 		corrupt func(t *testing.T, dir string) // alters the layout at dir
 	}{
-		{"layer", func(t *testing.T, dir string) { flipByte(t, blobPath(dir, m.Layers[1].Digest), m.Layers[1].Size/2) }},
-		{"config", func(t *testing.T, dir string) { flipByte(t, blobPath(dir, m.Config.Digest), 5) }},
-		{"manifest", func(t *testing.T, dir string) {
-			d, _ := img.Digest()
-			flipByte(t, blobPath(dir, d), 3)
-		}},
-		{"layer grown", func(t *testing.T, dir string) {
+		// Sent from its file (sendfile): the registry's digest check
+		// catches it.
+		{"layer", m.Layers[1].Digest, func(t *testing.T, dir string) { flipByte(t, blobPath(dir, m.Layers[1].Digest), m.Layers[1].Size/2) }},
+		{"config", m.Config.Digest, func(t *testing.T, dir string) { flipByte(t, blobPath(dir, m.Config.Digest), 5) }},
+		{"manifest", digest, func(t *testing.T, dir string) { flipByte(t, blobPath(dir, digest), 3) }},
+		{"layer grown", m.Layers[0].Digest, func(t *testing.T, dir string) {
 			f, err := os.OpenFile(blobPath(dir, m.Layers[0].Digest), os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -81,9 +82,10 @@ func TestCorruptSourcesAreRefused(t *testing.T) {
 					src = "oci-archive:bad.tar"
 				}
 				r := f.run(t, map[string]string{"INPUT_SOURCE": src, "INPUT_TAGS": "bad"})
-				if r.err == nil || !strings.Contains(r.err.Error(), "corrupt or was altered") {
-					t.Fatalf("Run() = %v, want a digest mismatch", r.err)
+				if r.err == nil || !strings.Contains(r.err.Error(), "corrupt or was altered") || !strings.Contains(r.err.Error(), tt.blob.String()) {
+					t.Fatalf("Run() = %v, want a digest mismatch naming %s", r.err, tt.blob)
 				}
+				t.Logf("refused: %v", r.err)
 				assertNoTags(t, f.reg.Host()+"/acme/widget")
 				for _, w := range f.writes() {
 					if strings.Contains(w.Path, "/manifests/") {

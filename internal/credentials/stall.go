@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -89,10 +90,14 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	})
 	w.mu.Unlock()
 	out := req.WithContext(ctx)
-	if req.Body != nil && req.Body != http.NoBody {
+	stopPolling := func() {}
+	if f, ok := req.Body.(sendfileBody); ok {
+		out.Body, stopPolling = watchFile(f, w)
+	} else if req.Body != nil && req.Body != http.NoBody {
 		out.Body = &progressBody{rc: req.Body, w: w}
 	}
 	resp, err := t.base.RoundTrip(out)
+	stopPolling()
 	if err != nil {
 		w.timer.Stop()
 		cancel()
@@ -131,4 +136,38 @@ func (b *progressBody) Close() error {
 		b.done()
 	}
 	return b.rc.Close()
+}
+
+// sendfileBody is a request body that is a file: net/http hands it to the
+// kernel whole (sendfile) when it can reach its descriptor (syscall.Conn),
+// so no Read reports progress, and wrapping it in a reader would cost the
+// sendfile. Its offset, which sendfile advances, says how far it got.
+type sendfileBody interface {
+	io.ReadCloser
+	io.Seeker
+	syscall.Conn
+}
+
+// watchFile passes f on as it is, and reports progress while its offset
+// moves, polling it a few times per stall interval until stop.
+func watchFile(f sendfileBody, w *watch) (body io.ReadCloser, stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(max(w.after/8, time.Millisecond))
+		defer t.Stop()
+		var last int64
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if off, err := f.Seek(0, io.SeekCurrent); err == nil && off != last {
+					last = off
+					w.progress()
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return f, func() { once.Do(func() { close(done) }) }
 }

@@ -6,7 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,3 +71,48 @@ func TestStalls(t *testing.T) {
 		t.Errorf("slow but moving: %q, %v; want the whole body", body, err)
 	}
 }
+
+// A blob sent from its file reaches the transport below as the file's
+// body, not wrapped in a reader: net/http can only hand a body to the
+// kernel (sendfile) when it sees the file's descriptor.
+func TestStallsPassFileBodiesThrough(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(path, []byte("layer bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fileBody{f}
+	var got io.Reader
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		got = req.Body
+		return &http.Response{StatusCode: http.StatusCreated, Body: http.NoBody, Request: req}, nil
+	})
+	req, err := http.NewRequest(http.MethodPut, "http://registry.test/v2/x/blobs/uploads/1", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := credentials.Stalls(base, 0).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, ok := got.(syscall.Conn); !ok {
+		t.Errorf("the transport below got a %T, which hides the file's descriptor", got)
+	}
+}
+
+// fileBody is a file as the push sends one.
+type fileBody struct{ f *os.File }
+
+func (b fileBody) Read(p []byte) (int, error)                   { return b.f.Read(p) }
+func (b fileBody) Close() error                                 { return b.f.Close() }
+func (b fileBody) Seek(offset int64, whence int) (int64, error) { return b.f.Seek(offset, whence) }
+func (b fileBody) SyscallConn() (syscall.RawConn, error)        { return b.f.SyscallConn() }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -2,6 +2,7 @@ package push
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,9 @@ type progressLog struct {
 	last     time.Time
 	lastDone int64
 	lines    int
+	// files are blobs being sent from their files, whose bytes no read
+	// counts (see track).
+	files []*fileBody
 }
 
 func newProgressLog(logf func(string, ...any), planned int64, interval time.Duration, now time.Time) *progressLog {
@@ -64,6 +68,39 @@ func (p *progressLog) add(n int64) {
 
 // unplan takes n bytes out of the plan: blobs of an image the registry
 // turned out to have.
+// track counts what f sends into the progress as it goes (its offset is
+// read on each tick), until the returned func: then all of it when the
+// request that sent it succeeded, none of it when it failed. A nil
+// progressLog tracks nothing.
+func (p *progressLog) track(f *fileBody) func(ok bool) {
+	if p == nil {
+		return func(bool) {}
+	}
+	p.mu.Lock()
+	p.files = append(p.files, f)
+	p.mu.Unlock()
+	return func(ok bool) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.files = slices.DeleteFunc(p.files, func(g *fileBody) bool { return g == f })
+		if ok {
+			if fi, err := f.f.Stat(); err == nil {
+				p.done += fi.Size()
+				p.total = max(p.planned, p.done)
+			}
+		}
+	}
+}
+
+// sending is what the tracked files have sent so far; p.mu is held.
+func (p *progressLog) sending() int64 {
+	var n int64
+	for _, f := range p.files {
+		n += f.sent()
+	}
+	return n
+}
+
 func (p *progressLog) unplan(n int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -77,13 +114,14 @@ func (p *progressLog) unplan(n int64) {
 func (p *progressLog) tick(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if now.Sub(p.last) < p.interval-p.interval/10 || p.done >= p.total {
+	done := p.done + p.sending()
+	if now.Sub(p.last) < p.interval-p.interval/10 || done >= p.total {
 		return
 	}
 	elapsed := now.Sub(p.last).Seconds()
-	rate := float64(p.done-p.lastDone) / elapsed
-	p.logf("Uploading: %s of %s (%d%%), %s/s", HumanBytes(p.done), HumanBytes(p.total), percent(p.done, p.total), HumanBytes(int64(rate)))
-	p.last, p.lastDone = now, p.done
+	rate := float64(done-p.lastDone) / elapsed
+	p.logf("Uploading: %s of %s (%d%%), %s/s", HumanBytes(done), HumanBytes(p.total), percent(done, p.total), HumanBytes(int64(rate)))
+	p.last, p.lastDone = now, done
 	p.lines++
 }
 

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -174,13 +176,12 @@ func (w *writer) session(ctx context.Context, l v1.Layer, loc *url.URL, digest v
 // in one request; or says why not, and whether (and after how long at
 // least) the Retrier says to try again.
 func (w *writer) putWhole(ctx context.Context, l v1.Layer, loc *url.URL, digest v1.Hash, size int64) (retry bool, atLeast time.Duration, err error) {
-	rc, err := l.Compressed()
+	body, sent, err := w.openBlob(l, digest, size)
 	if err != nil {
 		return false, 0, err
 	}
-	defer rc.Close()
-	body := &countingBody{r: rc, progress: w.progress}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, commitURL(loc, digest), io.NopCloser(body))
+	defer body.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, commitURL(loc, digest), body)
 	if err != nil {
 		return false, 0, err
 	}
@@ -188,7 +189,7 @@ func (w *writer) putWhole(ctx context.Context, l v1.Layer, loc *url.URL, digest 
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := w.client.Do(req)
 	if err != nil {
-		body.undo()
+		sent(false)
 		retry, _, _ = w.retry.Classify(ctx, nil, err)
 		return retry, 0, err
 	}
@@ -196,10 +197,107 @@ func (w *writer) putWhole(ctx context.Context, l v1.Layer, loc *url.URL, digest 
 	// Classify first: it reads the body and puts it back for CheckError.
 	retry, atLeast, _ = w.retry.Classify(ctx, resp, nil)
 	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
-		body.undo()
+		sent(false)
+		if _, isFile := body.(*fileBody); isFile && hasErrorCode(err, transport.DigestInvalidErrorCode) {
+			// The registry hashed what the file holds: it is not the
+			// blob the manifest names.
+			return false, 0, &corruptError{msg: "the registry hashed what its file holds and refused it (DIGEST_INVALID): the layout is corrupt or was altered, rebuild it", err: err}
+		}
 		return retry, atLeast, err
 	}
+	sent(true)
 	return false, 0, nil
+}
+
+// blobFile is a layer whose blob is a file as it is (a layout's; see the
+// source step): it can be sent from the file by the kernel (sendfile)
+// rather than read through a hash, and the registry checks the digest.
+type blobFile interface {
+	BlobFile() (string, error)
+}
+
+// openBlob opens l's blob to send: its file when it has one whose size
+// is right, else its stream, counted into progress. sent(ok) says how the
+// request that read it ended: a failed one's bytes are taken back out of
+// progress.
+func (w *writer) openBlob(l v1.Layer, digest v1.Hash, size int64) (io.ReadCloser, func(ok bool), error) {
+	if bf, ok := l.(blobFile); ok {
+		path, err := bf.BlobFile()
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		if fi.Size() != size {
+			f.Close()
+			return nil, nil, fmt.Errorf("its file is %d bytes, its descriptor says %d: the layout is corrupt or was altered, rebuild it", fi.Size(), size)
+		}
+		body := &fileBody{f: f}
+		untrack := w.progress.track(body)
+		return body, untrack, nil
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, nil, err
+	}
+	body := &countingBody{r: rc, progress: w.progress}
+	return readCloser{body, rc}, func(ok bool) {
+		if !ok {
+			body.undo()
+		}
+	}, nil
+}
+
+// readCloser reads through r and closes c.
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (rc readCloser) Close() error { return rc.c.Close() }
+
+// fileBody is a blob's file as a request body. It shows net/http the
+// file's descriptor (syscall.Conn), which is what lets the kernel send it
+// (sendfile): the bytes never pass through this process. Seek tells how
+// far it got, for progress and stall detection.
+type fileBody struct {
+	f *os.File
+}
+
+func (b *fileBody) Read(p []byte) (int, error)                   { return b.f.Read(p) }
+func (b *fileBody) Close() error                                 { return b.f.Close() }
+func (b *fileBody) Seek(offset int64, whence int) (int64, error) { return b.f.Seek(offset, whence) }
+func (b *fileBody) SyscallConn() (syscall.RawConn, error)        { return b.f.SyscallConn() }
+
+// sent is how many bytes of the file went out so far.
+func (b *fileBody) sent() int64 {
+	off, err := b.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0
+	}
+	return off
+}
+
+// corruptError is a blob the registry refused as not matching its digest:
+// said plainly, with the registry's answer underneath.
+type corruptError struct {
+	msg string
+	err error
+}
+
+func (e *corruptError) Error() string { return e.msg }
+func (e *corruptError) Unwrap() error { return e.err }
+
+func hasErrorCode(err error, code transport.ErrorCode) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && hasCode(terr, code)
 }
 
 // commitURL is the session URL loc with the digest that commits it.

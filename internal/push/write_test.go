@@ -2,7 +2,12 @@ package push
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
@@ -274,5 +280,75 @@ func TestAllReauthenticatesWhenTheTokenExpires(t *testing.T) {
 	}
 	if _, err := remote.Image(repo.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain)); err != nil {
 		t.Errorf("reading the image back: %v", err)
+	}
+}
+
+// fileLayer is a layer whose blob is a file, as a layout's is; its stream
+// must not be read: the upload sends the file.
+type fileLayer struct {
+	v1.Layer
+	path string
+}
+
+func (l fileLayer) BlobFile() (string, error) { return l.path, nil }
+func (l fileLayer) Compressed() (io.ReadCloser, error) {
+	return nil, errors.New("the stream was read: the file was not sent as it is")
+}
+
+// A layer that is a file is sent from it whole, and the registry checks
+// it: the image reads back whole.
+func TestAllSendsBlobFiles(t *testing.T) {
+	t.Parallel()
+	reg, opts := startRegistry(t)
+	ctx := context.Background()
+	img, err := sample.Image(sample.Options{Seed: "files", Layers: 2, LayerSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var adds []mutate.Addendum
+	for i, l := range ls {
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), fmt.Sprint(i))
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.Addendum{Layer: fileLayer{Layer: l, path: path}})
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RootFS.DiffIDs = nil
+	base, err := mutate.ConfigFile(empty.Image, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFiles, err := mutate.Append(base, adds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Host() + "/acme/files")
+	res, err := All(ctx, withFiles, repo, []name.Tag{repo.Tag("1.0")}, opts)
+	if err != nil {
+		t.Fatalf("All() = %v", err)
+	}
+	got, err := remote.Image(res.Ref, remote.WithAuthFromKeychain(opts.Keychain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Errorf("the image read back: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -35,6 +36,8 @@ func checkBytes(what string, b []byte, want v1.Hash) error {
 // checked, and whose layers are checked as they are read.
 type verifiedImage struct {
 	v1.Image
+	// dir is the layout the blobs are files in.
+	dir string
 }
 
 // verifyImage checks img's manifest against digest and its config against
@@ -66,7 +69,7 @@ func verifyImage(img v1.Image, digest v1.Hash, dir string) (v1.Image, error) {
 	if err := checkBytes("config", cfg, m.Config.Digest); err != nil {
 		return nil, err
 	}
-	return &verifiedImage{Image: img}, nil
+	return &verifiedImage{Image: img, dir: dir}, nil
 }
 
 func (v *verifiedImage) Layers() ([]v1.Layer, error) {
@@ -76,7 +79,7 @@ func (v *verifiedImage) Layers() ([]v1.Layer, error) {
 	}
 	out := make([]v1.Layer, len(ls))
 	for i, l := range ls {
-		out[i] = &verifiedLayer{Layer: l}
+		out[i] = &verifiedLayer{Layer: l, dir: v.dir}
 	}
 	return out, nil
 }
@@ -86,7 +89,7 @@ func (v *verifiedImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &verifiedLayer{Layer: l}, nil
+	return &verifiedLayer{Layer: l, dir: v.dir}, nil
 }
 
 func (v *verifiedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
@@ -94,7 +97,7 @@ func (v *verifiedImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &verifiedLayer{Layer: l}, nil
+	return &verifiedLayer{Layer: l, dir: v.dir}, nil
 }
 
 // verifiedIndex is an index from files whose children are checked as
@@ -145,6 +148,21 @@ func (v *verifiedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 // and its uncompressed content against its diff ID.
 type verifiedLayer struct {
 	v1.Layer
+	dir string
+}
+
+// BlobFile is the file that holds the layer's blob as it is, for an upload
+// to hand to the kernel whole (sendfile) instead of streaming it through
+// Compressed's hash: the registry checks what it receives against the
+// digest (distribution spec: DIGEST_INVALID), and the upload maps a
+// refusal to the same "corrupt or was altered" error. Its size is for the
+// uploader to check first.
+func (l *verifiedLayer) BlobFile() (string, error) {
+	digest, err := l.Digest()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(l.dir, "blobs", digest.Algorithm, digest.Hex), nil
 }
 
 func (l *verifiedLayer) Compressed() (io.ReadCloser, error) {
