@@ -108,11 +108,6 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	}
 
 	log.start("Stamp: read the source, write the metadata")
-	if in.Push {
-		// The destination's ping and token while the sources are read
-		// and stamped, not after.
-		defer warm(ctx, in.Image, opts.sessions)()
-	}
 	readCtx, probed := probeWhileReading(ctx, in, opts)
 	defer probed()
 	stamped, closeSources, err := stampSources(readCtx, gha, in, p, opts)
@@ -443,17 +438,6 @@ func newSessions(in inputs.Inputs, keychain credentials.Keychain, opts Options) 
 		s.Declare(in.Image, transport.PullScope)
 	}
 	return s
-}
-
-// warm authenticates to image's registry in the background; the returned
-// func waits for it. Errors are left for the push to meet again.
-func warm(ctx context.Context, image name.Repository, sessions *registryhttp.Sessions) func() {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sessions.Transport(ctx, image, image.Scope(transport.PushScope))
-	}()
-	return func() { <-done }
 }
 
 // probeWhileReading checks push access while sources that take long to

@@ -1,0 +1,4 @@
+package registryhttp
+
+// ParseChallenge is parseChallenge, for the table test.
+var ParseChallenge = parseChallenge
