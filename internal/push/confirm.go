@@ -20,10 +20,10 @@ const TagLag = 10 * time.Second
 // TagLag; if it still lags, the manifest is confirmed by digest and the
 // lag comes back as a warning for the log, not an error. A manifest that
 // cannot be read by digest is an error: the push did not land.
-func readBack(ctx context.Context, ref name.Digest, tags []name.Tag, digest v1.Hash, ropts []remote.Option) (warning string, err error) {
+func readBack(ctx context.Context, ref name.Digest, tags []name.Tag, digest v1.Hash, ropts []remote.Option, lag time.Duration) (warning string, err error) {
 	if len(tags) > 0 {
 		tag := tags[len(tags)-1]
-		deadline := time.Now().Add(TagLag)
+		deadline := time.Now().Add(lag)
 		for attempt := 1; ; attempt++ {
 			desc, err := remote.Head(tag, ropts...)
 			if err == nil && desc.Digest == digest {

@@ -50,8 +50,10 @@ type Options struct {
 	// written (one HEAD: the last tag, which shows the manifest too), and
 	// reports a tag that reads stale as a warning in Result.Warnings.
 	ReadBack bool
-	// progressFrom overrides progressThreshold, for tests.
+	// progressFrom overrides progressThreshold, and tagLag TagLag, for
+	// tests.
 	progressFrom int64
+	tagLag       time.Duration
 }
 
 // sessions is Sessions, or sessions of this call's own made from the
@@ -210,7 +212,11 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 		return Result{}, err
 	}
 	if opts.ReadBack && (len(tags) > 0 || !held.manifest) {
-		warning, err := readBack(ctx, ref, tags, digest, ropts)
+		lag := TagLag
+		if opts.tagLag > 0 {
+			lag = opts.tagLag
+		}
+		warning, err := readBack(ctx, ref, tags, digest, ropts, lag)
 		if err != nil {
 			return Result{}, err
 		}

@@ -1,6 +1,7 @@
 package registrytest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -49,10 +50,17 @@ const (
 	// then resets the client's connection: an upload that dropped half
 	// way, which the registry kept the start of.
 	Cut Fault = "cut"
+	// StaleTag answers a read of a manifest by tag with 404
+	// MANIFEST_UNKNOWN, as ghcr.io's tag reads do for a while after a
+	// push at times: the tag was written, and reads as missing.
+	StaleTag Fault = "stale-tag"
+	// CutAnswer forwards the registry's answer but ends its body after
+	// 64 KiB with the connection reset: a blob download that broke off.
+	CutAnswer Fault = "cut-answer"
 )
 
 // Faults lists every kind, for tests that cover them all.
-var Faults = []Fault{Unavailable, RateLimited, Reset, Slow, Trickle, GHCRRateLimited, SecondaryRateLimit, UploadUnknown, ManifestBlobUnknown, Cut}
+var Faults = []Fault{Unavailable, RateLimited, Reset, Slow, Trickle, GHCRRateLimited, SecondaryRateLimit, UploadUnknown, ManifestBlobUnknown, Cut, StaleTag, CutAnswer}
 
 // Random is a seeded random fault process: each request that want accepts
 // gets fault f with probability rates[f] (the rates add up to at most 1),
@@ -99,6 +107,10 @@ func (f Fault) Applies(r *http.Request) bool {
 		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
 	case Cut:
 		return r.Method == http.MethodPatch || r.Method == http.MethodPut
+	case StaleTag:
+		return TagReads(r)
+	case CutAnswer:
+		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:")
 	case SecondaryRateLimit:
 		// The message is all that tells it from a denial, and an answer
 		// to HEAD has no body.
@@ -110,6 +122,12 @@ func (f Fault) Applies(r *http.Request) bool {
 // Writes matches the requests that write: POST, PATCH, PUT, DELETE.
 func Writes(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead
+}
+
+// TagReads matches reads of a manifest by tag (not by digest).
+func TagReads(r *http.Request) bool {
+	_, ref, ok := strings.Cut(r.URL.Path, "/manifests/")
+	return ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(ref, "sha256:")
 }
 
 // Commits matches blob upload commits: PUT to an upload session.
@@ -244,6 +262,10 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), cutKey{}, true))
 		r.Body = &cut{r: r.Body, left: 64 << 10}
 		p.proxy.ServeHTTP(w, r)
+	case StaleTag:
+		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "manifest unknown")
+	case CutAnswer:
+		p.proxy.ServeHTTP(&cutAnswer{ResponseWriter: w, left: 64 << 10}, r)
 	case Slow:
 		time.Sleep(200 * time.Millisecond)
 		p.proxy.ServeHTTP(w, r)
@@ -330,3 +352,31 @@ func (t *trickle) Read(b []byte) (int, error) {
 }
 
 func (t *trickle) Close() error { return t.r.Close() }
+
+// cutAnswer passes an answer's body through up to left bytes, then resets
+// the connection.
+type cutAnswer struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cutAnswer) Write(b []byte) (int, error) {
+	if len(b) <= c.left {
+		c.left -= len(b)
+		return c.ResponseWriter.Write(b)
+	}
+	n, _ := c.ResponseWriter.Write(b[:c.left])
+	c.left = 0
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	reset(c.ResponseWriter)
+	// The reverse proxy stops copying; the client sees its body end
+	// with the reset.
+	return n, http.ErrAbortHandler
+}
+
+// Hijack lets reset reach the connection.
+func (c *cutAnswer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return c.ResponseWriter.(http.Hijacker).Hijack()
+}
