@@ -173,12 +173,16 @@ func TestArtifactSubject(t *testing.T) {
 	t.Parallel()
 	hex := strings.Repeat("ab", 32)
 	for tag, want := range map[string]string{
-		"sha256-" + hex:           "sha256:" + hex,
-		"sha256-" + hex + ".sig":  "sha256:" + hex,
-		"sha256-" + hex + ".sbom": "sha256:" + hex,
-		"sha256-" + hex[:60]:      "",
-		"latest":                  "",
-		"sha256-" + hex + ".":     "",
+		"sha256-" + hex:                  "sha256:" + hex,
+		"sha256-" + hex + ".sig":         "sha256:" + hex,
+		"sha256-" + hex + ".sbom":        "sha256:" + hex,
+		"sha256-" + hex[:60]:             "",
+		"latest":                         "",
+		"sha256-" + hex + ".":            "",
+		"sha256-" + hex + "x":            "",
+		"sha256-" + hex + ".s/g":         "",
+		"sha256-" + strings.ToUpper(hex): "",
+		"sha256:" + hex:                  "",
 	} {
 		if got := ArtifactSubject(tag); got != want {
 			t.Errorf("ArtifactSubject(%q) = %q, want %q", tag, got, want)
