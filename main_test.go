@@ -157,7 +157,8 @@ func TestCancellation(t *testing.T) {
 	}
 	defer reg.Close()
 	slow := registrytest.NewFaultProxy(reg.Host(), func(n int, r *http.Request) registrytest.Fault {
-		if r.Method == http.MethodPatch {
+		// A blob's body: the PUT that sends it whole, or a PATCH.
+		if (r.Method == http.MethodPut || r.Method == http.MethodPatch) && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.ContentLength > 0 {
 			return registrytest.Trickle
 		}
 		return ""
