@@ -209,9 +209,10 @@ func (w *writer) putWhole(ctx context.Context, l v1.Layer, loc *url.URL, digest 
 	return false, 0, nil
 }
 
-// blobFile is a layer whose blob is a file as it is (a layout's; see the
-// source step): it can be sent from the file by the kernel (sendfile)
-// rather than read through a hash, and the registry checks the digest.
+// blobFile is a layer whose blob may be a file as it is (a layout's, or an
+// engine export's compressed copy; see the source step): it can be sent
+// from the file by the kernel (sendfile) rather than read through a hash,
+// and the registry checks the digest. "" means it is not a file.
 type blobFile interface {
 	BlobFile() (string, error)
 }
@@ -221,11 +222,14 @@ type blobFile interface {
 // request that read it ended: a failed one's bytes are taken back out of
 // progress.
 func (w *writer) openBlob(l v1.Layer, digest v1.Hash, size int64) (io.ReadCloser, func(ok bool), error) {
+	var path string
 	if bf, ok := l.(blobFile); ok {
-		path, err := bf.BlobFile()
-		if err != nil {
+		var err error
+		if path, err = bf.BlobFile(); err != nil {
 			return nil, nil, err
 		}
+	}
+	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, nil, err

@@ -653,7 +653,59 @@ func (e *export) image(h v1.Hash) (v1.Image, error) {
 	if !ok || !d.mt.IsImage() {
 		return nil, fmt.Errorf("no image %s in the export", h)
 	}
-	return partial.CompressedToImage(&exportImage{e: e, doc: d})
+	img, err := partial.CompressedToImage(&exportImage{e: e, doc: d})
+	if err != nil {
+		return nil, err
+	}
+	return &withFiles{Image: img, e: e}, nil
+}
+
+// withFiles is an image of the export whose layers say which of them are
+// files of their own (see exportFileLayer).
+type withFiles struct {
+	v1.Image
+	e *export
+}
+
+func (i *withFiles) Layers() ([]v1.Layer, error) {
+	ls, err := i.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	for n, l := range ls {
+		if ls[n], err = i.file(l); err != nil {
+			return nil, err
+		}
+	}
+	return ls, nil
+}
+
+func (i *withFiles) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return i.file(l)
+}
+
+func (i *withFiles) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDiffID(h)
+	if err != nil {
+		return nil, err
+	}
+	return i.file(l)
+}
+
+// file marks l when its blob is a compressed copy made here.
+func (i *withFiles) file(l v1.Layer) (v1.Layer, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return nil, err
+	}
+	if el, ok := i.e.layers[d]; ok && el.file != "" {
+		return &exportFileLayer{Layer: l, file: el.file}, nil
+	}
+	return l, nil
 }
 
 // exportImage is an image of the export as it is to be published.
@@ -713,6 +765,18 @@ func (b *exportBlob) Compressed() (io.ReadCloser, error) {
 	}
 	return newVerifier(rc, "layer", b.l.digest, b.l.size), nil
 }
+
+// exportFileLayer is a layer of the export whose blob is a compressed copy
+// made here, a file of its own.
+type exportFileLayer struct {
+	v1.Layer
+	file string
+}
+
+// BlobFile is the layer's compressed copy, which the export wrote and
+// hashed itself, for an upload to send whole from the file (sendfile).
+// Blobs that are entries of the engine's archive are read as a stream.
+func (l *exportFileLayer) BlobFile() (string, error) { return l.file, nil }
 
 // exportIndex is an index of the export as it is to be published.
 type exportIndex struct {

@@ -597,10 +597,13 @@ func TestLoadRecordedExports(t *testing.T) {
 		want    map[string][]types.MediaType
 		missing []string
 		err     string
+		// files: every layer was compressed here, into a file the push
+		// can send whole (sendfile).
+		files bool
 	}{
 		// Docker 29, classic store: an OCI manifest over plain layers,
 		// compressed once here.
-		{file: "classic-v29.tar", want: map[string][]types.MediaType{"linux/amd64": {gz, gz}}},
+		{file: "classic-v29.tar", want: map[string][]types.MediaType{"linux/amd64": {gz, gz}}, files: true},
 		// Docker 29, containerd store, after docker load of a classic save
 		// and a build FROM it: two plain layers and a gzip one in one image.
 		{file: "containerd-mixed.tar", want: map[string][]types.MediaType{"linux/amd64": {gz, gz, gz}}},
@@ -618,7 +621,7 @@ func TestLoadRecordedExports(t *testing.T) {
 		// buildx --output type=image,compression=zstd: kept as zstd.
 		{file: "containerd-zstd.tar", want: map[string][]types.MediaType{"linux/amd64": {zst, zst}}},
 		// Debian's Docker 20.10: manifest.json only, one directory per layer.
-		{file: "docker-20.10.tar", want: map[string][]types.MediaType{"linux/amd64": {types.DockerLayer, types.DockerLayer}}},
+		{file: "docker-20.10.tar", want: map[string][]types.MediaType{"linux/amd64": {types.DockerLayer, types.DockerLayer}}, files: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file+tc.ref, func(t *testing.T) {
@@ -641,6 +644,13 @@ func TestLoadRecordedExports(t *testing.T) {
 				for _, d := range m.Layers {
 					got[k] = append(got[k], d.MediaType)
 				}
+				layers, err := img.Layers()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, layer := range layers {
+					checkBlobFile(t, layer, tc.files)
+				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s mismatch (-want +got):\n%s", tc.file, diff)
@@ -653,5 +663,37 @@ func TestLoadRecordedExports(t *testing.T) {
 				t.Errorf("%s: missing platforms (-want +got):\n%s", tc.file, diff)
 			}
 		})
+	}
+}
+
+// checkBlobFile checks that a layer that says its blob is a file names one
+// holding exactly the blob, and that one said to be a file is.
+func checkBlobFile(t *testing.T, l v1.Layer, want bool) {
+	t.Helper()
+	digest, _ := l.Digest()
+	var path string
+	if bf, ok := l.(interface{ BlobFile() (string, error) }); ok {
+		var err error
+		if path, err = bf.BlobFile(); err != nil {
+			t.Fatalf("layer %s: BlobFile() = %v", digest, err)
+		}
+	}
+	if path == "" {
+		if want {
+			t.Errorf("layer %s: compressed here, but not offered as a file to send", digest)
+		}
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, n, err := v1.SHA256(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := l.Size(); got != digest || n != size {
+		t.Errorf("layer %s (%d bytes): its file holds %s (%d bytes)", digest, size, got, n)
 	}
 }
