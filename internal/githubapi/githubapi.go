@@ -66,7 +66,24 @@ func Fetch(ctx context.Context, owner, repo, sha string, opts Options) (Info, er
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	// The repository and the commit at once: each is a round trip to
+	// the API, and neither needs the other.
 	var info Info
+	var commitErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if sha == "" {
+			return
+		}
+		c, _, err := client.Repositories.GetCommit(ctx, owner, repo, sha, nil)
+		if err != nil {
+			commitErr = fmt.Errorf("getting commit %s: %w", sha, describe(err))
+		} else if d := c.GetCommit().GetCommitter().GetDate(); !d.IsZero() {
+			t := d.UTC()
+			info.CommitTime = &t
+		}
+	}()
 	var errs []error
 	r, _, err := client.Repositories.Get(ctx, owner, repo)
 	if err != nil {
@@ -85,14 +102,9 @@ func Fetch(ctx context.Context, owner, repo, sha string, opts Options) (Info, er
 			info.License = id
 		}
 	}
-	if sha != "" {
-		c, _, err := client.Repositories.GetCommit(ctx, owner, repo, sha, nil)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("getting commit %s: %w", sha, describe(err)))
-		} else if d := c.GetCommit().GetCommitter().GetDate(); !d.IsZero() {
-			t := d.UTC()
-			info.CommitTime = &t
-		}
+	<-done
+	if commitErr != nil {
+		errs = append(errs, commitErr)
 	}
 	return info, errors.Join(errs...)
 }
