@@ -96,6 +96,10 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	opts.RegistryTransport = registryTransport(keychain, opts)
 	opts.sessions = newSessions(in, keychain, opts)
 	gh := newGitHub(gha, in, sec, opts)
+	// The sources are read while the GitHub API is asked about the
+	// repository: neither needs the other.
+	rd := startReading(ctx, gha, in, opts)
+	defer rd.close()
 	p, err := resolve(ctx, gha, in, gh, sec, opts)
 	if err != nil || len(in.Sources) == 0 {
 		r := report.From(p, nil, false, linkcheck.Result{})
@@ -108,11 +112,8 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 	}
 
 	log.start("Stamp: read the source, write the metadata")
-	readCtx, probed := probeWhileReading(ctx, in, opts)
-	defer probed()
-	stamped, closeSources, err := stampSources(readCtx, gha, in, p, opts)
-	defer closeSources()
-	if perr := probed(); perr != nil {
+	stamped, err := stampSources(gha, in, p, rd)
+	if perr := rd.probed(); perr != nil {
 		return explain(perr, gh.denial(ctx, p.Image))
 	}
 	ro := registryOptions(ctx, keychain, opts)
@@ -280,60 +281,40 @@ func registryRetry(gha *githubactions.Action, policy registryhttp.Policy) (func(
 	return logf, registryhttp.New(policy)
 }
 
-// stampSources reads every source and stamps them into one artifact. The
-// returned func closes the sources; call it when the push is done.
-func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, p plan.Plan, opts Options) (stamped, func(), error) {
-	var loaded []*source.Loaded
-	closeAll := func() {
-		for _, l := range loaded {
-			l.Close()
-		}
-	}
-	if opts.TempDir == "" {
-		dir, err := scratchDir(gha, in)
-		if err != nil {
-			return stamped{}, closeAll, err
-		}
-		closeAll = func() {
-			for _, l := range loaded {
-				l.Close()
-			}
-			os.RemoveAll(dir)
-		}
-		opts.TempDir = dir
-	}
+// stampSources stamps every source, as rd reads them, into one artifact.
+func stampSources(gha *githubactions.Action, in inputs.Inputs, p plan.Plan, rd *reading) (stamped, error) {
 	for _, src := range in.Sources {
 		gha.Infof("Reading %s", src.Line)
 	}
-	results := loadAll(ctx, in, opts)
-	for _, r := range results {
-		if r.l != nil {
-			loaded = append(loaded, r.l)
-		}
+	results, err := rd.wait()
+	if err != nil {
+		return stamped{}, err
 	}
+	var loaded []*source.Loaded
 	for i, src := range in.Sources {
 		if results[i].err != nil {
-			return stamped{}, closeAll, inputs.Wrap("source", results[i].err)
+			return stamped{}, inputs.Wrap("source", results[i].err)
 		}
 		l := results[i].l
+		loaded = append(loaded, l)
 		for _, n := range l.Notices {
 			gha.Noticef("%s: %s", src.Line, n)
 		}
 		if lacks := l.Lacks(in.Platforms); len(lacks) > 0 {
-			return stamped{}, closeAll, &inputs.Error{Input: "platforms", Msg: fmt.Sprintf("%s lacks the blobs of %s (the engine has only part of the image); pull it (docker pull --platform %s) or drop it from platforms", src.Line, strings.Join(lacks, ", "), lacks[0])}
+			return stamped{}, &inputs.Error{Input: "platforms", Msg: fmt.Sprintf("%s lacks the blobs of %s (the engine has only part of the image); pull it (docker pull --platform %s) or drop it from platforms", src.Line, strings.Join(lacks, ", "), lacks[0])}
 		}
 	}
 
 	artifact, res, err := stampAll(loaded, p, in.Attestations)
 	if err != nil {
-		return stamped{}, closeAll, err
+		return stamped{}, err
 	}
 	for _, w := range res.Warnings {
 		gha.WithFieldsMap(map[string]string{"title": "labels from the image"}).Warningf("%s", w)
 	}
 	if in.Platforms != nil {
 		if err := stamp.CheckPlatforms(res.Entries, in.Platforms); err != nil {
-			return stamped{}, closeAll, inputs.Wrap("platforms", err)
+			return stamped{}, inputs.Wrap("platforms", err)
 		}
 	}
 	for _, e := range res.Entries {
@@ -353,9 +334,9 @@ func stampSources(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 	}
 	digest, err := artifact.Digest()
 	if err != nil {
-		return stamped{}, closeAll, fmt.Errorf("computing digest: %w", err)
+		return stamped{}, fmt.Errorf("computing digest: %w", err)
 	}
-	return stamped{artifact: artifact, result: res, digest: digest}, closeAll, nil
+	return stamped{artifact: artifact, result: res, digest: digest}, nil
 }
 
 // loaded is one source's reading.
@@ -364,22 +345,77 @@ type loaded struct {
 	err error
 }
 
-// loadAll reads every source at once: a merge of per-platform images from
-// a registry reads their manifests and configs in one round trip each, not
-// one per source.
-func loadAll(ctx context.Context, in inputs.Inputs, opts Options) []loaded {
-	results := make([]loaded, len(in.Sources))
+// reading is the sources being read, all at once, from the start of the
+// run: a merge of per-platform images from a registry reads them in two
+// round trips, not two per source, and beside the GitHub API's.
+type reading struct {
+	done    chan struct{}
+	results []loaded
+	err     error
+	// probed waits for the push-access probe, if one runs beside the
+	// reading, and returns its refusal.
+	probed func() error
+	cancel context.CancelFunc
+	// dir is the scratch directory made for the run, removed at close.
+	dir string
+}
+
+// startReading starts reading in.Sources. Registry sources keep streaming
+// their layers through its context until close.
+func startReading(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, opts Options) *reading {
+	rd := &reading{done: make(chan struct{}), probed: func() error { return nil }, cancel: func() {}}
+	if len(in.Sources) == 0 {
+		close(rd.done)
+		return rd
+	}
+	if opts.TempDir == "" {
+		dir, err := scratchDir(gha, in)
+		if err != nil {
+			rd.err = err
+			close(rd.done)
+			return rd
+		}
+		rd.dir, opts.TempDir = dir, dir
+	}
+	ctx, rd.cancel = context.WithCancel(ctx)
+	ctx, rd.probed = probeWhileReading(ctx, in, opts)
+	rd.results = make([]loaded, len(in.Sources))
 	var wg sync.WaitGroup
 	for i, src := range in.Sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			l, err := source.Load(ctx, src, source.Options{Sessions: opts.sessions, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
-			results[i] = loaded{l, err}
+			rd.results[i] = loaded{l, err}
 		}()
 	}
-	wg.Wait()
-	return results
+	go func() {
+		wg.Wait()
+		close(rd.done)
+	}()
+	return rd
+}
+
+// wait returns every source's reading once all are read.
+func (rd *reading) wait() ([]loaded, error) {
+	<-rd.done
+	return rd.results, rd.err
+}
+
+// close stops what is still being read, and releases what was read and
+// the scratch directory. Call it when the push is done.
+func (rd *reading) close() {
+	rd.cancel()
+	<-rd.done
+	rd.probed()
+	for _, r := range rd.results {
+		if r.l != nil {
+			r.l.Close()
+		}
+	}
+	if rd.dir != "" {
+		os.RemoveAll(rd.dir)
+	}
 }
 
 // publish writes the stamped artifact and its tags. A refusal comes back
