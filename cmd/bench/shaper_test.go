@@ -52,7 +52,8 @@ func TestLinkShapesWithoutChangingTheRequests(t *testing.T) {
 }
 
 // Every connection is counted, shaped or not, and one that arrives while a
-// link is set still delivers all it was sent.
+// link is set still delivers all it was sent; requests one after another,
+// each on a new connection, are as many round trips.
 func TestListenerCountsConnections(t *testing.T) {
 	t.Parallel()
 	b := newBench(t)
@@ -75,8 +76,14 @@ func TestListenerCountsConnections(t *testing.T) {
 		for range 3 {
 			get()
 		}
-		if k := b.reg.counts(); k.Conns != 3 || k.Requests != 3 {
+		k := b.reg.counts()
+		if k.Conns != 3 || k.Requests != 3 {
 			t.Errorf("link %v: %d connections for %d requests, want 3 for 3 (no keep-alive)", l, k.Conns, k.Requests)
+		}
+		// Each request began when its connection was accepted, after the
+		// one before it had been answered: three in a row.
+		if k.RoundTrips != 3 {
+			t.Errorf("link %v: %d round trips for 3 requests one after another", l, k.RoundTrips)
 		}
 	}
 	b.reg.shape(nil)
