@@ -183,7 +183,7 @@ func coldPush() scenario {
 			return errUnsupported
 		},
 		notes: []string{
-			"ours: `source: oci:DIR`, tags `1.0`, stamping source, description and licenses (so config and manifest are new); every layer checked against its digest as it streams",
+			"ours: `source: oci:DIR`, tags `1.0`, stamping source, description and licenses (so config and manifest are new); layers sent from their files (sendfile), each checked against its digest by the registry, which refuses a mismatch",
 			"crane: `crane push DIR REF`; regctl: `regctl image copy ocidir://DIR:latest REF`; skopeo: `skopeo copy oci:DIR:latest docker://REF` (all three push the layout unchanged)",
 			"raw: a plain Go HTTP client, POST then monolithic PUT of each layer blob from its file, two at a time, nothing hashed",
 		},
