@@ -161,7 +161,7 @@ func (b *bench) faultyPublish(ctx context.Context, tool, run string, schedule re
 // worst), and median wall time.
 func renderFaults(res faultResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## Faults: converged publishes under seeded random faults\n\n")
+	b.WriteString("\n## Faults\n\nConverged publishes under seeded random faults. ")
 	fmt.Fprintf(&b, "Seeds 1–%d of each process; every tool publishes the same 2-platform layout (an index of a linux/amd64 and a linux/arm64 image, 4 layers each, %s in all) through a fault proxy drawing the same fault for the nth request under the same seed. Converged: the tool succeeded and the tag reads back, from the registry itself, as the clean publish's digest (an index, checked on the clean publish). Bytes: request body bytes that reached the proxy, ÷ the tool's own fault-free publish.\n\n", res.seeds, push.HumanBytes(res.size))
 	b.WriteString("| faults | tool | converged | bytes ÷ clean (median) | bytes ÷ clean (worst) | wall (median) |\n|---|---|--:|--:|--:|--:|\n")
 	for _, fp := range faultProcesses() {
