@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // The link changes when bytes arrive, never which requests are made or
@@ -165,5 +167,37 @@ func TestParseRate(t *testing.T) {
 	}
 	if got := formatRate(100e6); !strings.HasPrefix(got, "100 MB/s") {
 		t.Errorf("formatRate(100e6) = %q, want 100 MB/s", got)
+	}
+}
+
+func TestNetworkFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args    []string
+		want    []string
+		wantErr string
+	}{
+		{nil, []string{loopback, wan}, ""},
+		{[]string{"-network", "wan"}, []string{wan}, ""},
+		{[]string{"-network", "wan, loopback,wan"}, []string{wan, loopback}, ""},
+		{[]string{"-network", "lan"}, nil, `-network: unknown "lan"`},
+		{[]string{"-network", ","}, nil, "-network: name loopback, wan or both"},
+		{[]string{"-bandwidth", "fast"}, nil, `-bandwidth: bandwidth "fast"`},
+		{[]string{"-latency", "0s"}, nil, "-latency 0s: want a positive duration"},
+	} {
+		c, err := parseFlags(tc.args, io.Discard)
+		if tc.wantErr != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+				t.Errorf("parseFlags(%q) = %v, want an error starting %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseFlags(%q): %v", tc.args, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, c.networks); diff != "" {
+			t.Errorf("parseFlags(%q) networks mismatch (-want +got):\n%s", tc.args, diff)
+		}
 	}
 }
