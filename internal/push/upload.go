@@ -31,7 +31,10 @@ import (
 //     "Resuming an upload": GET gives Range), the rest is sent with a
 //     PATCH, and a PUT commits it;
 //   - a session the registry no longer knows (BLOB_UPLOAD_UNKNOWN), or one
-//     it will not resume, restarts this blob alone, never the push;
+//     it will not resume, restarts this blob alone, never the push; so does
+//     a resumed one whose commit is refused as DIGEST_INVALID (a registry
+//     can report how far it got before it has written all of a request
+//     that broke off);
 //   - a commit refused as unknown after the registry may already have
 //     committed it (a retried PUT whose first answer was lost) is checked
 //     with a HEAD before anything is sent again.
@@ -169,7 +172,15 @@ func (w *writer) session(ctx context.Context, l v1.Layer, loc *url.URL, digest v
 			break
 		}
 	}
-	return w.commit(ctx, loc, digest, size)
+	err = w.commit(ctx, loc, digest, size)
+	if hasErrorCode(err, transport.DigestInvalidErrorCode) {
+		// Resumed, and the session does not hold the blob: the registry
+		// said how far it had got before it had written all that arrived
+		// (it still was, for the request that broke off). Start this
+		// blob over in a session of its own.
+		return &restartError{err}
+	}
+	return err
 }
 
 // putWhole sends all of l to the session at loc and commits it as digest,
