@@ -314,7 +314,12 @@ func wideAreaTargets(r result, verdict func(bool) string) []string {
 	}
 	if fewestTool != "" {
 		n := medians(r.samples[ours]).RoundTrips
-		out = append(out, fmt.Sprintf("wide area, %s: fewer sequential round trips than any peer: %d, fewest of a peer %d (%s) — %s", r.name, n, fewest, fewestTool, verdict(n < fewest)))
+		v := verdict(n < fewest)
+		if n == 1 && fewest == 1 {
+			// No publish takes fewer than one.
+			v = "level, at the floor of one"
+		}
+		out = append(out, fmt.Sprintf("wide area, %s: fewer sequential round trips than any peer: %d, fewest of a peer %d (%s) — %s", r.name, n, fewest, fewestTool, v))
 	}
 	return out
 }
