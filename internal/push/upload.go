@@ -31,7 +31,9 @@ import (
 //     "Resuming an upload": GET gives Range), the rest is sent with a
 //     PATCH, and a PUT commits it;
 //   - a session the registry no longer knows (BLOB_UPLOAD_UNKNOWN), or one
-//     it will not resume, restarts this blob alone, never the push; so does
+//     it will not resume, restarts this blob alone, never the push, and
+//     then with a PATCH and a separate committing PUT, so that a commit
+//     refused again leaves the bytes in the session; so does
 //     a resumed one whose commit is refused as DIGEST_INVALID (a registry
 //     can report how far it got before it has written all of a request
 //     that broke off);
@@ -58,7 +60,10 @@ func (w *writer) upload(ctx context.Context, l v1.Layer) error {
 		return nil
 	}
 	for restart := 1; ; restart++ {
-		err := w.session(ctx, l, loc, digest, size)
+		// The first try sends and commits in one request; a blob that
+		// had to start over is sent, then committed, so that a refused
+		// commit does not cost its bytes again.
+		err := w.session(ctx, l, loc, digest, size, restart == 1)
 		var again *restartError
 		if !errors.As(err, &again) {
 			if err != nil {
@@ -139,13 +144,23 @@ type restartError struct{ err error }
 func (e *restartError) Error() string { return e.err.Error() }
 func (e *restartError) Unwrap() error { return e.err }
 
-// session sends l to the upload session at loc: the whole blob in one PUT
-// that commits it, then, if that breaks off, the rest from where the
-// session stands (resuming as long as the registry lets it) and a commit.
-func (w *writer) session(ctx context.Context, l v1.Layer, loc *url.URL, digest v1.Hash, size int64) error {
-	retry, atLeast, err := w.putWhole(ctx, l, loc, digest, size)
-	if err == nil {
-		return nil
+// session sends l to the upload session at loc, and commits it: whole,
+// in one PUT that carries it and commits it, or else in a PATCH and a PUT
+// of its own. What breaks off mid-way continues from where the session
+// stands (resuming as long as the registry lets it).
+func (w *writer) session(ctx context.Context, l v1.Layer, loc *url.URL, digest v1.Hash, size int64, whole bool) error {
+	var retry bool
+	var atLeast time.Duration
+	var err error
+	if whole {
+		if retry, atLeast, err = w.putWhole(ctx, l, loc, digest, size); err == nil {
+			return nil
+		}
+	} else {
+		var next *url.URL
+		if next, retry, atLeast, err = w.patch(ctx, l, loc, 0, size); err == nil {
+			return w.commit(ctx, next, digest, size)
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		if sessionLost(err) {
