@@ -1,6 +1,7 @@
 package push
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,14 +84,32 @@ func blobs(img v1.Image) ([]v1.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	out := make([]v1.Layer, 0, len(ls)+1)
+	// The config first: it is small, and done early it is not a round
+	// trip or two added after the last layer. The layers largest first,
+	// so that the uploads in flight finish close together (a large one
+	// started last would run on alone).
+	type sized struct {
+		l    v1.Layer
+		size int64
+	}
+	var layers []sized
 	for i, l := range ls {
 		if i < len(m.Layers) && fetchedFromURLs(m.Layers[i]) {
 			continue
 		}
-		out = append(out, l)
+		var size int64
+		if i < len(m.Layers) {
+			size = m.Layers[i].Size
+		}
+		layers = append(layers, sized{l, size})
 	}
-	return append(out, cl), nil
+	slices.SortStableFunc(layers, func(a, b sized) int { return cmp.Compare(b.size, a.size) })
+	out := make([]v1.Layer, 0, len(layers)+1)
+	out = append(out, cl)
+	for _, s := range layers {
+		out = append(out, s.l)
+	}
+	return out, nil
 }
 
 // fetchedFromURLs reports whether a layer is one clients fetch from its
