@@ -47,18 +47,6 @@ func faultyPublish(t *testing.T, schedule registrytest.Schedule, tag string, pol
 	return r, proxy, f
 }
 
-// first gives fault f to the first n requests that match, then none.
-func first(n int, f registrytest.Fault, match func(r *http.Request) bool) registrytest.Schedule {
-	seen := 0
-	return func(_ int, r *http.Request) registrytest.Fault {
-		if !match(r) || seen >= n {
-			return ""
-		}
-		seen++
-		return f
-	}
-}
-
 func isMethod(m string) func(r *http.Request) bool {
 	return func(r *http.Request) bool { return r.Method == m }
 }
@@ -90,22 +78,22 @@ func TestFaultsAreSurvived(t *testing.T) {
 		t.Fatalf("clean Run() = %v", clean.err)
 	}
 	tests := map[string]registrytest.Schedule{
-		"503 on every kind of write":     first(12, registrytest.Unavailable, registrytest.Writes),
-		"503 on reads":                   first(6, registrytest.Unavailable, func(r *http.Request) bool { return !registrytest.Writes(r) }),
-		"resets mid-upload":              first(3, registrytest.Reset, isBlobBody),
-		"uploads cut half way (resumed)": first(4, registrytest.Cut, isBlobBody),
-		"BLOB_UPLOAD_UNKNOWN at commit":  first(3, registrytest.UploadUnknown, registrytest.Commits),
+		"503 on every kind of write":     registrytest.First(12, registrytest.Unavailable, registrytest.Writes),
+		"503 on reads":                   registrytest.First(6, registrytest.Unavailable, func(r *http.Request) bool { return !registrytest.Writes(r) }),
+		"resets mid-upload":              registrytest.First(3, registrytest.Reset, isBlobBody),
+		"uploads cut half way (resumed)": registrytest.First(4, registrytest.Cut, isBlobBody),
+		"BLOB_UPLOAD_UNKNOWN at commit":  registrytest.First(3, registrytest.UploadUnknown, registrytest.Commits),
 		// The session is gone: the commit and the status query both say
 		// so, and that blob starts over.
-		"upload session lost (the blob restarts)": first(2, registrytest.UploadUnknown, func(r *http.Request) bool {
+		"upload session lost (the blob restarts)": registrytest.First(2, registrytest.UploadUnknown, func(r *http.Request) bool {
 			return registrytest.Commits(r) || (r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/uploads/"))
 		}),
-		"MANIFEST_BLOB_UNKNOWN":                    first(2, registrytest.ManifestBlobUnknown, isManifestPut),
-		"ghcr.io 429 with the wait in its message": first(6, registrytest.GHCRRateLimited, isPushWrite),
-		"403 secondary rate limit":                 first(4, registrytest.SecondaryRateLimit, isPushWrite),
-		"429 Retry-After on a manifest":            first(1, registrytest.RateLimited, isManifestPut),
-		"slow answers":                             first(4, registrytest.Slow, func(*http.Request) bool { return true }),
-		"resets on every kind of request":          first(8, registrytest.Reset, func(*http.Request) bool { return true }),
+		"MANIFEST_BLOB_UNKNOWN":                    registrytest.First(2, registrytest.ManifestBlobUnknown, isManifestPut),
+		"ghcr.io 429 with the wait in its message": registrytest.First(6, registrytest.GHCRRateLimited, isPushWrite),
+		"403 secondary rate limit":                 registrytest.First(4, registrytest.SecondaryRateLimit, isPushWrite),
+		"429 Retry-After on a manifest":            registrytest.First(1, registrytest.RateLimited, isManifestPut),
+		"slow answers":                             registrytest.First(4, registrytest.Slow, func(*http.Request) bool { return true }),
+		"resets on every kind of request":          registrytest.First(8, registrytest.Reset, func(*http.Request) bool { return true }),
 	}
 	for name, schedule := range tests {
 		t.Run(name, func(t *testing.T) {

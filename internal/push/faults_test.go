@@ -16,18 +16,6 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
-// first gives fault f to the first n requests that match, then none.
-func first(n int, f registrytest.Fault, match func(*http.Request) bool) registrytest.Schedule {
-	seen := 0
-	return func(_ int, r *http.Request) registrytest.Fault {
-		if !match(r) || seen >= n {
-			return ""
-		}
-		seen++
-		return f
-	}
-}
-
 // fastRetries keeps fault tests short; the seed makes their waits the same
 // every run.
 var fastRetries = registryhttp.Policy{Base: time.Millisecond, Max: 5 * time.Millisecond, Seed: 1}
@@ -58,7 +46,7 @@ func TestReadBackWhenTheTagLags(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer reg.Close()
-			proxy := registrytest.NewFaultProxy(reg.Host(), first(tt.stale, registrytest.StaleTag, registrytest.TagReads))
+			proxy := registrytest.NewFaultProxy(reg.Host(), registrytest.First(tt.stale, registrytest.StaleTag, registrytest.TagReads))
 			defer proxy.Close()
 			img, err := sample.Image(sample.Options{Seed: "lag"})
 			if err != nil {
@@ -130,7 +118,7 @@ func TestSourceBreaksOffMidLayer(t *testing.T) {
 		}
 		return false
 	}
-	proxy := registrytest.NewFaultProxy(src.Host(), first(2, registrytest.CutAnswer, isLayer))
+	proxy := registrytest.NewFaultProxy(src.Host(), registrytest.First(2, registrytest.CutAnswer, isLayer))
 	defer proxy.Close()
 	ref, err := name.ParseReference(proxy.Host() + "/acme/base:1")
 	if err != nil {

@@ -80,14 +80,9 @@ func (s *Sessions) Transport(ctx context.Context, repo name.Repository, scopes .
 	s.mu.Lock()
 	sess := s.open[reg]
 	if sess == nil || !covers(sess.scopes, scopes) {
-		all := slices.Clone(s.declared[reg])
+		all := append(slices.Clone(s.declared[reg]), scopes...)
 		if sess != nil {
 			all = append(all, sess.scopes...)
-		}
-		for _, sc := range append(all, scopes...) {
-			if !slices.Contains(all, sc) {
-				all = append(all, sc)
-			}
 		}
 		slices.Sort(all)
 		sess = &session{scopes: slices.Compact(all)}

@@ -119,6 +119,25 @@ func (f Fault) Applies(r *http.Request) bool {
 	return true
 }
 
+// First gives fault f to the first n requests that match, then none: a
+// fixed number of faults, whatever order the requests arrive in.
+func First(n int, f Fault, match func(*http.Request) bool) Schedule {
+	var mu sync.Mutex
+	seen := 0
+	return func(_ int, r *http.Request) Fault {
+		if !match(r) {
+			return ""
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen >= n {
+			return ""
+		}
+		seen++
+		return f
+	}
+}
+
 // Writes matches the requests that write: POST, PATCH, PUT, DELETE.
 func Writes(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead
