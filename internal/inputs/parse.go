@@ -114,11 +114,12 @@ func validLicenses(v string) (ok bool) {
 	return ok
 }
 
-// truncate shortens s for an error message so that s quoted with %q takes at
+// Truncate shortens s for an error message so that s quoted with %q takes at
 // most n bytes plus the ellipsis. It counts each rune as %q writes it, so that
 // a value of control characters or invalid UTF-8 (\x01, \u202e: up to ten
-// bytes a rune) cannot make a message many times longer than n either.
-func truncate(s string, n int) string {
+// bytes a rune) cannot make a message many times longer than n either. The
+// plan step's tag rules quote user text in their messages too.
+func Truncate(s string, n int) string {
 	width := 0
 	for i := 0; i < len(s); {
 		_, size := utf8.DecodeRuneInString(s[i:])
@@ -130,3 +131,6 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// truncate is Truncate, under the name the checks in this package use.
+func truncate(s string, n int) string { return Truncate(s, n) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/plan/tagrules"
 )
 
 // Origin says where a value came from, so the summary can show it and
@@ -57,7 +58,7 @@ type Plan struct {
 	// rule fired.
 	Version string
 	// version is the tag rules' full result, for the registry check.
-	version Version
+	version tagrules.Version
 	// Labels go into the image config. Entries are sorted by key.
 	Labels []Entry
 	// RemoveLabels are keys the user asked to remove (labels: key=).
@@ -88,7 +89,9 @@ func (w Warning) String() string {
 	return w.Input + ": " + w.Msg
 }
 
-// Make builds the plan from validated inputs and what the API said.
+// Make builds the plan from validated inputs and what the API said: the
+// tags, then the labels (derived, then overridden by explicit inputs and
+// labels), then the annotations, then whether the created time is known.
 func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	p := Plan{Image: in.Image}
 	switch {
@@ -100,14 +103,35 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	for _, w := range in.Warnings {
 		p.Warnings = append(p.Warnings, Warning{Input: w.Input, Msg: w.Msg})
 	}
-
-	rules, err := ParseTagRules(in.Tags, in.Flavor, in.Image)
-	if err != nil {
+	tc := tagContext(in.Context, repo)
+	if err := p.addTags(in, tc); err != nil {
 		return Plan{}, err
 	}
-	v, err := rules.Evaluate(tagContext(in.Context, repo))
-	if err != nil {
+	labels := p.derivedLabels(in, repo)
+	p.overrideLabels(labels, in)
+	if err := p.addUserLabels(labels, in, tc); err != nil {
 		return Plan{}, err
+	}
+	if err := p.addAnnotations(in, tc); err != nil {
+		return Plan{}, err
+	}
+	p.Labels = sorted(labels)
+	sort.Strings(p.RemoveLabels)
+	p.RemoveLabels = slices.Compact(p.RemoveLabels)
+	p.checkCreated(labels)
+	return p, nil
+}
+
+// addTags evaluates the tags and flavor inputs: the tags to write, the
+// version, and the rules' warnings.
+func (p *Plan) addTags(in inputs.Inputs, tc tagrules.Context) error {
+	rules, err := tagrules.Parse(in.Tags, in.Flavor, in.Image)
+	if err != nil {
+		return err
+	}
+	v, err := rules.Evaluate(tc)
+	if err != nil {
+		return err
 	}
 	for _, w := range v.Warnings {
 		p.Warnings = append(p.Warnings, Warning{Input: "tags", Msg: w})
@@ -115,42 +139,52 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 	p.Version, p.version = v.Main, v
 	// push-by-digest writes no tag: the rules only give the version, so
 	// that matrix legs stamp what their merge job stamps.
-	if !in.PushByDigest {
-		for _, t := range v.Tags() {
-			p.Tags = append(p.Tags, in.Image.Tag(t))
-		}
-		if len(p.Tags) == 0 && len(in.Sources) > 0 && in.Push {
-			what := "the tags rules give no tag"
-			if rules.Default {
-				what = "tags is empty and the default rules give no tag"
-			}
-			return Plan{}, &inputs.Error{Input: "tags", Msg: fmt.Sprintf("%s for ref %q (event %s); add a rule that fires here, e.g. type=sha or type=raw,value=edge, or set push-by-digest: true", what, in.Context.Ref, in.Context.EventName)}
-		}
+	if in.PushByDigest {
+		return nil
 	}
+	for _, t := range v.Tags() {
+		p.Tags = append(p.Tags, in.Image.Tag(t))
+	}
+	if len(p.Tags) == 0 && len(in.Sources) > 0 && in.Push {
+		what := "the tags rules give no tag"
+		if rules.Default {
+			what = "tags is empty and the default rules give no tag"
+		}
+		return &inputs.Error{Input: "tags", Msg: fmt.Sprintf("%s for ref %q (event %s); add a rule that fires here, e.g. type=sha or type=raw,value=edge, or set push-by-digest: true", what, in.Context.Ref, in.Context.EventName)}
+	}
+	return nil
+}
 
-	labels := map[string]Entry{}
-	set := func(key, value string, origin Origin) {
-		if value != "" {
-			labels[key] = Entry{Key: key, Value: value, Origin: origin}
-		}
+// labelSet holds one label per key.
+type labelSet map[string]Entry
+
+// set gives key its value, replacing what was there; an empty value sets
+// nothing.
+func (l labelSet) set(key, value string, origin Origin) {
+	if value != "" {
+		l[key] = Entry{Key: key, Value: value, Origin: origin}
 	}
+}
+
+// derivedLabels are the standard set docker/metadata-action stamps, from
+// the run and the repository, each set lowest precedence first.
+func (p *Plan) derivedLabels(in inputs.Inputs, repo githubapi.Info) labelSet {
+	labels := labelSet{}
 	ctx := in.Context
-
-	// The standard set docker/metadata-action stamps, lowest precedence first.
 	serverRepo := ""
 	if ctx.Repository() != "" {
 		serverRepo = ctx.ServerURL + "/" + ctx.Repository()
 	}
 	p.Repository = serverRepo
-	set(specs.AnnotationSource, serverRepo, FromContext)
-	set(specs.AnnotationURL, serverRepo, FromContext)
-	set(specs.AnnotationURL, repo.HTMLURL, FromRepository)
-	set(specs.AnnotationTitle, ctx.Repo, FromContext)
-	set(specs.AnnotationTitle, repo.Name, FromRepository)
-	set(specs.AnnotationRevision, revision(ctx), FromContext)
-	set(specs.AnnotationVersion, p.Version, FromContext)
+	labels.set(specs.AnnotationSource, serverRepo, FromContext)
+	labels.set(specs.AnnotationURL, serverRepo, FromContext)
+	labels.set(specs.AnnotationURL, repo.HTMLURL, FromRepository)
+	labels.set(specs.AnnotationTitle, ctx.Repo, FromContext)
+	labels.set(specs.AnnotationTitle, repo.Name, FromRepository)
+	labels.set(specs.AnnotationRevision, revision(ctx), FromContext)
+	labels.set(specs.AnnotationVersion, p.Version, FromContext)
 	if created, origin := createdTime(ctx, repo); created != nil {
-		set(specs.AnnotationCreated, created.UTC().Format(time.RFC3339), origin)
+		labels.set(specs.AnnotationCreated, created.UTC().Format(time.RFC3339), origin)
 	}
 	// An explicit description replaces the repository's below: warning that
 	// the repository's was cut would then be noise.
@@ -159,17 +193,21 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 			d = string([]rune(d)[:inputs.MaxDescription])
 			p.Warnings = append(p.Warnings, Warning{Input: "description", Msg: fmt.Sprintf("the repository description is longer than %d characters, the most ghcr.io shows; it was cut to fit (set description to choose the text)", inputs.MaxDescription)})
 		}
-		set(specs.AnnotationDescription, d, FromRepository)
+		labels.set(specs.AnnotationDescription, d, FromRepository)
 	}
-	set(specs.AnnotationLicenses, repo.License, FromRepository)
+	labels.set(specs.AnnotationLicenses, repo.License, FromRepository)
+	return labels
+}
 
-	// Explicit inputs win over everything derived.
+// overrideLabels applies the explicit inputs: they win over everything
+// derived.
+func (p *Plan) overrideLabels(labels labelSet, in inputs.Inputs) {
 	override := func(key string, o inputs.Optional) {
 		if !o.Set {
 			return
 		}
 		delete(labels, key)
-		set(key, o.Value, FromInput)
+		labels.set(key, o.Value, FromInput)
 	}
 	override(specs.AnnotationSource, in.SourceURL)
 	override(specs.AnnotationDescription, in.Description)
@@ -179,14 +217,14 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 		// from the image or the API stand in.
 		p.RemoveLabels = append(p.RemoveLabels, specs.AnnotationLicenses)
 	}
-	g := tagContext(in.Context, repo).globals()
-	userLabels, err := expand("labels", in.Labels, g)
+}
+
+// addUserLabels applies the labels input, its {{…}} expressions evaluated:
+// it comes last and wins; key= removes the key.
+func (p *Plan) addUserLabels(labels labelSet, in inputs.Inputs, tc tagrules.Context) error {
+	userLabels, err := tc.Expand("labels", in.Labels)
 	if err != nil {
-		return Plan{}, err
-	}
-	userAnnotations, err := expand("annotations", in.Annotations, g)
-	if err != nil {
-		return Plan{}, err
+		return err
 	}
 	for _, kv := range userLabels {
 		delete(labels, kv.Key)
@@ -197,20 +235,31 @@ func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
 		// labels comes last and wins, also over licenses: NOASSERTION: a
 		// key both set and removed would be reported but not stamped.
 		p.RemoveLabels = slices.DeleteFunc(p.RemoveLabels, func(k string) bool { return k == kv.Key })
-		set(kv.Key, kv.Value, FromInput)
+		labels.set(kv.Key, kv.Value, FromInput)
 	}
+	return nil
+}
 
-	p.Labels = sorted(labels)
+// addAnnotations takes the annotations input, its {{…}} expressions
+// evaluated, sorted by key.
+func (p *Plan) addAnnotations(in inputs.Inputs, tc tagrules.Context) error {
+	userAnnotations, err := tc.Expand("annotations", in.Annotations)
+	if err != nil {
+		return err
+	}
 	for _, kv := range userAnnotations {
 		p.Annotations = append(p.Annotations, Entry{Key: kv.Key, Value: kv.Value, Origin: FromInput})
 	}
 	sort.Slice(p.Annotations, func(i, j int) bool { return p.Annotations[i].Key < p.Annotations[j].Key })
-	sort.Strings(p.RemoveLabels)
-	p.RemoveLabels = slices.Compact(p.RemoveLabels)
+	return nil
+}
+
+// checkCreated warns when no created time is stamped and none was asked
+// to be removed.
+func (p *Plan) checkCreated(labels labelSet) {
 	if _, ok := labels[specs.AnnotationCreated]; !ok && !slices.Contains(p.RemoveLabels, specs.AnnotationCreated) {
 		p.Warnings = append(p.Warnings, Warning{Msg: "no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run"})
 	}
-	return p, nil
 }
 
 // createdTime picks a reproducible time for org.opencontainers.image.created:
@@ -234,36 +283,11 @@ func NeedsCommitTime(ctx inputs.Context) bool {
 	return ctx.SourceDateEpoch == nil && ctx.CommitTime == nil && ctx.SHA != ""
 }
 
-// expand evaluates the {{…}} expressions of the tag rules in label or
-// annotation values, as docker/metadata-action does for its labels and
-// annotations inputs. A value that expands to nothing is left out, rather
-// than read as labels' "key=" removal. \{{ is a literal {{.
-func expand(input string, kvs []inputs.KeyValue, g map[string]helper) ([]inputs.KeyValue, error) {
-	out := make([]inputs.KeyValue, 0, len(kvs))
-	for _, kv := range kvs {
-		if !strings.Contains(kv.Value, "{{") {
-			out = append(out, kv)
-			continue
-		}
-		t, err := parseTemplate(kv.Value, globalExprs)
-		if err == nil {
-			kv.Value, err = t.render(g)
-		}
-		if err != nil {
-			return nil, &inputs.Error{Input: input, Msg: oneLine(fmt.Sprintf("the value of %q: %v; write \\{{ for a literal {{", truncate(kv.Key, 60), err))}
-		}
-		if kv.Value != "" {
-			out = append(out, kv)
-		}
-	}
-	return out, nil
-}
-
 // CheckTags parses the tags and flavor inputs only, so that their errors
 // are reported with those of every other input (inputs cannot import the
 // plan step that owns the rules).
 func CheckTags(in inputs.Inputs) error {
-	_, err := ParseTagRules(in.Tags, in.Flavor, in.Image)
+	_, err := tagrules.Parse(in.Tags, in.Flavor, in.Image)
 	return err
 }
 
@@ -271,7 +295,8 @@ func CheckTags(in inputs.Inputs) error {
 // version: then the tags already in the registry decide whether it really
 // is the latest, and the caller passes them to WithRegistryTags.
 func (p Plan) NeedsRegistryTags() bool {
-	return len(p.Tags) > 0 && p.version.candidate() != nil
+	_, auto := p.version.AutoLatest()
+	return len(p.Tags) > 0 && auto
 }
 
 // WithRegistryTags drops latest when existing, the repository's tags
@@ -279,18 +304,18 @@ func (p Plan) NeedsRegistryTags() bool {
 // (v1.9.1 after v2.0.0) must not take latest. Difference: metadata-action
 // cannot see the registry and always moves latest (metadata-action#407).
 func (p Plan) WithRegistryTags(existing []string) Plan {
-	cand := p.version.candidate()
-	if cand == nil || len(p.Tags) == 0 {
+	version, auto := p.version.AutoLatest()
+	if !auto || len(p.Tags) == 0 {
 		return p
 	}
-	tag, best := p.version.highestRelease(existing)
-	if best == nil || best.compare(*cand) <= 0 {
+	tag, higher := p.version.HigherRelease(existing)
+	if !higher {
 		return p
 	}
 	latest := p.version.LatestTag
 	p.Tags = slices.DeleteFunc(slices.Clone(p.Tags), func(t name.Tag) bool { return t.TagStr() == latest })
 	p.version.Latest = false
-	p.Notices = append(p.Notices, fmt.Sprintf("tags: %s stays where it is: %s already has %s, a higher version than %s (flavor latest=auto moves it only to the highest release; latest=true moves it anyway)", latest, p.Image, tag, cand.version()))
+	p.Notices = append(p.Notices, fmt.Sprintf("tags: %s stays where it is: %s already has %s, a higher version than %s (flavor latest=auto moves it only to the highest release; latest=true moves it anyway)", latest, p.Image, tag, version))
 	return p
 }
 
@@ -316,8 +341,8 @@ func revision(c inputs.Context) string {
 }
 
 // tagContext is what the tag rules see of the run.
-func tagContext(c inputs.Context, repo githubapi.Info) TagContext {
-	tc := TagContext{
+func tagContext(c inputs.Context, repo githubapi.Info) tagrules.Context {
+	tc := tagrules.Context{
 		EventName:         c.EventName,
 		Ref:               c.Ref,
 		SHA:               revision(c),

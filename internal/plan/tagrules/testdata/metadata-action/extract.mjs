@@ -1,7 +1,7 @@
 // Extracts the tag cases of docker/metadata-action's __tests__/meta.test.ts
 // (groups null, push, tag, latest, pr, pr-head-sha, schedule, release, raw)
 // into meta-cases.json, with the fields of each case's event fixture that
-// the tag rules read. tags_test.go runs them all against internal/plan.
+// the tag rules read. conformance_test.go runs them all against internal/plan/tagrules.
 // Regenerate from a clone of docker/metadata-action:
 //   node extract.mjs /path/to/metadata-action.git COMMIT > meta-cases.json
 import fs from 'fs';

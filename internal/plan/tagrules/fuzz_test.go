@@ -1,4 +1,4 @@
-package plan
+package tagrules
 
 import (
 	"regexp"
@@ -34,9 +34,9 @@ func FuzzTagRules(f *testing.F) {
 		f.Add(s.tags, s.flavor)
 	}
 	image := name.MustParseReference("ghcr.io/acme/widget").Context()
-	contexts := []TagContext{ctxTag("v1.2.3"), ctxTag("v2.0.0-rc.1+b"), ctxTag("1.0dev4"), ctxBranch("feature/Ünïcode#1"), ctxPR(), ctxSchedule(), ctxMergeQueue(), {}}
+	contexts := []Context{ctxTag("v1.2.3"), ctxTag("v2.0.0-rc.1+b"), ctxTag("1.0dev4"), ctxBranch("feature/Ünïcode#1"), ctxPR(), ctxSchedule(), ctxMergeQueue(), {}}
 	f.Fuzz(func(t *testing.T, tags, flavor string) {
-		tr, err := ParseTagRules(tags, flavor, image)
+		tr, err := Parse(tags, flavor, image)
 		if err != nil {
 			checkInputErrors(t, err)
 			return

@@ -1,4 +1,4 @@
-package plan
+package tagrules
 
 import (
 	"strings"
@@ -14,26 +14,26 @@ import (
 const ruleSHA = "860c1904a1ce19322e91ac35af1ab07466440c37"
 
 // Contexts the rule tests run in, named after metadata-action's fixtures.
-func ctxTag(tag string) TagContext {
-	return TagContext{EventName: "push", Ref: "refs/tags/" + tag, SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", Now: metaTime, CommitDate: metaTime}
+func ctxTag(tag string) Context {
+	return Context{EventName: "push", Ref: "refs/tags/" + tag, SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", Now: metaTime, CommitDate: metaTime}
 }
 
-func ctxBranch(branch string) TagContext {
-	return TagContext{EventName: "push", Ref: "refs/heads/" + branch, SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", Now: metaTime, CommitDate: metaTime}
+func ctxBranch(branch string) Context {
+	return Context{EventName: "push", Ref: "refs/heads/" + branch, SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", Now: metaTime, CommitDate: metaTime}
 }
 
-func ctxPR() TagContext {
-	return TagContext{EventName: "pull_request", Ref: "refs/pull/15/merge", SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", PRBaseRef: "main", PRHeadRef: "feature/login", Now: metaTime, CommitDate: metaTime}
+func ctxPR() Context {
+	return Context{EventName: "pull_request", Ref: "refs/pull/15/merge", SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", PRBaseRef: "main", PRHeadRef: "feature/login", Now: metaTime, CommitDate: metaTime}
 }
 
-func ctxSchedule() TagContext {
+func ctxSchedule() Context {
 	c := ctxBranch("main")
 	c.EventName = "schedule"
 	return c
 }
 
-func ctxMergeQueue() TagContext {
-	return TagContext{EventName: "merge_group", Ref: "refs/heads/gh-readonly-queue/main/pr-42-" + ruleSHA, BaseRef: "refs/heads/main", SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", Now: metaTime, CommitDate: metaTime}
+func ctxMergeQueue() Context {
+	return Context{EventName: "merge_group", Ref: "refs/heads/gh-readonly-queue/main/pr-42-" + ruleSHA, BaseRef: "refs/heads/main", SHA: ruleSHA, DefaultBranch: "main", RepoDefaultBranch: "main", Now: metaTime, CommitDate: metaTime}
 }
 
 // TestRules covers each type, attribute, expression and flavor option. The
@@ -45,7 +45,7 @@ func TestRules(t *testing.T) {
 		name   string
 		tags   string
 		flavor string
-		ctx    TagContext
+		ctx    Context
 		want   []string // main, partials, latest
 		main   string   // when it is not want[0]
 		warn   string
@@ -110,10 +110,10 @@ func TestRules(t *testing.T) {
 		{name: "raw value", tags: "type=raw,value=stable", ctx: ctxBranch("main"), want: []string{"stable"}},
 		{name: "raw bare value", tags: "type=raw,foo", ctx: ctxBranch("main"), want: []string{"foo"}},
 		{name: "raw expressions", tags: "type=raw,value={{branch}}-{{sha}}-{{is_default_branch}}-{{is_not_default_branch}}", ctx: ctxBranch("main"), want: []string{"main-860c190-true-false"}},
-		{name: "raw tag and base_ref", tags: "type=raw,value={{tag}}-{{base_ref}}", ctx: func() TagContext { c := ctxTag("v1"); c.BaseRef = "refs/heads/master"; return c }(), want: []string{"v1-master"}},
+		{name: "raw tag and base_ref", tags: "type=raw,value={{tag}}-{{base_ref}}", ctx: func() Context { c := ctxTag("v1"); c.BaseRef = "refs/heads/master"; return c }(), want: []string{"v1-master"}},
 		{name: "raw date default format", tags: "type=raw,value={{date YYYY}}", ctx: ctxBranch("main"), want: []string{"2020-01-10T00-30-00Z"}},
 		{name: "raw date tokens", tags: "type=raw,value={{date 'YY-M-D-H-m-s-SSS-X-[at]-ddd-MMM-Do-Q-WW'}}", ctx: ctxBranch("main"), want: []string{"20-1-10-0-30-0-000-1578616200-at-Fri-Jan-10th-1-02"}},
-		{name: "raw is_default_branch on schedule", tags: "type=raw,value=d-{{is_default_branch}}", ctx: func() TagContext { c := ctxSchedule(); c.Ref = "refs/heads/dev"; return c }(), want: []string{"d-true"}},
+		{name: "raw is_default_branch on schedule", tags: "type=raw,value=d-{{is_default_branch}}", ctx: func() Context { c := ctxSchedule(); c.Ref = "refs/heads/dev"; return c }(), want: []string{"d-true"}},
 		{name: "raw is_default_branch on a tag", tags: "type=raw,value=d-{{is_default_branch}}", ctx: ctxTag("v1"), want: []string{"d-false"}},
 		{name: "raw latest on the default branch", tags: "type=raw,value=latest,enable={{is_default_branch}}\ntype=ref,event=branch", ctx: ctxBranch("main"), want: []string{"main", "latest"}},
 		{name: "raw latest off elsewhere", tags: "type=raw,value=latest,enable={{is_default_branch}}\ntype=ref,event=branch", ctx: ctxBranch("dev"), want: []string{"dev"}},
@@ -122,7 +122,7 @@ func TestRules(t *testing.T) {
 		// sha
 		{name: "sha short", tags: "type=sha", ctx: ctxBranch("main"), want: []string{"sha-860c190"}},
 		{name: "sha long", tags: "type=sha,format=long", ctx: ctxBranch("main"), want: []string{"sha-" + ruleSHA}},
-		{name: "sha length", tags: "type=sha,prefix=", ctx: func() TagContext { c := ctxBranch("main"); c.ShortSHALength = 12; return c }(), want: []string{"860c1904a1ce"}},
+		{name: "sha length", tags: "type=sha,prefix=", ctx: func() Context { c := ctxBranch("main"); c.ShortSHALength = 12; return c }(), want: []string{"860c1904a1ce"}},
 		{name: "sha ignores flavor prefix", tags: "type=sha", flavor: "prefix=glo-", ctx: ctxBranch("main"), want: []string{"sha-860c190"}},
 
 		// global attributes
@@ -170,9 +170,9 @@ func TestRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tr, err := ParseTagRules(tt.tags, tt.flavor, image)
+			tr, err := Parse(tt.tags, tt.flavor, image)
 			if err != nil {
-				t.Fatalf("ParseTagRules(%q, %q) = %v", tt.tags, tt.flavor, err)
+				t.Fatalf("Parse(%q, %q) = %v", tt.tags, tt.flavor, err)
 			}
 			v, err := tr.Evaluate(tt.ctx)
 			if err != nil {
@@ -202,7 +202,7 @@ func TestRuleErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, tags, flavor string
-		ctx                TagContext
+		ctx                Context
 		input, want        string
 	}{
 		{name: "unknown type", tags: "type=foo", input: "tags", want: `line 1 "type=foo": unknown type "foo"`},
@@ -253,7 +253,7 @@ func TestRuleErrors(t *testing.T) {
 			if tt.name == "no tags at all" {
 				tags = tt.tags
 			}
-			tr, err := ParseTagRules(tags, tt.flavor, image)
+			tr, err := Parse(tags, tt.flavor, image)
 			if err == nil {
 				_, err = tr.Evaluate(tt.ctx)
 			}

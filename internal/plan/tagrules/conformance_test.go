@@ -1,4 +1,4 @@
-package plan
+package tagrules
 
 import (
 	"encoding/json"
@@ -64,9 +64,9 @@ func loadMetaCases(t *testing.T) []metaCase {
 
 // tagContext builds what metadata-action's getContext gives the rules
 // (src/context.ts:60-83): repo.json's default branch is master.
-func (mc metaCase) tagContext() TagContext {
+func (mc metaCase) tagContext() Context {
 	c := mc.Context
-	tc := TagContext{
+	tc := Context{
 		EventName: c.Event, Ref: c.Ref, SHA: c.SHA,
 		DefaultBranch: c.DefaultBranch, RepoDefaultBranch: "master",
 		BaseRef: c.BaseRef, PRBaseRef: c.PRBaseRef, PRHeadRef: c.PRHeadRef,
@@ -112,7 +112,7 @@ func TestMetadataActionCases(t *testing.T) {
 		t.Run(mc.Group+"/"+mc.Name, func(t *testing.T) {
 			t.Parallel()
 			image := name.MustParseReference("ghcr.io/x/y").Context()
-			tr, err := ParseTagRules(strings.Join(mc.Tags, "\n"), strings.Join(mc.Flavor, "\n"), image)
+			tr, err := Parse(strings.Join(mc.Tags, "\n"), strings.Join(mc.Flavor, "\n"), image)
 			d, isDiff := differences[mc.Group+"/"+mc.Name]
 			if err == nil {
 				var v Version
