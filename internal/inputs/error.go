@@ -8,7 +8,9 @@ import (
 // Error is a problem with one input. The orchestrator reports each one as its
 // own annotation, so a user with several mistakes fixes them in one round.
 type Error struct {
-	Input string // the input's name as written in action.yml, e.g. "image"
+	// Input is the input's name as written in action.yml, e.g. "image"; ""
+	// for a warning (plan.Plan's) that concerns no input.
+	Input string
 	Msg   string // what is wrong and how to fix it; empty means Err says it
 	// Err is the cause, when the problem was found by a later step (a
 	// registry's 401 on a source): errors.As still finds it, so the advice
@@ -17,13 +19,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	msg := e.Msg
 	switch {
 	case e.Msg == "" && e.Err != nil:
-		return e.Input + ": " + e.Err.Error()
+		msg = e.Err.Error()
 	case e.Err != nil:
-		return e.Input + ": " + e.Msg + ": " + e.Err.Error()
+		msg = e.Msg + ": " + e.Err.Error()
 	}
-	return e.Input + ": " + e.Msg
+	if e.Input == "" {
+		return msg
+	}
+	return e.Input + ": " + msg
 }
 
 // Unwrap returns the cause, if any.

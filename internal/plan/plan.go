@@ -65,9 +65,12 @@ type Plan struct {
 	RemoveLabels []string
 	// Annotations given explicitly; stamping adds the labels' keys too.
 	Annotations []Entry
-	// Notices and Warnings are to be shown to the user.
+	// Notices and Warnings are to be shown to the user. A warning is a
+	// problem worth telling that does not stop the run, in the shape of an
+	// input's error: its Input names the input it concerns, if any, so the
+	// annotation can point at it.
 	Notices  []string
-	Warnings []Warning
+	Warnings []*inputs.Error
 	// Repository is the web address of the repository this run publishes
 	// from (GITHUB_SERVER_URL/GITHUB_REPOSITORY), "" outside a workflow: what
 	// tells a label written for this project from one inherited from a
@@ -75,33 +78,16 @@ type Plan struct {
 	Repository string
 }
 
-// Warning is a problem worth telling that does not stop the run. Input
-// names the input it concerns, if any, so the annotation can point at it.
-type Warning struct {
-	Input string
-	Msg   string
-}
-
-func (w Warning) String() string {
-	if w.Input == "" {
-		return w.Msg
-	}
-	return w.Input + ": " + w.Msg
-}
-
 // Make builds the plan from validated inputs and what the API said: the
 // tags, then the labels (derived, then overridden by explicit inputs and
 // labels), then the annotations, then whether the created time is known.
 func Make(in inputs.Inputs, repo githubapi.Info) (Plan, error) {
-	p := Plan{Image: in.Image}
+	p := Plan{Image: in.Image, Warnings: slices.Clone(in.Warnings)}
 	switch {
 	case in.ImageLowercased && in.ImageDerived:
 		p.Notices = append(p.Notices, fmt.Sprintf("image defaults to %s: registry names must be lower-case", in.Image))
 	case in.ImageLowercased:
 		p.Notices = append(p.Notices, fmt.Sprintf("image: publishing to %s, the input lower-cased: registry names must be lower-case (the source label keeps the repository's own spelling)", in.Image))
-	}
-	for _, w := range in.Warnings {
-		p.Warnings = append(p.Warnings, Warning{Input: w.Input, Msg: w.Msg})
 	}
 	tc := tagContext(in.Context, repo)
 	if err := p.addTags(in, tc); err != nil {
@@ -134,7 +120,7 @@ func (p *Plan) addTags(in inputs.Inputs, tc tagrules.Context) error {
 		return err
 	}
 	for _, w := range v.Warnings {
-		p.Warnings = append(p.Warnings, Warning{Input: "tags", Msg: w})
+		p.Warnings = append(p.Warnings, &inputs.Error{Input: "tags", Msg: w})
 	}
 	p.Version, p.version = v.Main, v
 	// push-by-digest writes no tag: the rules only give the version, so
@@ -191,7 +177,7 @@ func (p *Plan) derivedLabels(in inputs.Inputs, repo githubapi.Info) labelSet {
 	if d := repo.Description; d != "" && !in.Description.Set {
 		if utf8.RuneCountInString(d) > inputs.MaxDescription {
 			d = string([]rune(d)[:inputs.MaxDescription])
-			p.Warnings = append(p.Warnings, Warning{Input: "description", Msg: fmt.Sprintf("the repository description is longer than %d characters, the most ghcr.io shows; it was cut to fit (set description to choose the text)", inputs.MaxDescription)})
+			p.Warnings = append(p.Warnings, &inputs.Error{Input: "description", Msg: fmt.Sprintf("the repository description is longer than %d characters, the most ghcr.io shows; it was cut to fit (set description to choose the text)", inputs.MaxDescription)})
 		}
 		labels.set(specs.AnnotationDescription, d, FromRepository)
 	}
@@ -258,7 +244,7 @@ func (p *Plan) addAnnotations(in inputs.Inputs, tc tagrules.Context) error {
 // to be removed.
 func (p *Plan) checkCreated(labels labelSet) {
 	if _, ok := labels[specs.AnnotationCreated]; !ok && !slices.Contains(p.RemoveLabels, specs.AnnotationCreated) {
-		p.Warnings = append(p.Warnings, Warning{Msg: "no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run"})
+		p.Warnings = append(p.Warnings, &inputs.Error{Msg: "no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run"})
 	}
 }
 

@@ -689,10 +689,35 @@ func TestOriginExplicit(t *testing.T) {
 	}
 }
 
-func warningTexts(ws []plan.Warning) []string {
+// TestWarningText checks what the log shows of each warning: the input and
+// the message, or the message alone for a warning about no input.
+func TestWarningText(t *testing.T) {
+	t.Parallel()
+	in := tagPush(t)
+	in.Warnings = []*inputs.Error{{Input: "source-url", Msg: "ends in .git"}}
+	in.Tags = "type=semver,pattern={{version}},value=not-a-version\ntype=sha"
+	repo := widgetInfo()
+	repo.CommitTime = nil
+	repo.Description = strings.Repeat("d", inputs.MaxDescription+1)
+	p, err := plan.Make(in, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"source-url: ends in .git",
+		`tags: line 1 "type=semver,pattern={{version}},value=not-a-version": "not-a-version" is not a semantic version (semver.org), so this rule made no tag`,
+		"description: the repository description is longer than 512 characters, the most ghcr.io shows; it was cut to fit (set description to choose the text)",
+		"no commit time is known (no SOURCE_DATE_EPOCH, no head commit in the event, no answer from the API), so org.opencontainers.image.created is left out rather than set to the clock, which would change the digest on every run",
+	}
+	if diff := cmp.Diff(want, warningTexts(p.Warnings)); diff != "" {
+		t.Errorf("warnings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func warningTexts(ws []*inputs.Error) []string {
 	var out []string
 	for _, w := range ws {
-		out = append(out, w.String())
+		out = append(out, w.Error())
 	}
 	return out
 }
