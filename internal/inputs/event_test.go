@@ -11,6 +11,17 @@ import (
 // ("Webhook events and payloads"), and the odd shapes GitHub also sends.
 var eventPayloads = filepath.Join("testdata", "events")
 
+// eventCase is a payload and event name, and what Read makes of them.
+type eventCase struct {
+	file    string // under testdata/events; "" means no payload at all
+	event   string
+	head    HeadOrigin
+	why     string // a phrase of HeadUnproven
+	push    bool   // with push: auto
+	skipped string // a phrase of PushSkipped; "" means none
+	headRef string
+}
+
 // TestReadEventPayload decides, for each payload shape, where the pull
 // request's head lives and whether push: auto writes: only a payload that
 // proves head and base are this repository lets a pull_request run push;
@@ -22,15 +33,7 @@ func TestReadEventPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	const unproven = "does not prove this pull request comes from this repository"
-	tests := []struct {
-		file    string // under testdata/events; "" means no payload at all
-		event   string
-		head    HeadOrigin
-		why     string // a phrase of HeadUnproven
-		push    bool   // with push: auto
-		skipped string // a phrase of PushSkipped; "" means none
-		headRef string
-	}{
+	tests := []eventCase{
 		{"pull-request-same-repo.json", "pull_request", SameRepository, "", true, "", "feature/pr-images"},
 		{"pull-request-fork.json", "pull_request", Fork, "", false, "from a fork", "feature/pr-images"},
 		// The case: GitHub sends head.repo null once the fork is
