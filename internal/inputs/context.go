@@ -36,9 +36,16 @@ type Context struct {
 	// DockerHost is DOCKER_HOST: where the Docker engine listens, for
 	// docker-daemon sources; empty means the socket the runner mounts.
 	DockerHost string
+	// Head is where a pull request's head branch lives, as far as the
+	// event payload proves it; HeadUnproven says what the payload lacks
+	// when Head is Unproven.
+	Head         HeadOrigin
+	HeadUnproven string
 	// FromFork is true for a pull request from a fork, whose GITHUB_TOKEN is
 	// read-only whatever the workflow asks (GitHub docs, "Automatic token
-	// authentication").
+	// authentication"), and for one whose payload does not prove its head
+	// is this repository (Head is Fork or Unproven): every decision that
+	// trusts the head reads this.
 	FromFork bool
 	// Dependabot is true for a run Dependabot triggered (the actor is
 	// dependabot[bot]): its GITHUB_TOKEN is read-only as a fork's is
@@ -91,6 +98,8 @@ var dependabotReadOnly = map[string]bool{
 // with its token, which may write, fork or not.
 func (c Context) ReadOnlyToken() string {
 	switch {
+	case c.FromFork && c.EventName != "pull_request_target" && c.Head == Unproven:
+		return "the event payload does not prove this pull request comes from this repository (" + c.HeadUnproven + "), so GITHUB_TOKEN is taken to be read-only, as a fork's is"
 	case c.FromFork && c.EventName != "pull_request_target":
 		return "this is a pull request from a fork, whose GITHUB_TOKEN is read-only"
 	case c.Dependabot && dependabotReadOnly[c.EventName]:
@@ -138,14 +147,17 @@ func readContext(gha *githubactions.Action) (Context, error) {
 		return Context{}, fmt.Errorf("reading the workflow context: %w", err)
 	}
 	c := Context{
-		ServerURL: strings.TrimSuffix(ghc.ServerURL, "/"),
-		APIURL:    strings.TrimSuffix(ghc.APIURL, "/"),
-		SHA:       ghc.SHA,
-		Ref:       ghc.Ref,
-		EventName: ghc.EventName,
-		Actor:     ghc.Actor,
-		Workspace: ghc.Workspace,
-		InActions: ghc.Actions,
+		ServerURL:  strings.TrimSuffix(ghc.ServerURL, "/"),
+		APIURL:     strings.TrimSuffix(ghc.APIURL, "/"),
+		SHA:        ghc.SHA,
+		Ref:        ghc.Ref,
+		EventName:  ghc.EventName,
+		Actor:      ghc.Actor,
+		Workspace:  ghc.Workspace,
+		InActions:  ghc.Actions,
+		Dependabot: strings.EqualFold(ghc.Actor, dependabotActor),
+		DockerHost: strings.TrimSpace(gha.Getenv("DOCKER_HOST")),
+		Now:        time.Now().UTC(),
 	}
 	if ghc.Repository != "" {
 		owner, repo, ok := strings.Cut(ghc.Repository, "/")
@@ -154,71 +166,101 @@ func readContext(gha *githubactions.Action) (Context, error) {
 		}
 		c.Owner, c.Repo = owner, repo
 	}
-	if repo, ok := ghc.Event["repository"].(map[string]any); ok {
-		if owner, ok := repo["owner"].(map[string]any); ok {
-			c.OwnerType, _ = owner["type"].(string)
-		}
-		// visibility is newer than private, and alone tells internal
-		// (GitHub Enterprise) from private.
-		c.RepoVisibility, _ = repo["visibility"].(string)
-		if private, ok := repo["private"].(bool); ok && c.RepoVisibility == "" {
-			c.RepoVisibility = "public"
-			if private {
-				c.RepoVisibility = "private"
-			}
+	readRepositoryPayload(&c, ghc.Event)
+	readRefsPayload(&c, ghc.Event)
+	readPullRequestPayload(&c, ghc.Event)
+	c.CommitTime = headCommitTime(ghc.Event)
+	if err := readMetadataEnv(&c, gha); err != nil {
+		return Context{}, err
+	}
+	return c, nil
+}
+
+// readRepositoryPayload reads the payload's repository object: the owner's
+// type, the visibility and the default branch.
+func readRepositoryPayload(c *Context, event map[string]any) {
+	repo, ok := event["repository"].(map[string]any)
+	if !ok {
+		return
+	}
+	if owner, ok := repo["owner"].(map[string]any); ok {
+		c.OwnerType, _ = owner["type"].(string)
+	}
+	// visibility is newer than private, and alone tells internal
+	// (GitHub Enterprise) from private.
+	c.RepoVisibility, _ = repo["visibility"].(string)
+	if private, ok := repo["private"].(bool); ok && c.RepoVisibility == "" {
+		c.RepoVisibility = "public"
+		if private {
+			c.RepoVisibility = "private"
 		}
 	}
-	c.Dependabot = strings.EqualFold(ghc.Actor, dependabotActor)
-	if repo, ok := ghc.Event["repository"].(map[string]any); ok {
-		c.Event.DefaultBranch, _ = repo["default_branch"].(string)
-	}
-	c.Event.BaseRef, _ = ghc.Event["base_ref"].(string)
-	if mg, ok := ghc.Event["merge_group"].(map[string]any); ok {
+	c.Event.DefaultBranch, _ = repo["default_branch"].(string)
+}
+
+// readRefsPayload reads the refs the tag rules compare with: a push's
+// base_ref, a merge queue's, and the pull request's number.
+func readRefsPayload(c *Context, event map[string]any) {
+	c.Event.BaseRef, _ = event["base_ref"].(string)
+	if mg, ok := event["merge_group"].(map[string]any); ok {
 		c.Event.BaseRef, _ = mg["base_ref"].(string)
 	}
-	if n, ok := ghc.Event["number"].(float64); ok {
+	if n, ok := event["number"].(float64); ok {
 		c.Event.PRNumber = int(n)
 	}
-	if pr, ok := ghc.Event["pull_request"].(map[string]any); ok {
-		head, _ := pr["head"].(map[string]any)
-		base, _ := pr["base"].(map[string]any)
-		c.Event.PRHeadRef, _ = head["ref"].(string)
-		c.Event.PRHeadSHA, _ = head["sha"].(string)
-		c.Event.PRBaseRef, _ = base["ref"].(string)
-		headRepo, _ := head["repo"].(map[string]any)
-		baseRepo, _ := base["repo"].(map[string]any)
-		if headRepo != nil && baseRepo != nil {
-			fork, _ := headRepo["fork"].(bool)
-			c.FromFork = fork || headRepo["full_name"] != baseRepo["full_name"]
-		}
+}
+
+// readPullRequestPayload reads the pull request's branches and where its
+// head lives. The head's branch name is read whatever the origin: the tag
+// rules decide what a fork's may do (plan's tagContext).
+func readPullRequestPayload(c *Context, event map[string]any) {
+	c.Head, c.HeadUnproven = headOrigin(c.EventName, event)
+	c.FromFork = c.Head == Fork || c.Head == Unproven
+	pr, ok := event["pull_request"].(map[string]any)
+	if !ok {
+		return
 	}
-	if head, ok := ghc.Event["head_commit"].(map[string]any); ok {
-		if ts, ok := head["timestamp"].(string); ok {
-			if t, err := time.Parse(time.RFC3339, ts); err == nil {
-				t = t.UTC()
-				c.CommitTime = &t
-			}
-		}
+	head, _ := pr["head"].(map[string]any)
+	base, _ := pr["base"].(map[string]any)
+	c.Event.PRHeadRef, _ = head["ref"].(string)
+	c.Event.PRHeadSHA, _ = head["sha"].(string)
+	c.Event.PRBaseRef, _ = base["ref"].(string)
+}
+
+// headCommitTime is the head commit's timestamp, which push events carry.
+func headCommitTime(event map[string]any) *time.Time {
+	head, ok := event["head_commit"].(map[string]any)
+	if !ok {
+		return nil
 	}
-	c.DockerHost = strings.TrimSpace(gha.Getenv("DOCKER_HOST"))
-	c.Now = time.Now().UTC()
-	// docker/metadata-action's environment variables, so that a workflow
-	// that sets them gets the same tags here.
+	ts, _ := head["timestamp"].(string)
+	t, err := time.Parse(time.RFC3339, ts)
+	if err != nil {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// readMetadataEnv reads docker/metadata-action's environment variables, so
+// that a workflow that sets them gets the same tags here, and
+// SOURCE_DATE_EPOCH.
+func readMetadataEnv(c *Context, gha *githubactions.Action) error {
 	c.Event.UsePRHeadSHA = strings.EqualFold(strings.TrimSpace(gha.Getenv("DOCKER_METADATA_PR_HEAD_SHA")), "true")
 	if v := strings.TrimSpace(gha.Getenv("DOCKER_METADATA_SHORT_SHA_LENGTH")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 40 {
-			return Context{}, &Error{Input: "DOCKER_METADATA_SHORT_SHA_LENGTH", Msg: fmt.Sprintf("%q is not a length between 1 and 40; set it to e.g. 7, or unset it", v)}
+			return &Error{Input: "DOCKER_METADATA_SHORT_SHA_LENGTH", Msg: fmt.Sprintf("%q is not a length between 1 and 40; set it to e.g. 7, or unset it", v)}
 		}
 		c.Event.ShortSHALength = n
 	}
 	if v := strings.TrimSpace(gha.Getenv("SOURCE_DATE_EPOCH")); v != "" {
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || secs < 0 {
-			return Context{}, &Error{Input: "SOURCE_DATE_EPOCH", Msg: fmt.Sprintf("%q is not a count of seconds since 1970; set it to e.g. $(git log -1 --format=%%ct) or unset it", v)}
+			return &Error{Input: "SOURCE_DATE_EPOCH", Msg: fmt.Sprintf("%q is not a count of seconds since 1970; set it to e.g. $(git log -1 --format=%%ct) or unset it", v)}
 		}
 		t := time.Unix(secs, 0).UTC()
 		c.SourceDateEpoch = &t
 	}
-	return c, nil
+	return nil
 }

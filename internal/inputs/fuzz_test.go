@@ -8,6 +8,7 @@ package inputs
 // there as regression cases.
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -632,4 +633,92 @@ func FuzzParseAge(f *testing.F) {
 			t.Fatalf("ParseAge(%q) = %v, a negative age", s, d)
 		}
 	})
+}
+
+// FuzzEventPayload: whatever event payload GitHub (or a runner) hands over,
+// reading it does not panic, and push: auto pushes a pull request's run only
+// when the payload itself proves head and base are this repository: both
+// repo objects, one full_name (up to case), one numeric id, the head not a
+// fork. pull_request_target is the documented exception (it runs with this
+// repository's token, fork or not); events that are not about a pull
+// request push as before. The oracle reads the payload apart from the code
+// under test.
+func FuzzEventPayload(f *testing.F) {
+	files, err := os.ReadDir(eventPayloads)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, file := range files {
+		payload, err := os.ReadFile(filepath.Join(eventPayloads, file.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, event := range []string{"pull_request", "pull_request_target", "pull_request_review", "workflow_run", "push"} {
+			f.Add(event, payload)
+		}
+	}
+	for _, payload := range []string{"", "null", "{}", "[]", `{"pull_request":null}`, `{"pull_request":{"head":{"repo":null},"base":{"repo":{}}}}`,
+		`{"pull_request":{"head":{"repo":{"full_name":"a/b","id":1,"fork":false}},"base":{"repo":{"full_name":"A/B","id":1}}}}`,
+		`{"pull_request":{"head":{"repo":{"full_name":"a/b","id":"1","fork":false}},"base":{"repo":{"full_name":"a/b","id":"1"}}}}`} {
+		f.Add("pull_request", []byte(payload))
+	}
+	ws := f.TempDir()
+	if err := os.Mkdir(filepath.Join(ws, "out"), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, event string, payload []byte) {
+		path := filepath.Join(t.TempDir(), "event.json")
+		if err := os.WriteFile(path, payload, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in, err := Read(env(t, map[string]string{"GITHUB_EVENT_NAME": event, "GITHUB_EVENT_PATH": path, "INPUT_SOURCE": "oci:out", "GITHUB_WORKSPACE": ws}))
+		if err != nil {
+			// A payload that is not a JSON object fails the run: nothing
+			// is pushed.
+			return
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(payload, &doc); err != nil && len(payload) > 0 {
+			t.Fatalf("Read accepted a payload encoding/json refuses: %v", err)
+		}
+		_, hasPR := doc["pull_request"]
+		pullRequest := hasPR || strings.HasPrefix(event, "pull_request")
+		proven := provesSameRepository(doc)
+		c := in.Context
+		switch {
+		case pullRequest && !proven && !c.FromFork:
+			t.Fatalf("event %q: FromFork = false (Head %v) for a payload that does not prove the same repository", event, c.Head)
+		case pullRequest && !proven && in.Push && event != "pull_request_target":
+			t.Fatalf("event %q: push: auto pushes a pull request the payload does not prove is from this repository", event)
+		case c.Head == SameRepository && !proven:
+			t.Fatalf("event %q: Head = SameRepository for a payload that does not prove it", event)
+		case !pullRequest && c.Head != NoPullRequest:
+			t.Fatalf("event %q: Head = %v for an event that is no pull request", event, c.Head)
+		}
+	})
+}
+
+// provesSameRepository is FuzzEventPayload's oracle, written from the rule
+// rather than from headOrigin: pull_request.head.repo and base.repo are
+// objects with the same non-empty full_name (GitHub names are
+// case-insensitive) and the same numeric id, and the head is not a fork.
+func provesSameRepository(doc map[string]any) bool {
+	repo := func(side string) map[string]any {
+		pr, _ := doc["pull_request"].(map[string]any)
+		s, _ := pr[side].(map[string]any)
+		r, _ := s["repo"].(map[string]any)
+		return r
+	}
+	head, base := repo("head"), repo("base")
+	if head == nil || base == nil {
+		return false
+	}
+	headName, _ := head["full_name"].(string)
+	baseName, _ := base["full_name"].(string)
+	headID, headIsNumber := head["id"].(float64)
+	baseID, baseIsNumber := base["id"].(float64)
+	fork, forkIsBool := head["fork"].(bool)
+	return headName != "" && strings.EqualFold(headName, baseName) &&
+		headIsNumber && baseIsNumber && headID == baseID &&
+		forkIsBool && !fork
 }

@@ -9,7 +9,9 @@ const (
 	// PushAuto publishes, except where the token cannot write (a pull
 	// request from a fork, a Dependabot run): there it does everything but
 	// the registry writes, as PushFalse does, and says so. Workflows that
-	// build on every pull request need no if: guard around the step.
+	// build on every pull request need no if: guard around the step. A
+	// pull request is taken as from a fork unless its payload proves
+	// otherwise (Context.Head): it fails closed, to a dry run.
 	PushAuto PushMode = "auto"
 	// PushTrue always publishes, and fails with advice where it may not.
 	PushTrue PushMode = "true"

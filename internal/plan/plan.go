@@ -5,9 +5,11 @@ package plan
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -122,6 +124,7 @@ func (p *Plan) addTags(in inputs.Inputs, tc tagrules.Context) error {
 	for _, w := range v.Warnings {
 		p.Warnings = append(p.Warnings, &inputs.Error{Input: "tags", Msg: w})
 	}
+	p.Warnings = append(p.Warnings, headBranchWarnings(in)...)
 	p.Version, p.version = v.Main, v
 	// push-by-digest writes no tag: the rules only give the version, so
 	// that matrix legs stamp what their merge job stamps.
@@ -345,6 +348,17 @@ func tagContext(c inputs.Context, repo githubapi.Info) tagrules.Context {
 	if strings.Contains(c.EventName, "pull_request_target") && c.Event.PRNumber > 0 {
 		tc.Ref = fmt.Sprintf("refs/pull/%d/merge", c.Event.PRNumber)
 	}
+	// A fork's branch name is the fork owner's to choose (latest, v9.9.9):
+	// where GITHUB_TOKEN may write, as under pull_request_target with the
+	// base repository's token, it must not pick a tag nor reach a label,
+	// an annotation or an output. The rules see no head branch, so
+	// {{branch}} is empty; Make says why. A pull request whose payload
+	// does not prove its head is this repository counts as a fork's
+	// (inputs.Context.FromFork). Elsewhere {{branch}} stays the head
+	// branch: a pull_request from a fork runs with a read-only token.
+	if headBranchWithheld(c) != "" {
+		tc.PRHeadRef = ""
+	}
 	if tc.RepoDefaultBranch == "" {
 		tc.RepoDefaultBranch = c.Event.DefaultBranch
 	}
@@ -362,6 +376,49 @@ func tagContext(c inputs.Context, repo githubapi.Info) tagrules.Context {
 		tc.CommitDate = tc.Now
 	}
 	return tc
+}
+
+// headBranchWithheld says why the tag rules do not see the pull request's
+// head branch in this run, or "" when they do: a fork's (or an unproven)
+// head under a token that may write.
+func headBranchWithheld(c inputs.Context) string {
+	if !c.FromFork || c.ReadOnlyToken() != "" || c.Event.PRHeadRef == "" {
+		return ""
+	}
+	from := "a fork"
+	if c.Head == inputs.Unproven {
+		from = "a head the event payload does not prove is this repository's (" + c.HeadUnproven + ")"
+	}
+	return fmt.Sprintf("{{branch}} is empty: this %s run is for a pull request from %s and holds this repository's token, so the head branch's name, which its author chose, makes no tag, label or annotation", c.EventName, from)
+}
+
+// usesBranch matches a {{branch}} expression, as parseTemplate reads one
+// ({{ branch }}, {{~branch~}}, {{{branch}}}), and not {{is_default_branch}}.
+// Compiled on first use: nothing is compiled at start-up (every run pays it).
+var usesBranch = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{[{~\s]*branch[\s~}]`) })
+
+// headBranchWarnings warn that {{branch}} was emptied, when an input the
+// rules expand uses it: otherwise nothing the user wrote changed.
+func headBranchWarnings(in inputs.Inputs) []*inputs.Error {
+	why := headBranchWithheld(in.Context)
+	if why == "" {
+		return nil
+	}
+	var out []*inputs.Error
+	check := func(input, text string) {
+		if usesBranch().MatchString(text) && !slices.ContainsFunc(out, func(w *inputs.Error) bool { return w.Input == input }) {
+			out = append(out, &inputs.Error{Input: input, Msg: why})
+		}
+	}
+	check("tags", in.Tags)
+	check("flavor", in.Flavor)
+	for _, kv := range in.Labels {
+		check("labels", kv.Value)
+	}
+	for _, kv := range in.Annotations {
+		check("annotations", kv.Value)
+	}
+	return out
 }
 
 func sorted(m map[string]Entry) []Entry {
