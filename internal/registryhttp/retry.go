@@ -10,10 +10,11 @@
 // registry forgot, a manifest whose blobs went missing) pace themselves
 // with Wait, under the same budget.
 //
-// For transports below this one (see internal/credentials): a transport
-// that gives up on a stalled response should return an error that wraps
-// ErrStalled, or a net.Error whose Timeout() is true; both are retried
-// here. Nothing below should retry on its own, or retries multiply.
+// Stall detection is here too (Stalls, in stall.go): a request that stops
+// moving fails with an error that wraps ErrStalled, which the Retrier
+// retries. A transport below that gives up on its own should do the same,
+// or return a net.Error whose Timeout() is true; nothing below should
+// retry on its own, or retries multiply.
 package registryhttp
 
 import (
@@ -68,8 +69,8 @@ const (
 	DefaultMaxRetryAfter = 60 * time.Second
 )
 
-// ErrStalled is what a transport below the Retrier's wraps when it gives up
-// on a response that stopped arriving; the Retrier retries it.
+// ErrStalled is what a request that stopped moving fails with (a
+// *StallError from Stalls wraps it); the Retrier retries it.
 var ErrStalled = errors.New("registry response stalled")
 
 // Retrier applies a Policy for one publish. Its methods are safe for
