@@ -223,7 +223,7 @@ func registryTags(ctx context.Context, gha *githubactions.Action, p plan.Plan, s
 // as it leaves, and one that stops moving mid-answer fails instead of
 // holding the job.
 func registryTransport(keychain credentials.Keychain, opts Options) http.RoundTripper {
-	return keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
+	return keychain.Transport(registryhttp.Stalls(opts.RegistryTransport, 0))
 }
 
 // newKeychain gives each registry the credentials the inputs allow it.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/ghcr-publish/publish-action/internal/linkcheck"
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // denial is what is known about a refused push, to choose the advice.
@@ -29,6 +30,11 @@ type denial struct {
 // explain adds what to do to a registry's refusal. It inspects the typed
 // error go-containerregistry returns, never the message text.
 func explain(err error, d denial) error {
+	if registryhttp.Throttled(err) {
+		// GitHub's secondary rate limit comes as 403 DENIED; no permission
+		// is missing, and the retries have waited as long as they may.
+		return fmt.Errorf("%w; %s is rate limiting this run, which is no permission problem: run the job again in a few minutes", err, d.registry)
+	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
 		return err

@@ -92,6 +92,7 @@ func TestFaultsAreSurvived(t *testing.T) {
 		"ghcr.io 429 with the wait in its message": registrytest.First(6, registrytest.GHCRRateLimited, isPushWrite),
 		"403 secondary rate limit":                 registrytest.First(4, registrytest.SecondaryRateLimit, isPushWrite),
 		"429 Retry-After on a manifest":            registrytest.First(1, registrytest.RateLimited, isManifestPut),
+		"504 on pushes":                            registrytest.First(4, registrytest.GatewayTimeout, isPushWrite),
 		"slow answers":                             registrytest.First(4, registrytest.Slow, func(*http.Request) bool { return true }),
 		"resets on every kind of request":          registrytest.First(8, registrytest.Reset, func(*http.Request) bool { return true }),
 	}
@@ -235,6 +236,26 @@ func TestPersistentFaultFailsCleanly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// GitHub's secondary rate limit (403 DENIED) that outlasts the budget
+// ends the run as rate limiting, not with advice about permissions.
+func TestSecondaryRateLimitPastTheBudget(t *testing.T) {
+	t.Parallel()
+	policy := fastRetries
+	policy.Budget = time.Second
+	r, proxy, _ := faultyPublish(t, registrytest.First(1<<20, registrytest.SecondaryRateLimit, registrytest.Writes), "never", policy)
+	if r.err == nil || !strings.Contains(r.err.Error(), "is rate limiting this run, which is no permission problem") {
+		t.Fatalf("Run() after %v = %v, want it explained as rate limiting", proxy.Injected(), r.err)
+	}
+	for _, wrong := range []string{"may write", "packages: write", "Write role"} {
+		if strings.Contains(r.err.Error(), wrong) {
+			t.Errorf("Run() = %v, which gives permission advice (%q)", r.err, wrong)
+		}
+	}
+	if !strings.Contains(r.log, "kept rate limiting this run") {
+		t.Errorf("log does not say the budget ran out on rate limiting:\n%s", r.log)
 	}
 }
 

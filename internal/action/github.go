@@ -10,6 +10,7 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/linkcheck"
+	"github.com/ghcr-publish/publish-action/internal/report"
 )
 
 // gitHubSide is what the run knows of GitHub beyond the registry: the API
@@ -122,11 +123,12 @@ func (g *gitHubSide) checkVisibility(ctx context.Context, in inputs.Inputs, imag
 		RequirePublic: in.RequirePublic,
 		Digest:        s.digest.String(),
 		Written:       written,
-		Pull:          linkcheck.PullOptions{Transport: opts.RegistryTransport, UserAgent: userAgent(opts.Version)},
+		Pull:          linkcheck.PullOptions{Transport: opts.RegistryTransport, Retry: opts.retry, UserAgent: userAgent(opts.Version)},
 		NoAPI:         in.LinkCheck == inputs.LinkOff,
 	})
 	if res.Visibility != "" {
-		g.gha.Infof("Package visibility: %s", res.Visibility)
+		// The API's value, data: escaped like any value for a log line.
+		g.gha.Infof("Package visibility: %s", report.LogValue(res.Visibility))
 	}
 	for _, n := range res.Notes[before:] {
 		g.gha.WithFieldsMap(map[string]string{"title": "package visibility"}).Noticef("%s", n)

@@ -12,6 +12,7 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/prune"
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // registryOptions read the destination registry as the push writes it.
@@ -134,6 +135,6 @@ func (g *gitHubSide) sweep(ctx context.Context, in inputs.Inputs, p plan.Plan, o
 		return nil
 	}
 	keychain := newKeychain(in, opts)
-	opts.RegistryTransport = keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
+	opts.RegistryTransport = keychain.Transport(registryhttp.Stalls(opts.RegistryTransport, 0))
 	return g.prune(ctx, in, p, stamped{}, nil, registryOptions(ctx, keychain, opts))
 }

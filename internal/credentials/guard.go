@@ -1,11 +1,16 @@
 package credentials
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -52,9 +57,15 @@ func Guard(base http.RoundTripper, grants ...Grant) http.RoundTripper {
 }
 
 // Transport wraps base with the Keychain's rule, enforced per request: the
-// token to GitHubHosts only, the password to PasswordHost only.
+// token to GitHubHosts only, the password to PasswordHost only, and what
+// Fallback (the Docker config) holds for a host to that host only.
 func (k Keychain) Transport(base http.RoundTripper) http.RoundTripper {
-	return Guard(base, k.Grants()...)
+	g := Guard(base, k.Grants()...).(*guard)
+	if k.Fallback != nil {
+		g.learn = k.fallbackGrants
+		g.learned = map[string][]Grant{}
+	}
+	return g
 }
 
 // Grants are the Keychain's rule as grants.
@@ -86,6 +97,45 @@ func API(base http.RoundTripper, apiURL, token string) http.RoundTripper {
 type guard struct {
 	base   http.RoundTripper
 	grants []Grant
+
+	// learn, when set, says what a host's own credentials are, for
+	// credentials known only once asked for (the Docker config's): each
+	// host a request goes to is asked once, and what it holds is granted
+	// to it alone. A registry is always asked before its token realm, for
+	// the realm is named in the registry's answer.
+	learn   func(ctx context.Context, host string) []Grant
+	mu      sync.Mutex
+	learned map[string][]Grant // host → its grants
+}
+
+// all is every grant known when a request goes to host: the fixed ones,
+// and those learned of every host so far, host's own included.
+func (g *guard) all(ctx context.Context, host string) []Grant {
+	if g.learn == nil {
+		return g.grants
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.learned[host]; !ok {
+		g.learned[host] = g.learn(ctx, host)
+	}
+	all := slices.Clone(g.grants)
+	for _, h := range slices.Sorted(maps.Keys(g.learned)) {
+		all = append(all, g.learned[h]...)
+	}
+	return all
+}
+
+// allowedAnywhere reports whether any grant of secret lets host have it:
+// one secret may be granted to several hosts (the same password in the
+// Docker config for two registries).
+func allowedAnywhere(grants []Grant, secret, host string) bool {
+	for _, gr := range grants {
+		if gr.Secret == secret && allowed(gr.Hosts, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // RedirectError is a request that followed too many redirects.
@@ -119,8 +169,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &RedirectError{URL: redactedURL(req.URL), Hops: hops - 1}
 	}
 	host := canonicalHost(req.URL)
-	for _, gr := range g.grants {
-		if allowed(gr.Hosts, host) || !carries(req, gr.Secret) {
+	grants := g.all(req.Context(), host)
+	for _, gr := range grants {
+		if allowedAnywhere(grants, gr.Secret, host) || !carries(req, gr.Secret) {
 			continue
 		}
 		if req.Response == nil {
@@ -186,7 +237,32 @@ func carries(req *http.Request, secret string) bool {
 			return true
 		}
 	}
-	return strings.Contains(req.URL.String(), secret) || strings.Contains(req.URL.RawQuery, url.QueryEscape(secret))
+	return strings.Contains(req.URL.String(), secret) || strings.Contains(req.URL.RawQuery, url.QueryEscape(secret)) || formCarries(req, secret)
+}
+
+// maxForm bounds the form bodies read: a token request's is a few hundred
+// bytes.
+const maxForm = 64 << 10
+
+// formCarries reports whether req's body is a form that holds secret: the
+// OAuth2 token request go-containerregistry POSTs to a realm sends an
+// identity token (the Docker config's identitytoken) as refresh_token in
+// its body (distribution, "OAuth2 Token Authentication").
+func formCarries(req *http.Request, secret string) bool {
+	if req.GetBody == nil || req.ContentLength <= 0 || req.ContentLength > maxForm ||
+		!strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return true // unreadable: assume the worst
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxForm))
+	if err != nil {
+		return true
+	}
+	return strings.Contains(string(b), secret) || strings.Contains(string(b), url.QueryEscape(secret))
 }
 
 func headerCarries(v, secret string) bool {

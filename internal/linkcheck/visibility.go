@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-github/v60/github"
+
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // Visibility values of the Packages API.
@@ -115,8 +117,21 @@ func (c Checker) Visibility(ctx context.Context, image name.Repository, res Resu
 		return res, nil
 	}
 	res.Notes = append(res.Notes, fmt.Sprintf("The package is %s, while %s is public: only accounts with access can pull it (an anonymous docker pull is refused). To let anyone pull it, open %s, Danger Zone, Change visibility, Public; there is no API for it. This notice comes with the package's first publish only; require-public: true makes it a failure.",
-		res.Visibility, c.Repository, pkg.SettingsURL))
+		known(res.Visibility), c.Repository, pkg.SettingsURL))
 	return res, nil
+}
+
+// known is a visibility as the sentences here say it: the API's word when
+// it is one of the three the API documents, else words of our own. The
+// value is the API's, not ours: a value it did not document is not
+// repeated in a sentence that reaches the log and the summary (the
+// Visibility field carries it, for report to escape where it prints it).
+func known(visibility string) string {
+	switch visibility {
+	case Public, Private, Internal:
+		return visibility
+	}
+	return "of a visibility the action does not know"
 }
 
 // requirePublic fails unless an anonymous pull of what was published works.
@@ -128,13 +143,13 @@ func (c Checker) requirePublic(ctx context.Context, image name.Repository, res R
 	}
 	if anon.Pullable {
 		if res.Visibility != "" {
-			res.Notes = append(res.Notes, fmt.Sprintf("The Packages API reports the package as %s, yet an anonymous pull of %s works.", res.Visibility, ref))
+			res.Notes = append(res.Notes, fmt.Sprintf("The Packages API reports the package as %s, yet an anonymous pull of %s works.", known(res.Visibility), ref))
 		}
 		return res, nil
 	}
 	what := "the package"
 	if res.Visibility != "" {
-		what = "the package is " + res.Visibility + " and"
+		what = "the package is " + known(res.Visibility) + " and"
 	}
 	fix := "make the package public in its settings on " + image.RegistryStr()
 	if pkg != nil {
@@ -145,9 +160,56 @@ func (c Checker) requirePublic(ctx context.Context, image name.Repository, res R
 
 // PullOptions say how to reach the registry for an anonymous pull.
 type PullOptions struct {
-	// Transport carries requests; nil means go-containerregistry's default.
+	// Transport carries requests; nil means go-containerregistry's
+	// default under registryhttp's stall clock.
 	Transport http.RoundTripper
+	// Retry retries the pull's requests, as every registry request of the
+	// run is retried: under one budget, a stall given up after
+	// registryhttp.StallTimeout. nil means each request is sent once.
+	// go-containerregistry's own retries are off either way: they would
+	// retry a stall again, past the stall rule and outside the budget.
+	Retry     *registryhttp.Retrier
 	UserAgent string
+}
+
+// OffHostError is an anonymous pull that the registry redirected to
+// another host. What that host answers says nothing about the package on
+// the registry (anyone can serve a 200), so it is not asked.
+type OffHostError struct {
+	Registry, Host string
+}
+
+func (e *OffHostError) Error() string {
+	return fmt.Sprintf("%s redirected the manifest request to %s, another host, whose answer would not prove the package is public on %s", e.Registry, e.Host, e.Registry)
+}
+
+// onHost refuses to follow a redirect away from the registry's host.
+type onHost struct {
+	registry string
+	base     http.RoundTripper
+}
+
+func (o onHost) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Response != nil && !strings.EqualFold(req.URL.Host, o.registry) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &OffHostError{Registry: o.registry, Host: req.URL.Host}
+	}
+	return o.base.RoundTrip(req)
+}
+
+// transport is how the pull reaches the registry of ref: on its host, and
+// retried by the run's one retry policy.
+func (opts PullOptions) transport(registry string) http.RoundTripper {
+	base := opts.Transport
+	if base == nil {
+		base = registryhttp.Stalls(remote.DefaultTransport, 0)
+	}
+	if opts.Retry != nil {
+		base = opts.Retry.Transport(base)
+	}
+	return onHost{registry: registry, base: base}
 }
 
 // Anonymous is what an anonymous pull of a manifest met.
@@ -165,11 +227,12 @@ type Anonymous struct {
 // token request (401) for a private one, so a refusal at either step — or a
 // manifest the registry will not admit to (404) — means the package cannot
 // be pulled anonymously. An error means the registry could not be asked.
+//
+// A redirect to another host is not followed: it ends the pull with an
+// *OffHostError, as an answer that cannot tell.
 func PullAnonymously(ctx context.Context, ref name.Digest, opts PullOptions) (Anonymous, error) {
-	ropts := []remote.Option{remote.WithAuth(authn.Anonymous), remote.WithContext(ctx)}
-	if opts.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(opts.Transport))
-	}
+	ropts := []remote.Option{remote.WithAuth(authn.Anonymous), remote.WithContext(ctx),
+		remote.WithTransport(opts.transport(ref.RegistryStr())), remote.WithRetryPredicate(func(error) bool { return false })}
 	if opts.UserAgent != "" {
 		ropts = append(ropts, remote.WithUserAgent(opts.UserAgent))
 	}

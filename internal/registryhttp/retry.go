@@ -10,10 +10,11 @@
 // registry forgot, a manifest whose blobs went missing) pace themselves
 // with Wait, under the same budget.
 //
-// For transports below this one (see internal/credentials): a transport
-// that gives up on a stalled response should return an error that wraps
-// ErrStalled, or a net.Error whose Timeout() is true; both are retried
-// here. Nothing below should retry on its own, or retries multiply.
+// Stall detection is here too (Stalls, in stall.go): a request that stops
+// moving fails with an error that wraps ErrStalled, which the Retrier
+// retries. A transport below that gives up on its own should do the same,
+// or return a net.Error whose Timeout() is true; nothing below should
+// retry on its own, or retries multiply.
 package registryhttp
 
 import (
@@ -52,6 +53,10 @@ type Policy struct {
 	// MaxRetryAfter caps how long a registry's Retry-After can hold one
 	// request. Default 60 s.
 	MaxRetryAfter time.Duration
+	// TokenTimeout is how long a token request may go without a byte
+	// moving before it is given up and retried. Default
+	// DefaultTokenTimeout.
+	TokenTimeout time.Duration
 	// Seed seeds the jitter, so that tests replay the same waits. Zero
 	// seeds from the clock.
 	Seed uint64
@@ -68,8 +73,8 @@ const (
 	DefaultMaxRetryAfter = 60 * time.Second
 )
 
-// ErrStalled is what a transport below the Retrier's wraps when it gives up
-// on a response that stopped arriving; the Retrier retries it.
+// ErrStalled is what a request that stopped moving fails with (a
+// *StallError from Stalls wraps it); the Retrier retries it.
 var ErrStalled = errors.New("registry response stalled")
 
 // Retrier applies a Policy for one publish. Its methods are safe for
@@ -98,6 +103,9 @@ func New(p Policy) *Retrier {
 	}
 	if p.MaxRetryAfter <= 0 {
 		p.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if p.TokenTimeout <= 0 {
+		p.TokenTimeout = DefaultTokenTimeout
 	}
 	seed := p.Seed
 	if seed == 0 {
@@ -142,7 +150,11 @@ func (r *Retrier) backoff(attempt int) time.Duration {
 func (r *Retrier) Wait(ctx context.Context, attempt int, atLeast time.Duration, cause error) error {
 	wait := max(r.backoff(attempt), min(atLeast, r.p.MaxRetryAfter))
 	if time.Now().Add(wait).After(r.deadline) {
-		err := fmt.Errorf("%w (gave up: the %s retry budget is spent)", cause, r.p.Budget)
+		why := fmt.Sprintf("the %s retry budget is spent", r.p.Budget)
+		if Throttled(cause) {
+			why = fmt.Sprintf("the registry kept rate limiting this run past the %s retry budget", r.p.Budget)
+		}
+		err := fmt.Errorf("%w (gave up: %s)", cause, why)
 		r.logf("registry: %v", err)
 		return err
 	}
@@ -259,14 +271,11 @@ func (r *Retrier) Classify(ctx context.Context, resp *http.Response, err error) 
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	throttle := resp.StatusCode == http.StatusTooManyRequests
-	if resp.StatusCode == http.StatusForbidden {
+	throttle := throttling(resp.StatusCode, body)
+	if resp.StatusCode == http.StatusForbidden && !throttle {
 		// A denial fails fast; only GitHub's secondary rate limit, which
 		// comes as a 403, is a request to slow down.
-		if !secondaryRateLimit.Match(body) {
-			return false, 0, nil
-		}
-		throttle = true
+		return false, 0, nil
 	}
 	if resp.StatusCode >= 500 && definite(body) {
 		return false, 0, nil
@@ -277,8 +286,6 @@ func (r *Retrier) Classify(ctx context.Context, resp *http.Response, err error) 
 	atLeast, _ = RetryAfter(resp, body, time.Now())
 	return true, atLeast, &statusError{status: resp.StatusCode, body: body}
 }
-
-var secondaryRateLimit = regexp.MustCompile(`(?i)secondary rate limit`)
 
 // definite reports whether a server error's body names a reason that
 // another try cannot change (distribution answers an invalid manifest
@@ -302,9 +309,13 @@ func definite(body []byte) bool {
 
 // Temporary reports whether a failed request (no response) may pass:
 // connections reset or closed mid-way, a stalled response given up on,
-// a registry that is restarting. The caller's own cancellation is not.
+// a registry that is restarting, a client below that timed out waiting
+// ("Client.Timeout exceeded while awaiting headers", which is also a
+// context.DeadlineExceeded). A cancellation is not. The caller's own
+// deadline is not either: callers check their context first, as Classify
+// does.
 func Temporary(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, ErrStalled) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||

@@ -139,7 +139,7 @@ func (s *Sessions) authenticate(ctx context.Context, reg name.Registry, scopes [
 	slices.SortStableFunc(ordered, func(a, b string) int {
 		return boolInt(!isPush(a)) - boolInt(!isPush(b))
 	})
-	base := ggcrtransport.NewUserAgent(s.retry.Transport(s.base), s.userAgent)
+	base := ggcrtransport.NewUserAgent(s.retry.Transport(newTokenClock(s.base, s.retry.p.TokenTimeout)), s.userAgent)
 	if auth != authn.Anonymous {
 		rt, err := ggcrtransport.NewWithContext(ctx, reg, auth, base, ordered)
 		if err != nil {

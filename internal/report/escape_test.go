@@ -81,3 +81,33 @@ func TestLogLines(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileVisibility: the Packages API's visibility is data too. A value
+// with line breaks, workflow commands or markdown reaches neither the
+// visibility output (whose heredoc a line break could end) nor the summary
+// raw.
+func TestHostileVisibility(t *testing.T) {
+	t.Parallel()
+	const hostile = "private\n_GitHubActionsFileCommandDelimeter_\ndigest<<EOF\n::add-mask::x\n![t](https://evil.test/t.png)"
+	r := published(t)
+	r.Visibility = hostile
+	outputs, err := r.Outputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outputs["visibility"]; strings.ContainsAny(got, "\r\n") {
+		t.Errorf("visibility output = %q, want it on one line", got)
+	}
+	if strings.Contains(outputs["json"], hostile) {
+		t.Errorf("json output holds the value raw: %s", outputs["json"])
+	}
+	summary, err := r.Summary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"\n::add-mask::", "![t](", "\n_GitHubActionsFileCommandDelimeter_"} {
+		if strings.Contains(summary, raw) {
+			t.Errorf("summary holds %q raw:\n%s", raw, summary)
+		}
+	}
+}

@@ -96,7 +96,9 @@ func (r Report) Outputs() (map[string]string, error) {
 	}
 	out["platforms"] = string(pj)
 	out["package-url"] = r.PackageURL
-	out["visibility"] = r.Visibility
+	// The API's value: kept on one line, so that it cannot end the
+	// output's heredoc and set others (see LogValue).
+	out["visibility"] = LogValue(r.Visibility)
 	out["pruned"], out["reachable"] = r.pruneOutputs()
 	j, err := json.Marshal(struct {
 		Mode        Mode              `json:"mode"`

@@ -57,10 +57,23 @@ const (
 	// CutAnswer forwards the registry's answer but ends its body after
 	// 64 KiB with the connection reset: a blob download that broke off.
 	CutAnswer Fault = "cut-answer"
+	// SecondaryRateLimitWait is SecondaryRateLimit with a Retry-After: 1
+	// header, as GitHub sends with some secondary rate limits.
+	SecondaryRateLimitWait Fault = "403-secondary-retry-after"
+	// GatewayTimeout answers 504 with the HTML page of a load balancer
+	// whose backend did not answer in time, as ghcr.io has answered pushes
+	// (reported 2025-2026): a transient fault, the request never landed.
+	GatewayTimeout Fault = "504"
+	// Hang reads the request and never answers, until the client gives up
+	// or the proxy closes: a token endpoint that times out
+	// ("Client.Timeout exceeded while awaiting headers", reported:
+	// docker/login-action#989). It is not in Faults: only a client with a
+	// clock of its own (registryhttp's stall and token timeouts) gets past it.
+	Hang Fault = "hang"
 )
 
-// Faults lists every kind, for tests that cover them all.
-var Faults = []Fault{Unavailable, RateLimited, Reset, Slow, Trickle, GHCRRateLimited, SecondaryRateLimit, UploadUnknown, ManifestBlobUnknown, Cut, StaleTag, CutAnswer}
+// Faults lists every kind but Hang, for tests that cover them all.
+var Faults = []Fault{Unavailable, RateLimited, Reset, Slow, Trickle, GHCRRateLimited, SecondaryRateLimit, UploadUnknown, ManifestBlobUnknown, Cut, StaleTag, CutAnswer, SecondaryRateLimitWait, GatewayTimeout}
 
 // Random is a seeded random fault process: each request that want accepts
 // gets fault f with probability rates[f] (the rates add up to at most 1),
@@ -111,7 +124,7 @@ func (f Fault) Applies(r *http.Request) bool {
 		return TagReads(r)
 	case CutAnswer:
 		return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:")
-	case SecondaryRateLimit:
+	case SecondaryRateLimit, SecondaryRateLimitWait:
 		// The message is all that tells it from a denial, and an answer
 		// to HEAD has no body.
 		return r.Method != http.MethodHead
@@ -149,6 +162,10 @@ func TagReads(r *http.Request) bool {
 	return ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(ref, "sha256:")
 }
 
+// TokenRequests matches requests to the token endpoint (the Bearer realm),
+// which only reach a FaultProxy made WithTokenRequests.
+func TokenRequests(r *http.Request) bool { return !strings.HasPrefix(r.URL.Path, "/v2/") }
+
 // Commits matches blob upload commits: PUT to an upload session.
 func Commits(r *http.Request) bool {
 	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
@@ -160,6 +177,7 @@ type Schedule func(n int, r *http.Request) Fault
 // FaultProxy stands in front of a registry on loopback and injects faults
 // into the requests it forwards, counting what it injected.
 type FaultProxy struct {
+	target   string // the registry's HOST:PORT
 	srv      *httptest.Server
 	proxy    *httputil.ReverseProxy
 	schedule Schedule
@@ -179,12 +197,31 @@ type Event struct {
 	Fault  Fault
 }
 
+// ProxyOption changes what a FaultProxy does.
+type ProxyOption func(*FaultProxy)
+
+// WithTokenRequests routes the token exchange through the proxy too: the
+// registry's challenge names the proxy's /token as its realm instead of
+// the registry's own, so that faults reach the token endpoint. Without
+// it, clients fetch tokens from the registry directly.
+func WithTokenRequests() ProxyOption {
+	return func(p *FaultProxy) {
+		p.proxy.ModifyResponse = func(resp *http.Response) error {
+			if c := resp.Header.Get("WWW-Authenticate"); c != "" {
+				resp.Header.Set("WWW-Authenticate", strings.Replace(c, "http://"+p.target+"/token", "http://"+p.Host()+"/token", 1))
+			}
+			return nil
+		}
+	}
+}
+
 // NewFaultProxy forwards to the registry at host (HOST:PORT, plain HTTP).
 // Registry answers carry the proxy's host in their Location headers, since
 // the Host header is passed through.
-func NewFaultProxy(host string, schedule Schedule) *FaultProxy {
+func NewFaultProxy(host string, schedule Schedule, opts ...ProxyOption) *FaultProxy {
 	target := &url.URL{Scheme: "http", Host: host}
 	p := &FaultProxy{
+		target:   host,
 		proxy:    httputil.NewSingleHostReverseProxy(target),
 		schedule: schedule,
 		injected: map[Fault]int{},
@@ -199,6 +236,9 @@ func NewFaultProxy(host string, schedule Schedule) *FaultProxy {
 		w.WriteHeader(http.StatusBadGateway)
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	for _, o := range opts {
+		o(p)
+	}
 	return p
 }
 
@@ -263,7 +303,18 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	case GHCRRateLimited:
 		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "retry-after: 10.305464ms, allowed: 2000/minute")
 	case SecondaryRateLimit:
-		writeError(w, http.StatusForbidden, "DENIED", "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+		writeError(w, http.StatusForbidden, "DENIED", secondaryRateLimitMessage)
+	case SecondaryRateLimitWait:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusForbidden, "DENIED", secondaryRateLimitMessage)
+	case GatewayTimeout:
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusGatewayTimeout)
+		io.WriteString(w, "<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 Gateway Time-out</h1></center></body></html>\n")
+	case Hang:
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
 	case UploadUnknown:
 		io.Copy(io.Discard, r.Body)
 		writeError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry")
@@ -295,6 +346,10 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.proxy.ServeHTTP(w, r)
 	}
 }
+
+// secondaryRateLimitMessage is GitHub's wording (reported:
+// markrussinovich/refchecker#67).
+const secondaryRateLimitMessage = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 
 // reset closes the client's connection with a reset rather than a clean
 // FIN.

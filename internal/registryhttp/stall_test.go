@@ -1,4 +1,4 @@
-package credentials_test
+package registryhttp_test
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ghcr-publish/publish-action/internal/credentials"
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // TestStalls: a registry that sends headers, or part of a body, and then
@@ -48,17 +48,17 @@ func TestStalls(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	client := &http.Client{Transport: credentials.Stalls(http.DefaultTransport, time.Second)}
+	client := &http.Client{Transport: registryhttp.Stalls(http.DefaultTransport, time.Second)}
 	for _, path := range []string{"/no-headers", "/headers-then-nothing", "/some-body-then-nothing"} {
 		resp, err := client.Get(srv.URL + path)
 		if err == nil {
 			_, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
 		}
-		var stall *credentials.StallError
+		var stall *registryhttp.StallError
 		var ne net.Error
-		if !errors.As(err, &stall) || !errors.As(err, &ne) || !ne.Timeout() {
-			t.Errorf("GET %s = %v; want a *credentials.StallError that is a timeout", path, err)
+		if !errors.As(err, &stall) || !errors.Is(err, registryhttp.ErrStalled) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("GET %s = %v; want a *registryhttp.StallError, ErrStalled and a timeout", path, err)
 		}
 	}
 	resp, err := client.Get(srv.URL + "/slow-but-moving")
@@ -95,7 +95,7 @@ func TestStallsPassFileBodiesThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := credentials.Stalls(base, 0).RoundTrip(req)
+	resp, err := registryhttp.Stalls(base, 0).RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}

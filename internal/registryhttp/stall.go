@@ -1,10 +1,11 @@
-package credentials
+package registryhttp
 
 import (
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"syscall"
 	"time"
@@ -20,10 +21,9 @@ const StallTimeout = 60 * time.Second
 
 // Stalls wraps base so that a request whose body stops being sent, or
 // whose response stops arriving (headers or body), for after (zero means
-// StallTimeout) fails with a *StallError, which is a net.Error whose
-// Timeout() is true: the retry policy above retries it as it retries any
-// timeout. Progress resets the clock, so a slow but moving upload of any
-// size goes on.
+// StallTimeout) fails with a *StallError, which wraps ErrStalled: a
+// Retrier's Transport above retries it. Progress resets the clock, so a
+// slow but moving upload of any size goes on.
 func Stalls(base http.RoundTripper, after time.Duration) http.RoundTripper {
 	if base == nil {
 		base = remote.DefaultTransport
@@ -44,8 +44,12 @@ func (e *StallError) Error() string {
 	return fmt.Sprintf("%s: nothing arrived or was sent for %s; the registry stalled", e.URL, e.After)
 }
 
-// Timeout and Temporary make a StallError a net.Error that retry policies
-// retry.
+// Unwrap makes a StallError ErrStalled to errors.Is, which the Retrier
+// retries.
+func (e *StallError) Unwrap() error { return ErrStalled }
+
+// Timeout and Temporary make a StallError a net.Error too, as the timeout
+// it is, for code that knows net.Error only.
 func (e *StallError) Timeout() bool   { return true }
 func (e *StallError) Temporary() bool { return true }
 
@@ -80,7 +84,7 @@ func (w *watch) hasStalled() bool {
 
 func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
-	w := &watch{after: t.after, err: &StallError{URL: redactedURL(req.URL), After: t.after}}
+	w := &watch{after: t.after, err: &StallError{URL: withoutSecrets(req.URL), After: t.after}}
 	w.mu.Lock()
 	w.timer = time.AfterFunc(t.after, func() {
 		w.mu.Lock()
@@ -170,4 +174,13 @@ func watchFile(f sendfileBody, w *watch) (body io.ReadCloser, stop func()) {
 	}()
 	var once sync.Once
 	return f, func() { once.Do(func() { close(done) }) }
+}
+
+// withoutSecrets is u without user information and query, where a
+// presigned storage URL keeps its signature.
+func withoutSecrets(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	return c.String()
 }
