@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/ocijson"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/source"
 )
@@ -119,10 +120,10 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 	}
 	manifests := make([]json.RawMessage, len(descs))
 	for i, d := range descs {
-		manifests[i] = marshalOrdered(d, descriptorOrder)
+		manifests[i] = ocijson.Marshal(d, ocijson.DescriptorOrder)
 	}
 	base["manifests"] = mustMarshal(manifests)
-	raw := marshalOrdered(base, manifestOrder)
+	raw := ocijson.Marshal(base, ocijson.ManifestOrder)
 
 	res.Changed = res.ConvertedToOCI || !maps.Equal(annotations, oldAnnotations)
 	for _, e := range res.Entries {
@@ -292,9 +293,6 @@ func (b *indexBuild) settleAttestations(entries []*indexEntry) ([]document, erro
 	}
 	return descs, nil
 }
-
-// descriptorOrder is the field order of descriptors in image-spec examples.
-var descriptorOrder = []string{"mediaType", "artifactType", "digest", "size", "urls", "platform", "annotations"}
 
 // Bounds on an index's nesting: real images nest one or two levels and
 // list a few dozen manifests. Each index is visited once, by digest, so an

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ghcr-publish/publish-action/internal/ocijson"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/source"
 )
@@ -243,7 +244,7 @@ func assemble(base v1.Image, mt types.MediaType, m manifestEdit, config []byte, 
 	core := &stamped{
 		base:         base,
 		mediaType:    mt,
-		manifest:     marshalOrdered(m.doc, manifestOrder),
+		manifest:     ocijson.Marshal(m.doc, ocijson.ManifestOrder),
 		config:       config,
 		configDigest: configDigest,
 		retyped:      retyped,
