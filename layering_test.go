@@ -25,6 +25,9 @@ var rules = map[string][]string{
 	// registryhttp owns how a registry request is retried: every step
 	// that talks to a registry uses it.
 	"registryhttp": {},
+	// ocijson owns how a rewritten OCI document is written, so that its
+	// digest depends only on its content: source and stamp both use it.
+	"ocijson": {},
 	// action wires the steps; cli is the command line around action.
 	"action": append([]string{"credentials", "registryhttp"}, pipeline...),
 	"cli":    {"action", "inputs"},
@@ -39,7 +42,7 @@ const module = "github.com/ghcr-publish/publish-action/"
 func TestLayering(t *testing.T) {
 	allowed := map[string][]string{}
 	for i, step := range pipeline {
-		allowed[step] = append([]string{"credentials", "registryhttp"}, pipeline[:i]...)
+		allowed[step] = append([]string{"credentials", "registryhttp", "ocijson"}, pipeline[:i]...)
 	}
 	for pkg, deps := range rules {
 		allowed[pkg] = deps

@@ -423,7 +423,7 @@ func stampAll(loaded []*source.Loaded, p plan.Plan, policy inputs.Attestations) 
 		res.Entries = []stamp.Entry{entry}
 		return img, res, nil
 	}
-	idx, res, err := stamp.Index(loaded, p, policy)
+	idx, res, err := stamp.Index(loaded, p, stamp.AttestationPolicy(policy))
 	if err != nil {
 		var dup *stamp.DuplicatePlatformError
 		if errors.As(err, &dup) {

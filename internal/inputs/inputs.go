@@ -92,118 +92,159 @@ type Inputs struct {
 }
 
 // Read reads and validates every input and the workflow context through gha.
-// The returned error joins one *Error per bad input. extraGitHubRegistries
-// lets tests stand a local registry in for GitHub's; no input or environment
-// variable reaches it.
+// The returned error joins one *Error per bad input, in the order of the
+// groups below. extraGitHubRegistries lets tests stand a local registry in
+// for GitHub's; no input or environment variable reaches it.
 func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, error) {
 	ctx, err := readContext(gha)
 	if err != nil {
 		return Inputs{}, err
 	}
 	in := Inputs{Context: ctx, extraGitHubRegistries: extraGitHubRegistries}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
+	var bad problems
+	in.readImage(gha, &bad)
+	in.readMetadata(gha, &bad)
+	in.readCredentials(gha)
+	in.readPush(gha, &bad)
+	in.readPolicies(gha, &bad)
+	in.checkToken(&bad)
+	return in, errors.Join(bad...)
+}
 
+// problems collects the bad inputs, so that Read reports them all at once.
+type problems []error
+
+func (p *problems) add(err error) {
+	if err != nil {
+		*p = append(*p, err)
+	}
+}
+
+// readImage reads what to publish and where: source, image, tags and flavor.
+func (in *Inputs) readImage(gha *githubactions.Action, bad *problems) {
+	var err error
 	// GetInput trims, which would eat meaningful whitespace only at the ends
-	// of multi-line values: each line is trimmed again below anyway.
+	// of multi-line values: each line is trimmed again anyway.
 	if v := gha.GetInput("source"); v != "" {
-		in.Sources, err = ParseSources(v, ctx.Workspace)
-		add(err)
+		in.Sources, err = ParseSources(v, in.Context.Workspace)
+		bad.add(err)
 	}
-
-	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(gha.GetInput("image"), ctx)
-	add(err)
-
+	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(gha.GetInput("image"), in.Context)
+	bad.add(err)
 	in.Tags, in.Flavor = gha.GetInput("tags"), gha.GetInput("flavor")
+}
+
+// readMetadata reads the metadata to stamp: labels, annotations,
+// description, licenses and source-url.
+func (in *Inputs) readMetadata(gha *githubactions.Action, bad *problems) {
+	var err error
 	in.Labels, err = ParseKeyValues("labels", gha.GetInput("labels"))
-	add(err)
+	bad.add(err)
 	in.Annotations, err = ParseKeyValues("annotations", gha.GetInput("annotations"))
-	add(err)
+	bad.add(err)
 	for _, kv := range in.Annotations {
 		if kv.Value == "" {
-			add(errorf("annotations", "%q has no value; give key=value (an empty value is only meaningful in labels, where it removes the label)", truncate(kv.Key, 60)))
+			bad.add(errorf("annotations", "%q has no value; give key=value (an empty value is only meaningful in labels, where it removes the label)", truncate(kv.Key, 60)))
 		}
 	}
-
 	if v := gha.GetInput("description"); v != "" {
 		in.Description = Optional{Value: v, Set: true}
 		if n := utf8.RuneCountInString(v); n > MaxDescription {
-			add(errorf("description", "is %d characters; ghcr.io shows at most %d, shorten it", n, MaxDescription))
+			bad.add(errorf("description", "is %d characters; ghcr.io shows at most %d, shorten it", n, MaxDescription))
 		}
 		if strings.ContainsRune(v, 0) {
-			add(errorf("description", "contains a NUL character; remove it"))
+			bad.add(errorf("description", "contains a NUL character; remove it"))
 		}
 	}
 	if v := gha.GetInput("licenses"); v != "" {
 		in.Licenses, err = parseLicenses(v)
-		add(err)
+		bad.add(err)
 	}
 	if v := gha.GetInput("source-url"); v != "" {
 		in.SourceURL = Optional{Value: v, Set: true}
-		u, err := url.Parse(v)
-		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			add(errorf("source-url", "%q is not an http(s) URL; give the repository's address, e.g. %s/OWNER/REPO", truncate(v, 80), ctx.ServerURL))
-		case strings.HasSuffix(v, ".git"):
-			// docker/build-push-action#221: ghcr.io does not link a package
-			// whose source label ends in .git.
-			in.Warnings = append(in.Warnings, errorf("source-url", "%q ends in .git, which stops ghcr.io from linking the package to the repository; drop the .git", truncate(v, 120)))
-		}
+		in.checkSourceURL(v, bad)
 	}
+}
 
+// checkSourceURL refuses a source-url that is not an http(s) URL, and warns
+// about one that ghcr.io would not link.
+func (in *Inputs) checkSourceURL(v string, bad *problems) {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		bad.add(errorf("source-url", "%q is not an http(s) URL; give the repository's address, e.g. %s/OWNER/REPO", truncate(v, 80), in.Context.ServerURL))
+	case strings.HasSuffix(v, ".git"):
+		// docker/build-push-action#221: ghcr.io does not link a package
+		// whose source label ends in .git.
+		in.Warnings = append(in.Warnings, errorf("source-url", "%q ends in .git, which stops ghcr.io from linking the package to the repository; drop the .git", truncate(v, 120)))
+	}
+}
+
+// readCredentials reads token, password and username, which any value
+// passes: the registry is the judge.
+func (in *Inputs) readCredentials(gha *githubactions.Action) {
 	in.Token = gha.GetInput("token")
 	in.Password = gha.GetInput("password")
 	in.Username = gha.GetInput("username")
 	if in.Username == "" {
-		in.Username = ctx.Actor
+		in.Username = in.Context.Actor
 	}
 	if in.Username == "" {
 		// ghcr.io accepts any non-empty user name with a token.
 		in.Username = "github-actions"
 	}
+}
 
+// readPush reads how the image is written: push (auto resolved against the
+// token, so after readCredentials), require-public and push-by-digest.
+func (in *Inputs) readPush(gha *githubactions.Action, bad *problems) {
+	var err error
 	in.PushMode, err = parsePushMode(gha.GetInput("push"))
-	add(err)
+	bad.add(err)
 	in.Push = in.PushMode != PushFalse
 	if in.PushMode == PushAuto && len(in.Sources) > 0 {
 		in.PushSkipped = in.TokenReadOnly()
 		in.Push = in.PushSkipped == ""
 	}
 	in.RequirePublic, err = parseBool("require-public", gha.GetInput("require-public"), false)
-	add(err)
-	in.PushByDigest, err = parseBool("push-by-digest", gha.GetInput("push-by-digest"), false)
-	add(err)
+	bad.add(err)
 	// With push-by-digest, tags write nothing: they only decide the version
 	// (org.opencontainers.image.version), so that matrix legs given the
 	// merge job's tags stamp what the merge job stamps.
+	in.PushByDigest, err = parseBool("push-by-digest", gha.GetInput("push-by-digest"), false)
+	bad.add(err)
+}
+
+// readPolicies reads what the result must hold and what follows the push:
+// platforms, attestations, link-check, prune and prune-min-age.
+func (in *Inputs) readPolicies(gha *githubactions.Action, bad *problems) {
+	var err error
 	if v := gha.GetInput("platforms"); v != "" {
 		in.Platforms, err = ParsePlatforms(v)
-		add(err)
+		bad.add(err)
 	}
 	in.Attestations, err = parseAttestations(gha.GetInput("attestations"))
-	add(err)
+	bad.add(err)
 	in.LinkCheck, err = parseLinkCheck(gha.GetInput("link-check"))
-	add(err)
+	bad.add(err)
 	in.Prune, err = parsePrune(gha.GetInput("prune"))
-	add(err)
+	bad.add(err)
 	in.PruneMinAge, err = ParseAge("prune-min-age", gha.GetInput("prune-min-age"))
-	add(err)
+	bad.add(err)
+}
 
+// checkToken refuses a token that cannot do what the other inputs ask:
+// none where a push to GitHub's registry needs one, or a kind GitHub
+// Packages does not accept.
+func (in *Inputs) checkToken(bad *problems) {
 	// Outside Actions the Docker config may hold credentials instead.
-	if ctx.InActions && in.Push && len(in.Sources) > 0 && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
-		add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
+	if in.Context.InActions && in.Push && len(in.Sources) > 0 && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
+		bad.add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
 	}
-
 	if in.usesGitHubRegistry() && strings.HasPrefix(in.Token, fineGrainedPrefix) {
 		// Checked by prefix, so the token goes nowhere to find out.
-		add(errorf("token", "is a fine-grained personal access token (github_pat_…), which GitHub Packages does not accept; use token: ${{ github.token }} with permissions: packages: write, or a classic personal access token (ghp_…) with the write:packages scope"))
+		bad.add(errorf("token", "is a fine-grained personal access token (github_pat_…), which GitHub Packages does not accept; use token: ${{ github.token }} with permissions: packages: write, or a classic personal access token (ghp_…) with the write:packages scope"))
 	}
-
-	return in, errors.Join(errs...)
 }
 
 // Token prefixes GitHub gives its tokens (GitHub blog, "Behind GitHub's new

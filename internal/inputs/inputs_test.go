@@ -216,6 +216,39 @@ func TestReadReportsAllBadInputsAtOnce(t *testing.T) {
 	}
 }
 
+// TestReadReportsEveryGroupInOrder gives every input that can be wrong a
+// bad value at once: each is reported, in action.yml's reading order, so a
+// user fixes them all in one round.
+func TestReadReportsEveryGroupInOrder(t *testing.T) {
+	t.Parallel()
+	_, err := Read(env(t, map[string]string{
+		"INPUT_SOURCE":         "ghcr.io/acme/base:1",
+		"INPUT_IMAGE":          "ghcr.io/acme/wid get",
+		"INPUT_LABELS":         "nokey",
+		"INPUT_ANNOTATIONS":    "k=",
+		"INPUT_DESCRIPTION":    strings.Repeat("d", 513) + "\x00",
+		"INPUT_LICENSES":       "not a license",
+		"INPUT_SOURCE-URL":     "github.com/acme/widget",
+		"INPUT_PUSH":           "maybe",
+		"INPUT_REQUIRE-PUBLIC": "yes",
+		"INPUT_PUSH-BY-DIGEST": "1",
+		"INPUT_PLATFORMS":      "amd64",
+		"INPUT_ATTESTATIONS":   "keep",
+		"INPUT_LINK-CHECK":     "strict",
+		"INPUT_PRUNE":          "all",
+		"INPUT_PRUNE-MIN-AGE":  "soon",
+		"INPUT_TOKEN":          "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+	}))
+	var got []string
+	for _, e := range Errors(err) {
+		got = append(got, e.Input)
+	}
+	want := []string{"image", "labels", "annotations", "description", "description", "licenses", "source-url", "push", "require-public", "push-by-digest", "platforms", "attestations", "link-check", "prune", "prune-min-age", "token"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("inputs named by Read() errors mismatch (-want +got):\n%s", diff)
+	}
+}
+
 func TestReadNoTokenNeededWithoutPush(t *testing.T) {
 	t.Parallel()
 	ws := t.TempDir()

@@ -126,51 +126,16 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 		return Result{}, fmt.Errorf("computing digest: %w", err)
 	}
 	ref := repo.Digest(digest.String())
-	plan, err := planWrite(img, repo)
-	if err != nil {
-		return Result{}, fmt.Errorf("preparing push to %s: %w", repo, err)
-	}
-	if opts.Logf != nil {
-		// Progress, and throttling from any upload, log from their own
-		// goroutines.
-		var mu sync.Mutex
-		logf := opts.Logf
-		opts.Logf = func(format string, args ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			logf(format, args...)
-		}
-	}
-	sessions := opts.sessions()
-	retry := sessions.Retry()
-	rt, err := sessions.Transport(ctx, repo, plan.scopes(repo)...)
+	// Progress, and throttling from any upload, log from their own
+	// goroutines.
+	opts.Logf = serialized(opts.Logf)
+	w, p, err := prepare(ctx, img, repo, opts)
 	if err != nil {
 		return Result{}, err
 	}
-	ropts := []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithTransport(rt),
-		remote.WithRetryPredicate(noRetry),
-		remote.WithJobs(opts.jobs(plan.operations)),
-		// Which non-distributable layers to upload is decided here (see
-		// blobs): those without urls, which nobody could fetch otherwise.
-		remote.WithNondistributable,
-	}
-	// One Pusher for every manifest and tag: its per-repository writer
-	// shares the transport above.
-	pusher, err := remote.NewPusher(ropts...)
-	if err != nil {
-		return Result{}, fmt.Errorf("preparing push to %s: %w", repo, err)
-	}
-	w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, retry: retry, sem: newLimiter(opts.jobs(plan.operations))}
 	// Sessions opened for blobs the registry turned out to have are
 	// cancelled in the background, and waited for before returning.
 	defer w.background.Wait()
-	retry.OnThrottle(func() {
-		if n, lowered := w.sem.lower(); lowered && opts.Logf != nil {
-			opts.Logf("The registry is rate limiting: %d upload(s) at once from now on", n)
-		}
-	})
 
 	held, err := w.held(ctx, ref, tags, digest)
 	if err != nil {
@@ -186,43 +151,125 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 		return res, nil
 	}
 	if !held.manifest {
-		// Only uploads big enough to outlast a progress interval get
-		// progress reporting.
-		threshold := int64(progressThreshold)
-		if opts.progressFrom > 0 {
-			threshold = opts.progressFrom
-		}
-		if opts.Logf != nil && plan.uploadBytes >= threshold {
-			w.progress = newProgressLog(opts.Logf, plan.uploadBytes, ProgressInterval, time.Now())
-			// Uploads count their bytes into progress themselves; the
-			// watcher only ticks. Stop it once every write has returned.
-			_, stop := watchProgress(w.progress)
-			defer stop()
-		}
-		if err := w.contents(ctx, img, digest); err != nil {
+		// Uploads count their bytes into progress themselves; the watcher
+		// only ticks. Stop it once every write has returned.
+		defer w.watchUploads(opts, p.uploadBytes)()
+		if err := w.uploadContents(ctx, img, ref, digest, len(tags) == 0); err != nil {
 			return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
 		}
-		if len(tags) == 0 {
-			if err := w.putManifest(ctx, ref, img, digest); err != nil {
-				return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
-			}
-		}
 	}
-	if err := w.tags(ctx, img, digest, tags); err != nil {
+	confirm := opts.ReadBack && (len(tags) > 0 || !held.manifest)
+	warning, err := w.tagAndConfirm(ctx, img, ref, digest, tags, confirm, opts.readBackLag())
+	if err != nil {
 		return Result{}, err
 	}
-	if opts.ReadBack && (len(tags) > 0 || !held.manifest) {
-		lag := TagLag
-		if opts.tagLag > 0 {
-			lag = opts.tagLag
-		}
-		warning, err := readBack(ctx, ref, tags, digest, ropts, lag)
-		if err != nil {
-			return Result{}, err
-		}
-		if warning != "" {
-			res.Warnings = append(res.Warnings, warning)
-		}
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
 	}
 	return res, nil
+}
+
+// serialized makes logf safe to call from several goroutines at once; nil
+// stays nil (silent).
+func serialized(logf func(format string, args ...any)) func(format string, args ...any) {
+	if logf == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		logf(format, args...)
+	}
+}
+
+// prepare plans the push of img to repo and makes its writer: one
+// authenticated transport for the scopes the plan needs (this is where a
+// registry is pinged and a token fetched, unless the sessions have them),
+// one Pusher for every manifest and tag, and a job limit that rate
+// limiting lowers.
+func prepare(ctx context.Context, img Artifact, repo name.Repository, opts Options) (*writer, *plan, error) {
+	p, err := planWrite(img, repo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("preparing push to %s: %w", repo, err)
+	}
+	sessions := opts.sessions()
+	retry := sessions.Retry()
+	rt, err := sessions.Transport(ctx, repo, p.scopes(repo)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	ropts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(rt),
+		remote.WithRetryPredicate(noRetry),
+		remote.WithJobs(opts.jobs(p.operations)),
+		// Which non-distributable layers to upload is decided here (see
+		// blobs): those without urls, which nobody could fetch otherwise.
+		remote.WithNondistributable,
+	}
+	// One Pusher for every manifest and tag: its per-repository writer
+	// shares the transport above.
+	pusher, err := remote.NewPusher(ropts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("preparing push to %s: %w", repo, err)
+	}
+	w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, retry: retry, sem: newLimiter(opts.jobs(p.operations))}
+	retry.OnThrottle(func() {
+		if n, lowered := w.sem.lower(); lowered && opts.Logf != nil {
+			opts.Logf("The registry is rate limiting: %d upload(s) at once from now on", n)
+		}
+	})
+	return w, p, nil
+}
+
+// watchUploads starts progress reporting when the uploads, uploadBytes in
+// all, are big enough to outlast a progress interval and opts log; the
+// returned stop ends it with a closing line (a no-op when nothing started).
+func (w *writer) watchUploads(opts Options, uploadBytes int64) (stop func()) {
+	threshold := int64(progressThreshold)
+	if opts.progressFrom > 0 {
+		threshold = opts.progressFrom
+	}
+	if opts.Logf == nil || uploadBytes < threshold {
+		return func() {}
+	}
+	w.progress = newProgressLog(opts.Logf, uploadBytes, ProgressInterval, time.Now())
+	_, stop = watchProgress(w.progress)
+	return stop
+}
+
+// uploadContents writes every blob and child manifest of img the registry
+// lacks and, when no tag will store it (byDigestOnly), the manifest by
+// digest.
+func (w *writer) uploadContents(ctx context.Context, img Artifact, ref name.Digest, digest v1.Hash, byDigestOnly bool) error {
+	if err := w.contents(ctx, img, digest); err != nil {
+		return err
+	}
+	if byDigestOnly {
+		return w.putManifest(ctx, ref, img, digest)
+	}
+	return nil
+}
+
+// tagAndConfirm points every tag at the manifest ref, the primary tag last
+// (see tags), and with confirm reads the publish back, waiting up to lag
+// for a tag that reads stale; it returns readBack's warning, if any.
+func (w *writer) tagAndConfirm(ctx context.Context, img Artifact, ref name.Digest, digest v1.Hash, tags []name.Tag, confirm bool, lag time.Duration) (warning string, err error) {
+	if err := w.tags(ctx, img, digest, tags); err != nil {
+		return "", err
+	}
+	if !confirm {
+		return "", nil
+	}
+	return readBack(ctx, ref, tags, digest, w.ropts, lag)
+}
+
+// readBackLag is how long a read-back waits for a stale tag: TagLag, or
+// tagLag in tests.
+func (o Options) readBackLag() time.Duration {
+	if o.tagLag > 0 {
+		return o.tagLag
+	}
+	return TagLag
 }

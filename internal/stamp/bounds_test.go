@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/source"
 )
 
@@ -42,7 +41,7 @@ func TestIndexBounds(t *testing.T) {
 		{"null", `null`, "it is null"},
 	}
 	for _, tc := range tests {
-		_, _, err := Index([]*source.Loaded{{Line: "oci:out", Index: &fuzzIndex{raw: []byte(tc.index), img: img}}}, derived, inputs.Repoint)
+		_, _, err := Index([]*source.Loaded{{Line: "oci:out", Index: &fuzzIndex{raw: []byte(tc.index), img: img}}}, derived, RepointAttestations)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "oci:out") {
 			t.Errorf("%s: Index() = %v, want an error naming oci:out and saying %q", tc.name, err, tc.want)
 		}
@@ -64,7 +63,7 @@ func (c *chain) ImageIndex(v1.Hash) (v1.ImageIndex, error) { return &chain{level
 func TestIndexDepth(t *testing.T) {
 	t.Parallel()
 	top := &chain{}
-	_, _, err := Index([]*source.Loaded{{Line: "oci:out", Index: top}}, derived, inputs.Repoint)
+	_, _, err := Index([]*source.Loaded{{Line: "oci:out", Index: top}}, derived, RepointAttestations)
 	if err == nil || !strings.Contains(err.Error(), "nests indexes more than 8 deep") {
 		t.Errorf("Index() = %v, want the nesting refused", err)
 	}
@@ -110,7 +109,7 @@ func TestHostilePlatform(t *testing.T) {
 		"index descriptor": {{Line: "oci:out", Index: &fuzzIndex{raw: []byte(index), img: img}}},
 		"config":           {{Line: "oci:a", Image: img}, {Line: "oci:b", Image: img}},
 	} {
-		_, _, err := Index(sources, derived, inputs.Repoint)
+		_, _, err := Index(sources, derived, RepointAttestations)
 		if err == nil || !strings.Contains(err.Error(), "holds characters no platform name has") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: Index() = %v, want the platform refused on one line", name, err)
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/source"
 )
 
@@ -76,9 +75,9 @@ func FuzzStamp(f *testing.F) {
 				t.Errorf("stamped image has no manifest: %v", err)
 			}
 		}
-		for _, policy := range []inputs.Attestations{inputs.Repoint, inputs.Drop} {
+		for _, policy := range []AttestationPolicy{RepointAttestations, DropAttestations} {
 			Index([]*source.Loaded{{Line: "fuzz", Index: &fuzzIndex{raw: index, img: img}}}, derived, policy)
 		}
-		Index([]*source.Loaded{{Line: "a", Image: img}, {Line: "b", Image: img}}, derived, inputs.Repoint)
+		Index([]*source.Loaded{{Line: "a", Image: img}, {Line: "b", Image: img}}, derived, RepointAttestations)
 	})
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/ocijson"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/source"
 )
@@ -37,6 +37,25 @@ const (
 	Kept      Fate = "kept"      // an attestation, kept as it was
 	Repointed Fate = "repointed" // an attestation, now naming the stamped image
 	Dropped   Fate = "dropped"   // an attestation, removed
+)
+
+// AttestationPolicy is what happens to BuildKit's attestation manifests in
+// an index when the images they describe are stamped. Its values are the
+// attestations input's (inputs.Attestations), which the orchestrator
+// converts; stamp declares its own so that it needs nothing from inputs.
+type AttestationPolicy string
+
+const (
+	// PreserveAttested leaves images that have attestations
+	// byte-identical, so the attestations stay valid; the metadata goes on
+	// the index.
+	PreserveAttested AttestationPolicy = "preserve"
+	// RepointAttestations stamps every image and points each attestation
+	// at the new digest (the statement inside still names the digest it
+	// was made for).
+	RepointAttestations AttestationPolicy = "repoint"
+	// DropAttestations stamps every image and removes the attestations.
+	DropAttestations AttestationPolicy = "drop"
 )
 
 // Entry is one manifest of the published index, or of a single image.
@@ -71,7 +90,7 @@ type indexEntry struct {
 // index source keeps its order, its descriptors' platforms and annotations,
 // its own annotations and any fields we do not know; it gains no
 // artifactType it did not have.
-func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v1.ImageIndex, Result, error) {
+func Index(sources []*source.Loaded, p plan.Plan, policy AttestationPolicy) (v1.ImageIndex, Result, error) {
 	base, mediaType, original, err := baseIndex(sources)
 	if err != nil {
 		return nil, Result{}, err
@@ -119,10 +138,10 @@ func Index(sources []*source.Loaded, p plan.Plan, policy inputs.Attestations) (v
 	}
 	manifests := make([]json.RawMessage, len(descs))
 	for i, d := range descs {
-		manifests[i] = marshalOrdered(d, descriptorOrder)
+		manifests[i] = ocijson.Marshal(d, ocijson.DescriptorOrder)
 	}
 	base["manifests"] = mustMarshal(manifests)
-	raw := marshalOrdered(base, manifestOrder)
+	raw := ocijson.Marshal(base, ocijson.ManifestOrder)
 
 	res.Changed = res.ConvertedToOCI || !maps.Equal(annotations, oldAnnotations)
 	for _, e := range res.Entries {
@@ -193,7 +212,7 @@ func collectEntries(sources []*source.Loaded) ([]*indexEntry, error) {
 // far, the children by their new digests, and what each image became.
 type indexBuild struct {
 	p      plan.Plan
-	policy inputs.Attestations
+	policy AttestationPolicy
 	res    Result
 	// attested holds the digests of images an attestation describes;
 	// platformOf names each image's platform, by its original digest.
@@ -205,7 +224,7 @@ type indexBuild struct {
 	imageLabels [][]plan.Entry
 }
 
-func newIndexBuild(entries []*indexEntry, p plan.Plan, policy inputs.Attestations) *indexBuild {
+func newIndexBuild(entries []*indexEntry, p plan.Plan, policy AttestationPolicy) *indexBuild {
 	b := &indexBuild{p: p, policy: policy, attested: map[string]bool{}, platformOf: map[string]string{},
 		children: map[v1.Hash]v1.Image{}, newDigest: map[string]string{}}
 	for _, e := range entries {
@@ -227,7 +246,7 @@ func (b *indexBuild) stampImages(entries []*indexEntry) error {
 		}
 		out := Entry{Platform: e.platform, Written: e.written, Source: e.line, Fate: Preserved}
 		img := e.img
-		if b.policy != inputs.Preserve || !b.attested[e.digest.String()] {
+		if b.policy != PreserveAttested || !b.attested[e.digest.String()] {
 			stamped, r, err := Image(e.img, b.p)
 			if err != nil {
 				return fmt.Errorf("stamping %s from %s: %w", e.platform, e.line, err)
@@ -272,7 +291,7 @@ func (b *indexBuild) settleAttestations(entries []*indexEntry) ([]document, erro
 		}
 		out := Entry{Platform: b.platformOf[e.attests], Source: e.line, Attestation: true, Fate: Kept, Digest: e.digest.String()}
 		switch {
-		case b.policy == inputs.Drop:
+		case b.policy == DropAttestations:
 			out.Fate, out.Digest = Dropped, ""
 			b.res.Entries = append(b.res.Entries, out)
 			continue
@@ -292,9 +311,6 @@ func (b *indexBuild) settleAttestations(entries []*indexEntry) ([]document, erro
 	}
 	return descs, nil
 }
-
-// descriptorOrder is the field order of descriptors in image-spec examples.
-var descriptorOrder = []string{"mediaType", "artifactType", "digest", "size", "urls", "platform", "annotations"}
 
 // Bounds on an index's nesting: real images nest one or two levels and
 // list a few dozen manifests. Each index is visited once, by digest, so an
@@ -389,7 +405,7 @@ func collectImage(entries []*indexEntry, line string, img v1.Image) ([]*indexEnt
 	if err := json.Unmarshal(mustMarshal(desc), &doc); err != nil {
 		return nil, err
 	}
-	return append(entries, &indexEntry{line: line, desc: doc, digest: d.Digest, img: img, platform: inputs.PlatformString(*plat), written: inputs.PlatformText(*plat)}), nil
+	return append(entries, &indexEntry{line: line, desc: doc, digest: d.Digest, img: img, platform: platformKey(*plat), written: platformText(*plat)}), nil
 }
 
 // ImageEntry describes a single image published on its own.
@@ -420,7 +436,8 @@ func CheckPlatforms(entries []Entry, want []v1.Platform) error {
 	}
 	var missing, extra []string
 	wanted := map[string]bool{}
-	for _, p := range inputs.PlatformStrings(want) {
+	for _, w := range want {
+		p := platformKey(w)
 		wanted[p] = true
 		if !got[p] {
 			missing = append(missing, p)
@@ -449,7 +466,7 @@ func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 		if err := checkPlatform(*p); err != nil {
 			return "", "", err
 		}
-		return inputs.PlatformString(*p), inputs.PlatformText(*p), nil
+		return platformKey(*p), platformText(*p), nil
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -459,7 +476,7 @@ func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 		if err := checkPlatform(*cp); err != nil {
 			return "", "", err
 		}
-		return inputs.PlatformString(*cp), inputs.PlatformText(*cp), nil
+		return platformKey(*cp), platformText(*cp), nil
 	}
 	return "", "", fmt.Errorf("neither the index nor the config names a platform")
 }

@@ -83,7 +83,7 @@ func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) string {
 
 func TestIndexPolicies(t *testing.T) {
 	t.Parallel()
-	for _, policy := range []inputs.Attestations{inputs.Preserve, inputs.Repoint, inputs.Drop} {
+	for _, policy := range []AttestationPolicy{PreserveAttested, RepointAttestations, DropAttestations} {
 		t.Run(string(policy), func(t *testing.T) {
 			t.Parallel()
 			ix := buildx(t, sample.IndexOptions{Seed: "p", Attestations: true, Annotations: map[string]string{"com.example.build": "ci"}})
@@ -111,7 +111,7 @@ func TestIndexPolicies(t *testing.T) {
 			}
 
 			wantLen := 4
-			if policy == inputs.Drop {
+			if policy == DropAttestations {
 				wantLen = 2
 			}
 			if len(got.Manifests) != wantLen {
@@ -140,7 +140,7 @@ func TestIndexPolicies(t *testing.T) {
 				}
 				cf, _ := child.ConfigFile()
 				switch policy {
-				case inputs.Preserve:
+				case PreserveAttested:
 					if now != was {
 						t.Errorf("image %d with attestations changed: %s -> %s", i, was, now)
 					}
@@ -169,10 +169,10 @@ func TestIndexPolicies(t *testing.T) {
 			for _, e := range res.Entries {
 				fates = append(fates, e.Fate)
 			}
-			want := map[inputs.Attestations][]Fate{
-				inputs.Preserve: {Preserved, Preserved, Kept, Kept},
-				inputs.Repoint:  {Stamped, Stamped, Repointed, Repointed},
-				inputs.Drop:     {Stamped, Stamped, Dropped, Dropped},
+			want := map[AttestationPolicy][]Fate{
+				PreserveAttested:    {Preserved, Preserved, Kept, Kept},
+				RepointAttestations: {Stamped, Stamped, Repointed, Repointed},
+				DropAttestations:    {Stamped, Stamped, Dropped, Dropped},
 			}[policy]
 			if diff := cmp.Diff(want, fates); diff != "" {
 				t.Errorf("fates mismatch (-want +got):\n%s", diff)
@@ -196,7 +196,7 @@ func TestIndexPolicies(t *testing.T) {
 func TestIndexDockerManifestList(t *testing.T) {
 	t.Parallel()
 	ix := buildx(t, sample.IndexOptions{Seed: "d", Docker: true})
-	idx, res, err := Index([]*source.Loaded{loadIndex(t, ix, "oci:out")}, derived, inputs.Preserve)
+	idx, res, err := Index([]*source.Loaded{loadIndex(t, ix, "oci:out")}, derived, PreserveAttested)
 	if err != nil {
 		t.Fatalf("Index() = %v", err)
 	}
@@ -256,7 +256,7 @@ func TestIndexFlattensNested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, res, err := Index([]*source.Loaded{{Line: "oci:out", Index: ii}}, derived, inputs.Preserve)
+	idx, res, err := Index([]*source.Loaded{{Line: "oci:out", Index: ii}}, derived, PreserveAttested)
 	if err != nil {
 		t.Fatalf("Index() = %v", err)
 	}
@@ -290,7 +290,7 @@ func TestIndexMerge(t *testing.T) {
 		{Line: "ghcr.io/acme/widget@sha256:bbb", Image: arm},
 		loadIndex(t, armBuildx, "oci:armv7"),
 	}
-	idx, res, err := Index(sources, derived, inputs.Preserve)
+	idx, res, err := Index(sources, derived, PreserveAttested)
 	if err != nil {
 		t.Fatalf("Index() = %v", err)
 	}
@@ -315,13 +315,13 @@ func TestIndexMerge(t *testing.T) {
 		t.Errorf("merged index is inconsistent: %v", err)
 	}
 	// Merging the same sources again gives the same digest.
-	again, _, err := Index(sources, derived, inputs.Preserve)
+	again, _, err := Index(sources, derived, PreserveAttested)
 	if err != nil || digestOf(t, again) != digestOf(t, idx) {
 		t.Errorf("merging twice: %v, digests %s and %s", err, digestOf(t, idx), digestOf(t, again))
 	}
 
 	// The same platform from two lines is an error naming both.
-	_, _, err = Index([]*source.Loaded{sources[0], {Line: "other-amd64", Image: amd}}, derived, inputs.Preserve)
+	_, _, err = Index([]*source.Loaded{sources[0], {Line: "other-amd64", Image: amd}}, derived, PreserveAttested)
 	var dup *DuplicatePlatformError
 	if !errors.As(err, &dup) || dup.Platform != "linux/amd64" || dup.FirstLine != "ghcr.io/acme/widget@sha256:aaa" || dup.Line != "other-amd64" {
 		t.Errorf("duplicate platforms = %#v, want a *DuplicatePlatformError naming linux/amd64 and both lines", err)

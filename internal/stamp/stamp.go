@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ghcr-publish/publish-action/internal/ocijson"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/source"
 )
@@ -51,146 +52,208 @@ func Preview(p plan.Plan) Result {
 	return Result{Labels: labels, Annotations: annotate(labels, nil, p)}
 }
 
-// Image stamps img according to p.
+// Image stamps img according to p: the plan's labels into its config (see
+// merge), the same keys as annotations onto its manifest (see annotate). An
+// image that carries them already comes back as it was, digest and all.
 func Image(img v1.Image, p plan.Plan) (v1.Image, Result, error) {
+	docs, err := readDocuments(img)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	config, labels, warnings, err := relabelConfig(docs.config, p)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	m, err := reannotateManifest(docs.manifest, labels, p)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	res := Result{Labels: labels, Annotations: m.entries, Warnings: warnings}
+
+	// The Docker schema has no annotations: an image that gains some
+	// becomes an OCI image, its config made valid under the OCI schema.
+	convert := docs.mediaType == types.DockerManifestSchema2 && len(m.annotations) > 0
+	if convert {
+		if config, err = ociConfig(config); err != nil {
+			return nil, Result{}, fmt.Errorf("parsing config: %w", err)
+		}
+	}
+	configChanged := !bytes.Equal(config, docs.config)
+	if !configChanged && maps.Equal(m.annotations, m.old) {
+		return img, res, nil
+	}
+	if configChanged {
+		if err := m.describeConfig(config); err != nil {
+			return nil, Result{}, err
+		}
+	}
+	out, err := assemble(img, docs.mediaType, m, config, convert)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	res.Changed, res.ConvertedToOCI = true, convert
+	return out, res, nil
+}
+
+// imageDocuments are an image's raw manifest and config, as read.
+type imageDocuments struct {
+	mediaType        types.MediaType
+	manifest, config []byte
+}
+
+// readDocuments reads the manifest and config of an image that can be
+// stamped: an OCI or Docker v2 schema 2 image, within a registry's size
+// limit for either document.
+func readDocuments(img v1.Image) (imageDocuments, error) {
 	mt, err := img.MediaType()
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("reading media type: %w", err)
+		return imageDocuments{}, fmt.Errorf("reading media type: %w", err)
 	}
 	switch mt {
 	case types.OCIManifestSchema1, types.DockerManifestSchema2:
 	default:
-		return nil, Result{}, fmt.Errorf("unsupported manifest media type %q: only OCI and Docker v2 schema 2 image manifests can be stamped", mt)
+		return imageDocuments{}, fmt.Errorf("unsupported manifest media type %q: only OCI and Docker v2 schema 2 image manifests can be stamped", mt)
 	}
 	rawConfig, err := img.RawConfigFile()
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("reading config: %w", err)
+		return imageDocuments{}, fmt.Errorf("reading config: %w", err)
 	}
 	rawManifest, err := img.RawManifest()
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("reading manifest: %w", err)
+		return imageDocuments{}, fmt.Errorf("reading manifest: %w", err)
 	}
 	if len(rawConfig) > source.MaxDocument || len(rawManifest) > source.MaxDocument {
-		return nil, Result{}, fmt.Errorf("the config (%d bytes) or manifest (%d bytes) is larger than the %d a registry accepts", len(rawConfig), len(rawManifest), source.MaxDocument)
+		return imageDocuments{}, fmt.Errorf("the config (%d bytes) or manifest (%d bytes) is larger than the %d a registry accepts", len(rawConfig), len(rawManifest), source.MaxDocument)
 	}
+	return imageDocuments{mediaType: mt, manifest: rawManifest, config: rawConfig}, nil
+}
 
+// relabelConfig merges the plan's labels into the config's (see merge). It
+// returns raw itself, the same bytes, when the labels come out as they were,
+// so that an image stamped before keeps its config digest; else the config
+// with only config.Labels rewritten. labels are the values as published.
+func relabelConfig(raw []byte, p plan.Plan) (config []byte, labels []plan.Entry, warnings []string, err error) {
 	var cfg document
-	if err := json.Unmarshal(rawConfig, &cfg); err != nil {
-		return nil, Result{}, fmt.Errorf("parsing config: %w", err)
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, nil, nil, fmt.Errorf("parsing config: %w", err)
 	}
 	if cfg == nil {
 		// JSON null unmarshals to a nil map without error.
-		return nil, Result{}, fmt.Errorf("parsing config: it is null, not a JSON object")
+		return nil, nil, nil, fmt.Errorf("parsing config: it is null, not a JSON object")
 	}
 	var inner document
-	if raw, ok := cfg["config"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &inner); err != nil {
-			return nil, Result{}, fmt.Errorf("parsing config.config: %w", err)
+	if v, ok := cfg["config"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &inner); err != nil {
+			return nil, nil, nil, fmt.Errorf("parsing config.config: %w", err)
 		}
 	}
 	existing := map[string]string{}
-	if raw, ok := inner["Labels"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &existing); err != nil {
-			return nil, Result{}, fmt.Errorf("parsing config labels: %w", err)
+	if v, ok := inner["Labels"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &existing); err != nil {
+			return nil, nil, nil, fmt.Errorf("parsing config labels: %w", err)
 		}
 	}
 
-	labels, effective, warnings := merge(existing, p)
-	res := Result{Labels: effective, Warnings: warnings}
-	newConfig := rawConfig
-	if !maps.Equal(labels, existing) {
-		if inner == nil {
-			inner = document{}
-		}
-		if len(labels) == 0 {
-			delete(inner, "Labels")
-		} else {
-			inner["Labels"] = mustMarshal(labels)
-		}
-		cfg["config"] = mustMarshal(inner)
-		newConfig = mustMarshal(cfg)
+	merged, labels, warnings := merge(existing, p)
+	if maps.Equal(merged, existing) {
+		return raw, labels, warnings, nil
 	}
+	if inner == nil {
+		inner = document{}
+	}
+	if len(merged) == 0 {
+		delete(inner, "Labels")
+	} else {
+		inner["Labels"] = mustMarshal(merged)
+	}
+	cfg["config"] = mustMarshal(inner)
+	return mustMarshal(cfg), labels, warnings, nil
+}
 
+// manifestEdit is an image manifest being stamped: the document, and its
+// annotations before and after, with the entries the report shows.
+type manifestEdit struct {
+	doc              document
+	old, annotations map[string]string
+	entries          []plan.Entry
+}
+
+// reannotateManifest parses an image manifest, refuses one with more than
+// MaxLayers layers, and works out its annotations (see reannotate).
+func reannotateManifest(raw []byte, labels []plan.Entry, p plan.Plan) (manifestEdit, error) {
 	var m document
-	if err := json.Unmarshal(rawManifest, &m); err != nil {
-		return nil, Result{}, fmt.Errorf("parsing manifest: %w", err)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return manifestEdit{}, fmt.Errorf("parsing manifest: %w", err)
 	}
 	if m == nil {
-		return nil, Result{}, fmt.Errorf("parsing manifest: it is null, not a JSON object")
+		return manifestEdit{}, fmt.Errorf("parsing manifest: it is null, not a JSON object")
 	}
 	if n, err := countLayers(m); err != nil {
-		return nil, Result{}, fmt.Errorf("parsing manifest layers: %w", err)
+		return manifestEdit{}, fmt.Errorf("parsing manifest layers: %w", err)
 	} else if n > MaxLayers {
-		return nil, Result{}, fmt.Errorf("the manifest lists %d layers, more than the %d a publish accepts; squash the image", n, MaxLayers)
+		return manifestEdit{}, fmt.Errorf("the manifest lists %d layers, more than the %d a publish accepts; squash the image", n, MaxLayers)
 	}
-	oldAnnotations, annotations, entries, err := reannotate(m, effective, p)
+	old, annotations, entries, err := reannotate(m, labels, p)
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("parsing manifest annotations: %w", err)
+		return manifestEdit{}, fmt.Errorf("parsing manifest annotations: %w", err)
 	}
-	res.Annotations = entries
+	return manifestEdit{doc: m, old: old, annotations: annotations, entries: entries}, nil
+}
 
-	convert := mt == types.DockerManifestSchema2 && len(annotations) > 0
-	if convert {
-		if newConfig, err = ociConfig(newConfig); err != nil {
-			return nil, Result{}, fmt.Errorf("parsing config: %w", err)
-		}
+// describeConfig points the manifest's config descriptor at config, keeping
+// the descriptor's other fields.
+func (m manifestEdit) describeConfig(config []byte) error {
+	var desc document
+	if err := json.Unmarshal(m.doc["config"], &desc); err != nil {
+		return fmt.Errorf("parsing config descriptor: %w", err)
 	}
-	configChanged := !bytes.Equal(newConfig, rawConfig)
-	annotationsChanged := !maps.Equal(annotations, oldAnnotations)
-	if !configChanged && !annotationsChanged {
-		return img, res, nil
+	if desc == nil {
+		return fmt.Errorf("parsing config descriptor: it is missing or null")
 	}
-	res.Changed = true
+	h, size, err := v1.SHA256(bytes.NewReader(config))
+	if err != nil {
+		return err
+	}
+	desc["digest"] = mustMarshal(h.String())
+	desc["size"] = mustMarshal(size)
+	m.doc["config"] = mustMarshal(desc)
+	return nil
+}
 
-	if configChanged {
-		var desc document
-		if err := json.Unmarshal(m["config"], &desc); err != nil {
-			return nil, Result{}, fmt.Errorf("parsing config descriptor: %w", err)
-		}
-		if desc == nil {
-			return nil, Result{}, fmt.Errorf("parsing config descriptor: it is missing or null")
-		}
-		h, size, err := v1.SHA256(bytes.NewReader(newConfig))
-		if err != nil {
-			return nil, Result{}, err
-		}
-		desc["digest"] = mustMarshal(h.String())
-		desc["size"] = mustMarshal(size)
-		m["config"] = mustMarshal(desc)
-	}
-	if len(annotations) > 0 {
-		m["annotations"] = mustMarshal(annotations)
+// assemble writes the manifest with its new annotations (retyped to OCI
+// when convert is set) and makes the stamped image: that manifest and
+// config over base's layers.
+func assemble(base v1.Image, mt types.MediaType, m manifestEdit, config []byte, convert bool) (v1.Image, error) {
+	if len(m.annotations) > 0 {
+		m.doc["annotations"] = mustMarshal(m.annotations)
 	} else {
-		delete(m, "annotations")
+		delete(m.doc, "annotations")
 	}
 	var retyped map[v1.Hash]types.MediaType
 	if convert {
-		if retyped, err = toOCI(m); err != nil {
-			return nil, Result{}, err
+		var err error
+		if retyped, err = toOCI(m.doc); err != nil {
+			return nil, err
 		}
 		mt = types.OCIManifestSchema1
-		res.ConvertedToOCI = true
 	}
-	newManifest := marshalOrdered(m, manifestOrder)
-
-	configDigest, _, err := v1.SHA256(bytes.NewReader(newConfig))
+	configDigest, _, err := v1.SHA256(bytes.NewReader(config))
 	if err != nil {
-		return nil, Result{}, err
+		return nil, err
 	}
 	core := &stamped{
-		base:         img,
+		base:         base,
 		mediaType:    mt,
-		manifest:     newManifest,
-		config:       newConfig,
+		manifest:     ocijson.Marshal(m.doc, ocijson.ManifestOrder),
+		config:       config,
 		configDigest: configDigest,
 		retyped:      retyped,
 	}
 	derived, err := partial.CompressedToImage(core)
 	if err != nil {
-		return nil, Result{}, fmt.Errorf("assembling stamped image: %w", err)
+		return nil, fmt.Errorf("assembling stamped image: %w", err)
 	}
-	out := &stampedImage{Image: derived, core: core}
-	return out, res, nil
+	return &stampedImage{Image: derived, core: core}, nil
 }
 
 // MaxLayers bounds the layers of one manifest. The Docker engine runs no

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ghcr-publish/publish-action/internal/ocijson"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 )
 
@@ -73,7 +74,7 @@ func withRawConfig(t *testing.T, img v1.Image, raw []byte) v1.Image {
 	desc["digest"], desc["size"] = mustMarshal(h.String()), mustMarshal(size)
 	m["config"] = mustMarshal(desc)
 	mt, _ := img.MediaType()
-	out, err := partial.CompressedToImage(&stamped{base: img, mediaType: mt, manifest: marshalOrdered(m, manifestOrder), config: raw, configDigest: h})
+	out, err := partial.CompressedToImage(&stamped{base: img, mediaType: mt, manifest: ocijson.Marshal(m, ocijson.ManifestOrder), config: raw, configDigest: h})
 	if err != nil {
 		t.Fatal(err)
 	}
