@@ -756,7 +756,7 @@ func (b *exportBlob) Compressed() (io.ReadCloser, error) {
 	var rc io.ReadCloser
 	var err error
 	if b.l.file != "" {
-		rc, err = os.Open(b.l.file)
+		rc, err = openFile(b.l.file, "layer "+b.l.digest.String())
 	} else {
 		rc, _, err = b.e.tar.open(b.l.entry)
 	}
@@ -773,10 +773,17 @@ type exportFileLayer struct {
 	file string
 }
 
-// BlobFile is the layer's compressed copy, which the export wrote and
-// hashed itself, for an upload to send whole from the file (sendfile).
-// Blobs that are entries of the engine's archive are read as a stream.
-func (l *exportFileLayer) BlobFile() (string, error) { return l.file, nil }
+// OpenBlobFile opens the layer's compressed copy, which the export wrote
+// and hashed itself, for an upload to send whole from the file
+// (sendfile). Blobs that are entries of the engine's archive are read as
+// a stream.
+func (l *exportFileLayer) OpenBlobFile() (*os.File, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return nil, err
+	}
+	return openFile(l.file, "layer "+d.String())
+}
 
 // exportIndex is an index of the export as it is to be published.
 type exportIndex struct {

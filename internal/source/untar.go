@@ -25,7 +25,7 @@ import (
 // is bounded by what the layout references, and an unreferenced member of
 // any size costs nothing.
 func untar(archive, dir string) error {
-	f, err := os.Open(archive)
+	f, err := openFile(archive, "the archive")
 	if err != nil {
 		return err
 	}
