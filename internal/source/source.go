@@ -84,7 +84,7 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 			return nil, fmt.Errorf("unpacking %s: %w", src.Path, err)
 		}
 		cleanup := func() error { return os.RemoveAll(dir) }
-		if err := untar(src.Path, dir); err != nil {
+		if err := untar(ctx, src.Path, dir); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("unpacking OCI archive %s: %w", src.Path, err)
 		}
@@ -100,7 +100,7 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 		if err != nil {
 			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
 		}
-		l, err := fromDockerArchive(src.Path, src.Ref, dir)
+		l, err := fromDockerArchive(ctx, src.Path, src.Ref, dir)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
@@ -196,7 +196,7 @@ func fromLayout(dir, ref string) (*Loaded, error) {
 // fromDockerArchive reads a docker save archive in place, selecting ref (a
 // REPO:TAG) when it holds several images. Plain layers are compressed into
 // dir, which Close removes.
-func fromDockerArchive(archive, ref, dir string) (*Loaded, error) {
+func fromDockerArchive(ctx context.Context, archive, ref, dir string) (*Loaded, error) {
 	if ref != "" {
 		if _, err := name.NewTag(ref); err != nil {
 			return nil, fmt.Errorf("%q is not a REPO:TAG to select: %w", ref, err)
@@ -206,7 +206,7 @@ func fromDockerArchive(archive, ref, dir string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := newExport(t, dir).load(ref)
+	l, err := newExport(t, dir).load(ctx, ref)
 	if err != nil {
 		t.Close()
 		return nil, err
