@@ -238,9 +238,11 @@ func (w *writer) putWhole(ctx context.Context, l v1.Layer, loc *url.URL, digest 
 // blobFile is a layer whose blob may be a file as it is (a layout's, or an
 // engine export's compressed copy; see the source step): it can be sent
 // from the file by the kernel (sendfile) rather than read through a hash,
-// and the registry checks the digest. "" means it is not a file.
+// and the registry checks the digest. OpenBlobFile opens it as the source
+// opens every file of a layout or archive: a regular file, not through a
+// link, without blocking on a named pipe; a nil file means it is not a file.
 type blobFile interface {
-	BlobFile() (string, error)
+	OpenBlobFile() (*os.File, error)
 }
 
 // openBlob opens l's blob to send: its file when it has one whose size
@@ -248,30 +250,14 @@ type blobFile interface {
 // request that read it ended: a failed one's bytes are taken back out of
 // progress.
 func (w *writer) openBlob(l v1.Layer, digest v1.Hash, size int64) (io.ReadCloser, func(ok bool), error) {
-	var path string
 	if bf, ok := l.(blobFile); ok {
-		var err error
-		if path, err = bf.BlobFile(); err != nil {
-			return nil, nil, err
-		}
-	}
-	if path != "" {
-		f, err := os.Open(path)
+		f, err := bf.OpenBlobFile()
 		if err != nil {
 			return nil, nil, err
 		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, nil, err
+		if f != nil {
+			return w.fileBlob(f, size)
 		}
-		if fi.Size() != size {
-			f.Close()
-			return nil, nil, fmt.Errorf("its file is %d bytes, its descriptor says %d: the layout is corrupt or was altered, rebuild it", fi.Size(), size)
-		}
-		body := &fileBody{f: f}
-		untrack := w.progress.track(body)
-		return body, untrack, nil
 	}
 	rc, err := l.Compressed()
 	if err != nil {
@@ -283,6 +269,28 @@ func (w *writer) openBlob(l v1.Layer, digest v1.Hash, size int64) (io.ReadCloser
 			body.undo()
 		}
 	}, nil
+}
+
+// fileBlob is the request body that sends f, the blob's file, once its
+// size is checked. A file that is not a regular one is refused here too:
+// sendfile from a named pipe would wait for a writer that never comes.
+func (w *writer) fileBlob(f *os.File, size int64) (io.ReadCloser, func(ok bool), error) {
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("its file %s is not a regular file but %s: the source input must name a layout of regular files only, rebuild it", f.Name(), fi.Mode().Type())
+	}
+	if fi.Size() != size {
+		f.Close()
+		return nil, nil, fmt.Errorf("its file is %d bytes, its descriptor says %d: the layout is corrupt or was altered, rebuild it", fi.Size(), size)
+	}
+	body := &fileBody{f: f}
+	untrack := w.progress.track(body)
+	return body, untrack, nil
 }
 
 // readCloser reads through r and closes c.

@@ -290,7 +290,7 @@ type fileLayer struct {
 	path string
 }
 
-func (l fileLayer) BlobFile() (string, error) { return l.path, nil }
+func (l fileLayer) OpenBlobFile() (*os.File, error) { return os.Open(l.path) }
 func (l fileLayer) Compressed() (io.ReadCloser, error) {
 	return nil, errors.New("the stream was read: the file was not sent as it is")
 }

@@ -196,7 +196,7 @@ func fromDaemon(ctx context.Context, dockerHost, image, dir string) (*Loaded, er
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	l, err := fromDockerArchive(exported, "", dir)
+	l, err := fromDockerArchive(ctx, exported, "", dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading the engine's export of %q: %w", image, err)
 	}

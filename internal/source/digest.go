@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"path/filepath"
+	"io/fs"
+	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -42,8 +43,8 @@ type verifiedImage struct {
 
 // verifyImage checks img's manifest against digest and its config against
 // the manifest, and wraps it so its layers are checked as they stream.
-// dir is the layout's directory, whose blobs are checked for size before
-// they are read.
+// dir is the layout's directory, whose layer blobs are checked to be
+// regular files (see files.go) before any is read.
 func verifyImage(img v1.Image, digest v1.Hash, dir string) (v1.Image, error) {
 	raw, err := img.RawManifest()
 	if err != nil {
@@ -59,7 +60,7 @@ func verifyImage(img v1.Image, digest v1.Hash, dir string) (v1.Image, error) {
 	if err := checkConfigSize(m); err != nil {
 		return nil, err
 	}
-	if err := checkBlob(dir, m.Config.Digest, "config"); err != nil {
+	if err := checkLayerFiles(dir, m); err != nil {
 		return nil, err
 	}
 	cfg, err := img.RawConfigFile()
@@ -123,9 +124,6 @@ func verifyIndex(idx v1.ImageIndex, digest v1.Hash, dir string) (v1.ImageIndex, 
 }
 
 func (v *verifiedIndex) Image(h v1.Hash) (v1.Image, error) {
-	if err := checkBlob(v.dir, h, "manifest"); err != nil {
-		return nil, err
-	}
 	img, err := v.index.Image(h)
 	if err != nil {
 		return nil, err
@@ -134,9 +132,6 @@ func (v *verifiedIndex) Image(h v1.Hash) (v1.Image, error) {
 }
 
 func (v *verifiedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	if err := checkBlob(v.dir, h, "index"); err != nil {
-		return nil, err
-	}
 	idx, err := v.index.ImageIndex(h)
 	if err != nil {
 		return nil, err
@@ -151,18 +146,36 @@ type verifiedLayer struct {
 	dir string
 }
 
-// BlobFile is the file that holds the layer's blob as it is, for an upload
-// to hand to the kernel whole (sendfile) instead of streaming it through
-// Compressed's hash: the registry checks what it receives against the
-// digest (distribution spec: DIGEST_INVALID), and the upload maps a
-// refusal to the same "corrupt or was altered" error. Its size is for the
-// uploader to check first.
-func (l *verifiedLayer) BlobFile() (string, error) {
+// OpenBlobFile opens the file that holds the layer's blob as it is, for
+// an upload to hand to the kernel whole (sendfile) instead of streaming it
+// through Compressed's hash: the registry checks what it receives against
+// the digest (distribution spec: DIGEST_INVALID), and the upload maps a
+// refusal to the same "corrupt or was altered" error. The file is opened
+// as every file of a layout is (files.go); its size is for the uploader to
+// check first.
+func (l *verifiedLayer) OpenBlobFile() (*os.File, error) {
 	digest, err := l.Digest()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return filepath.Join(l.dir, "blobs", digest.Algorithm, digest.Hex), nil
+	return openInLayout(l.dir, blobPath(digest), "layer "+digest.String())
+}
+
+// checkLayerFiles refuses, while the source loads, a layer blob of m that
+// is in the layout dir but is not a regular file in it; an absent one is
+// left to the upload (a foreign layer, or one the registry holds).
+func checkLayerFiles(dir string, m *v1.Manifest) error {
+	for _, d := range m.Layers {
+		f, err := openInLayout(dir, blobPath(d.Digest), "layer "+d.Digest.String())
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	return nil
 }
 
 func (l *verifiedLayer) Compressed() (io.ReadCloser, error) {

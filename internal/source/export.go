@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +75,9 @@ type exportLayer struct {
 	mediaType types.MediaType
 	entry     string
 	file      string
+	// urls are where clients fetch a foreign layer, which has no entry
+	// or file here.
+	urls []string
 }
 
 func newExport(t *tarIndex, dir string) *export {
@@ -99,15 +103,15 @@ func (e *export) blob(what string, h v1.Hash) ([]byte, error) {
 
 // load reads the image the archive holds (ref selects one by REPO:TAG when
 // it holds several) into a Loaded over e.
-func (e *export) load(ref string) (*Loaded, error) {
+func (e *export) load(ctx context.Context, ref string) (*Loaded, error) {
 	var (
 		desc v1.Descriptor
 		err  error
 	)
 	if e.tar.has("index.json") && e.tar.has("oci-layout") {
-		desc, err = e.fromIndexJSON(ref)
+		desc, err = e.fromIndexJSON(ctx, ref)
 	} else if e.tar.has("manifest.json") {
-		desc, err = e.fromManifestJSON(ref)
+		desc, err = e.fromManifestJSON(ctx, ref)
 	} else {
 		return nil, errors.New("it has neither index.json nor manifest.json; it is not a docker save archive")
 	}
@@ -125,7 +129,7 @@ func (e *export) load(ref string) (*Loaded, error) {
 }
 
 // fromIndexJSON selects the entry of index.json to publish and reads it.
-func (e *export) fromIndexJSON(ref string) (v1.Descriptor, error) {
+func (e *export) fromIndexJSON(ctx context.Context, ref string) (v1.Descriptor, error) {
 	raw, err := e.tar.read("index.json")
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -163,9 +167,9 @@ func (e *export) fromIndexJSON(ref string) (v1.Descriptor, error) {
 	}
 	switch {
 	case d.MediaType.IsIndex():
-		return e.index(d)
+		return e.index(ctx, d)
 	case d.MediaType.IsImage():
-		return e.manifest(d)
+		return e.manifest(ctx, d)
 	}
 	return v1.Descriptor{}, fmt.Errorf("index.json entry %s has media type %q, which is not an image", d.Digest, d.MediaType)
 }
@@ -191,7 +195,7 @@ func sameTag(n, ref string) bool {
 // the export lacks (a partly pulled multi-platform image exports the index
 // of every platform and the blobs of those pulled), and the attestations of
 // those. It returns the index's descriptor as published.
-func (e *export) index(d v1.Descriptor) (v1.Descriptor, error) {
+func (e *export) index(ctx context.Context, d v1.Descriptor) (v1.Descriptor, error) {
 	raw, err := e.blob("index", d.Digest)
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -208,92 +212,133 @@ func (e *export) index(d v1.Descriptor) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("parsing index %s: %w", d.Digest, err)
 	}
-	published := make([]*v1.Descriptor, len(im.Manifests))
-	renamed := map[string]string{}
-	dropped := map[string]bool{}
-	var left []string
-	// Images first, so attestations know which images stay and under
-	// which digest.
-	for pass := range 2 {
-		for i, c := range im.Manifests {
-			attestation := c.Annotations[annotationRefType] == "attestation-manifest"
-			if attestation != (pass == 1) {
-				continue
-			}
-			if attestation && dropped[c.Annotations[annotationRefDigest]] {
-				continue
-			}
-			var got v1.Descriptor
-			switch {
-			case c.MediaType.IsIndex():
-				got, err = e.index(c)
-			case c.MediaType.IsImage():
-				got, err = e.manifest(c)
-			default:
-				// Not an image (an artifact): its blobs are not ours to judge.
-				if !e.tar.has(blobPath(c.Digest)) {
-					err = fmt.Errorf("%w", errMissing)
-				} else {
-					got = c
-				}
-			}
-			if errors.Is(err, errMissing) {
-				dropped[c.Digest.String()] = true
-				switch {
-				case attestation:
-					left = append(left, "the attestation of "+platformOfRef(im, c))
-				case c.Platform != nil:
-					left = append(left, platformName(*c.Platform))
-					e.missing = append(e.missing, *c.Platform)
-				default:
-					left = append(left, c.Digest.String())
-				}
-				continue
-			}
-			if err != nil {
-				return v1.Descriptor{}, err
-			}
-			published[i] = &got
-			if got.Digest != c.Digest {
-				renamed[c.Digest.String()] = got.Digest.String()
-			}
-		}
+	read, err := e.children(ctx, im)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
-	if len(dropped) == 0 && len(renamed) == 0 {
+	if len(read.dropped) == 0 && len(read.renamed) == 0 {
 		e.docs[d.Digest] = document{raw: raw, mt: d.MediaType}
 		return d, nil
 	}
+	kept, images, err := read.kept(im, children)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("parsing index %s: %w", d.Digest, err)
+	}
+	if images == 0 {
+		return v1.Descriptor{}, fmt.Errorf("index %s: the export has the blobs of none of its images (%s): %w", d.Digest, strings.Join(read.left, ", "), errMissing)
+	}
+	if len(read.left) > 0 {
+		e.notices = append(e.notices, fmt.Sprintf("the export lacks the blobs of %s (a multi-platform image only partly pulled into the engine?), so they are left out; docker pull --platform fetches a missing platform", strings.Join(read.left, ", ")))
+	}
+	doc["manifests"] = marshal(kept)
+	return e.store(d, doc), nil
+}
+
+// indexChildren is what reading the children of an index gave.
+type indexChildren struct {
+	// published are the children as published, by position in the
+	// index; nil for one left out.
+	published []*v1.Descriptor
+	// renamed maps the digest of a child rewritten here to its new one.
+	renamed map[string]string
+	// dropped are the digests of the children left out.
+	dropped map[string]bool
+	// left names the children left out, for the notice.
+	left []string
+}
+
+// children reads the children of index im, images first, so attestations
+// know which images stay and under which digest.
+func (e *export) children(ctx context.Context, im *v1.IndexManifest) (*indexChildren, error) {
+	read := &indexChildren{published: make([]*v1.Descriptor, len(im.Manifests)), renamed: map[string]string{}, dropped: map[string]bool{}}
+	for pass := range 2 {
+		for i, c := range im.Manifests {
+			attestation := isAttestation(c)
+			if attestation != (pass == 1) {
+				continue
+			}
+			if attestation && read.dropped[c.Annotations[annotationRefDigest]] {
+				continue
+			}
+			got, err := e.child(ctx, c)
+			if errors.Is(err, errMissing) {
+				read.dropped[c.Digest.String()] = true
+				read.left = append(read.left, e.leftOut(im, c))
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			read.published[i] = &got
+			if got.Digest != c.Digest {
+				read.renamed[c.Digest.String()] = got.Digest.String()
+			}
+		}
+	}
+	return read, nil
+}
+
+func isAttestation(c v1.Descriptor) bool {
+	return c.Annotations[annotationRefType] == "attestation-manifest"
+}
+
+// child reads the child c of an index, as published.
+func (e *export) child(ctx context.Context, c v1.Descriptor) (v1.Descriptor, error) {
+	switch {
+	case c.MediaType.IsIndex():
+		return e.index(ctx, c)
+	case c.MediaType.IsImage():
+		return e.manifest(ctx, c)
+	}
+	// Not an image (an artifact): its blobs are not ours to judge.
+	if !e.tar.has(blobPath(c.Digest)) {
+		return v1.Descriptor{}, fmt.Errorf("%w", errMissing)
+	}
+	return c, nil
+}
+
+// leftOut names the child c of im, left out for want of its blobs, and
+// counts its platform missing.
+func (e *export) leftOut(im *v1.IndexManifest, c v1.Descriptor) string {
+	switch {
+	case isAttestation(c):
+		return "the attestation of " + platformOfRef(im, c)
+	case c.Platform != nil:
+		e.missing = append(e.missing, *c.Platform)
+		return platformName(*c.Platform)
+	}
+	return c.Digest.String()
+}
+
+// kept is the manifests list of index im as published: the children
+// (their JSON, as the index has them) that stay, under the digests they
+// are published under, with attestations naming those; and how many of
+// them are images.
+func (read *indexChildren) kept(im *v1.IndexManifest, children []map[string]json.RawMessage) ([]map[string]json.RawMessage, int, error) {
 	var kept []map[string]json.RawMessage
 	images := 0
 	for i, c := range children {
-		if published[i] == nil {
+		p := read.published[i]
+		if p == nil {
 			continue
 		}
-		p := published[i]
 		c["digest"] = marshal(p.Digest.String())
 		c["size"] = marshal(p.Size)
 		c["mediaType"] = marshal(p.MediaType)
-		if old := im.Manifests[i].Annotations[annotationRefDigest]; renamed[old] != "" {
+		if old := im.Manifests[i].Annotations[annotationRefDigest]; read.renamed[old] != "" {
 			var ann map[string]string
 			if err := json.Unmarshal(c["annotations"], &ann); err != nil {
-				return v1.Descriptor{}, fmt.Errorf("parsing index %s: %w", d.Digest, err)
+				return nil, 0, err
 			}
-			ann[annotationRefDigest] = renamed[old]
+			ann[annotationRefDigest] = read.renamed[old]
 			c["annotations"] = marshal(ann)
 		}
-		if im.Manifests[i].Annotations[annotationRefType] != "attestation-manifest" {
+		if !isAttestation(im.Manifests[i]) {
 			images++
 		}
 		kept = append(kept, c)
 	}
-	if images == 0 {
-		return v1.Descriptor{}, fmt.Errorf("index %s: the export has the blobs of none of its images (%s): %w", d.Digest, strings.Join(left, ", "), errMissing)
-	}
-	if len(left) > 0 {
-		e.notices = append(e.notices, fmt.Sprintf("the export lacks the blobs of %s (a multi-platform image only partly pulled into the engine?), so they are left out; docker pull --platform fetches a missing platform", strings.Join(left, ", ")))
-	}
-	doc["manifests"] = marshal(kept)
-	return e.store(d, doc), nil
+	return kept, images, nil
 }
 
 // platformOfRef names the platform of the image an attestation refers to.
@@ -328,7 +373,7 @@ func (e *export) store(d v1.Descriptor, doc map[string]json.RawMessage) v1.Descr
 }
 
 // manifest reads an image manifest with its config and layers; see layer.
-func (e *export) manifest(d v1.Descriptor) (v1.Descriptor, error) {
+func (e *export) manifest(ctx context.Context, d v1.Descriptor) (v1.Descriptor, error) {
 	raw, err := e.blob("manifest", d.Digest)
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -337,24 +382,9 @@ func (e *export) manifest(d v1.Descriptor) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("parsing manifest %s: %w", d.Digest, err)
 	}
-	config, err := e.blob("config", m.Config.Digest)
+	config, cf, err := e.manifestConfig(d, m)
 	if err != nil {
 		return v1.Descriptor{}, err
-	}
-	cf, err := v1.ParseConfigFile(bytes.NewReader(config))
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
-	}
-	// Only filesystem layers have diff IDs: BuildKit's attestation
-	// manifests list an in-toto layer and no diff ID.
-	filesystem := 0
-	for _, l := range m.Layers {
-		if isTarLayer(l.MediaType) {
-			filesystem++
-		}
-	}
-	if filesystem > 0 && len(m.Layers) != len(cf.RootFS.DiffIDs) {
-		return v1.Descriptor{}, fmt.Errorf("manifest %s lists %d layers and its config %d diff IDs", d.Digest, len(m.Layers), len(cf.RootFS.DiffIDs))
 	}
 	mt := m.MediaType
 	if mt == "" {
@@ -375,28 +405,9 @@ func (e *export) manifest(d v1.Descriptor) (v1.Descriptor, error) {
 	if err := json.Unmarshal(doc["layers"], &layerDocs); err != nil {
 		return v1.Descriptor{}, fmt.Errorf("parsing manifest %s: %w", d.Digest, err)
 	}
-	changed, toOCI := false, false
-	for i, l := range m.Layers {
-		if !e.tar.has(blobPath(l.Digest)) {
-			continue // foreign, fetched from its urls
-		}
-		if !isTarLayer(l.MediaType) {
-			// Not a filesystem layer (an attestation's in-toto statement):
-			// published as it is, checked against its digest as it streams.
-			e.layers[l.Digest] = &exportLayer{digest: l.Digest, size: l.Size, mediaType: l.MediaType, entry: blobPath(l.Digest)}
-			continue
-		}
-		got, oci, err := e.layer(blobPath(l.Digest), l, cf.RootFS.DiffIDs[i], mt)
-		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
-		}
-		toOCI = toOCI || oci
-		if got.digest != l.Digest || got.mediaType != l.MediaType {
-			layerDocs[i]["digest"] = marshal(got.digest.String())
-			layerDocs[i]["size"] = marshal(got.size)
-			layerDocs[i]["mediaType"] = marshal(got.mediaType)
-			changed = true
-		}
+	changed, toOCI, err := e.manifestLayers(ctx, m, cf, mt, layerDocs)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
 	e.configs[m.Config.Digest] = config
 	if toOCI {
@@ -408,6 +419,82 @@ func (e *export) manifest(d v1.Descriptor) (v1.Descriptor, error) {
 	}
 	doc["layers"] = marshal(layerDocs)
 	return e.store(d, doc), nil
+}
+
+// manifestConfig reads the config of m, the manifest d, and checks that it
+// gives each filesystem layer a diff ID.
+func (e *export) manifestConfig(d v1.Descriptor, m *v1.Manifest) ([]byte, *v1.ConfigFile, error) {
+	config, err := e.blob("config", m.Config.Digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(config))
+	if err != nil {
+		return nil, nil, fmt.Errorf("parsing config %s: %w", m.Config.Digest, err)
+	}
+	// Only filesystem layers have diff IDs: BuildKit's attestation
+	// manifests list an in-toto layer and no diff ID.
+	filesystem := 0
+	for _, l := range m.Layers {
+		if isTarLayer(l.MediaType) {
+			filesystem++
+		}
+	}
+	if filesystem > 0 && len(m.Layers) != len(cf.RootFS.DiffIDs) {
+		return nil, nil, fmt.Errorf("manifest %s lists %d layers and its config %d diff IDs", d.Digest, len(m.Layers), len(cf.RootFS.DiffIDs))
+	}
+	return config, cf, nil
+}
+
+// manifestLayers reads the layers of m, of media type mt, and rewrites in
+// layerDocs (the manifest's JSON of them) those published otherwise than
+// m lists them. changed says one was; toOCI that the manifest must become
+// OCI to describe them.
+func (e *export) manifestLayers(ctx context.Context, m *v1.Manifest, cf *v1.ConfigFile, mt types.MediaType, layerDocs []map[string]json.RawMessage) (changed, toOCI bool, err error) {
+	for i, l := range m.Layers {
+		if foreign(l) || !e.tar.has(blobPath(l.Digest)) {
+			// Fetched from its urls: published as the source lists it.
+			e.addForeign(l)
+			continue
+		}
+		if !isTarLayer(l.MediaType) {
+			// Not a filesystem layer (an attestation's in-toto statement):
+			// published as it is, checked against its digest as it streams.
+			e.layers[l.Digest] = &exportLayer{digest: l.Digest, size: l.Size, mediaType: l.MediaType, entry: blobPath(l.Digest)}
+			continue
+		}
+		got, oci, err := e.layer(ctx, blobPath(l.Digest), l, cf.RootFS.DiffIDs[i], mt)
+		if err != nil {
+			return false, false, fmt.Errorf("layer %d (%s): %w", i, l.Digest, err)
+		}
+		toOCI = toOCI || oci
+		if got.digest != l.Digest || got.mediaType != l.MediaType {
+			layerDocs[i]["digest"] = marshal(got.digest.String())
+			layerDocs[i]["size"] = marshal(got.size)
+			layerDocs[i]["mediaType"] = marshal(got.mediaType)
+			changed = true
+		}
+	}
+	return changed, toOCI, nil
+}
+
+// foreign reports whether d is a layer clients fetch from its urls rather
+// than from the registry: a non-distributable layer that lists some
+// (image-spec, "Non-distributable layers"; docker save's LayerSources). It
+// is published under the descriptor its source gives, whatever the
+// archive holds in its place, and never uploaded: a digest made here from
+// the archive's copy would not be the one at its urls, and clients
+// fetching it there refuse it (digest mismatch).
+func foreign(d v1.Descriptor) bool {
+	return !d.MediaType.IsDistributable() && len(d.URLs) > 0
+}
+
+// addForeign records the layer d, fetched from its urls, so the image
+// lists it; its blob is not the export's to give.
+func (e *export) addForeign(d v1.Descriptor) {
+	if _, ok := e.layers[d.Digest]; !ok {
+		e.layers[d.Digest] = &exportLayer{digest: d.Digest, size: d.Size, mediaType: d.MediaType, urls: d.URLs}
+	}
 }
 
 // isTarLayer reports whether mt is a filesystem layer, whose compression
@@ -448,12 +535,12 @@ func retypeToOCI(doc map[string]json.RawMessage, layers []map[string]json.RawMes
 // be published: a compressed blob as it is, once checked against diffID; a
 // plain one gzip-compressed into e.dir. oci says the manifest must become
 // OCI to describe it (zstd in a Docker manifest).
-func (e *export) layer(entry string, desc v1.Descriptor, diffID v1.Hash, manifest types.MediaType) (*exportLayer, bool, error) {
+func (e *export) layer(ctx context.Context, entry string, desc v1.Descriptor, diffID v1.Hash, manifest types.MediaType) (*exportLayer, bool, error) {
 	rc, _, err := e.tar.open(entry)
 	if err != nil {
 		return nil, false, err
 	}
-	c, err := sniff(rc)
+	c, err := sniff(ctxReader{ctx, rc})
 	rc.Close()
 	if err != nil {
 		return nil, false, err
@@ -475,10 +562,10 @@ func (e *export) layer(entry string, desc v1.Descriptor, diffID v1.Hash, manifes
 	out := &exportLayer{entry: entry}
 	if c == plain {
 		out.file = filepath.Join(e.dir, fmt.Sprintf("layer-%d.tar.gz", len(e.layers)))
-		out.digest, out.size, err = gzipLayer(rc, diffID, out.file)
+		out.digest, out.size, err = gzipLayer(ctxReader{ctx, rc}, diffID, out.file)
 		c = gzipped
 	} else {
-		out.digest, out.size, err = checkLayer(rc, c, diffID)
+		out.digest, out.size, err = checkLayer(ctxReader{ctx, rc}, c, diffID)
 		if err == nil && desc.Digest.Hex != "" && (out.digest != desc.Digest || out.size != desc.Size) {
 			err = fmt.Errorf("its blob hashes to %s (%d bytes), not %s (%d bytes); the export is corrupt", out.digest, out.size, desc.Digest, desc.Size)
 		}
@@ -520,32 +607,11 @@ type dockerManifestEntry struct {
 // fromManifestJSON reads the image manifest.json lists (ref selects one by
 // REPO:TAG when it lists several) and builds its manifest: Docker v2
 // schema 2, or OCI when a layer is zstd.
-func (e *export) fromManifestJSON(ref string) (v1.Descriptor, error) {
-	raw, err := e.tar.read("manifest.json")
+func (e *export) fromManifestJSON(ctx context.Context, ref string) (v1.Descriptor, error) {
+	m, err := e.manifestJSONEntry(ref)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	var entries []dockerManifestEntry
-	if err := json.Unmarshal(raw, &entries); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("parsing manifest.json: %w", err)
-	}
-	var tags []string
-	var chosen []dockerManifestEntry
-	for _, m := range entries {
-		tags = append(tags, m.RepoTags...)
-		if ref == "" || slices.ContainsFunc(m.RepoTags, func(t string) bool { return sameTag(t, ref) }) {
-			chosen = append(chosen, m)
-		}
-	}
-	switch {
-	case len(entries) == 0:
-		return v1.Descriptor{}, errors.New("it holds no image (manifest.json lists none)")
-	case len(chosen) == 0:
-		return v1.Descriptor{}, fmt.Errorf("no image tagged %s in it (tags there: %s)", ref, list(tags))
-	case len(chosen) > 1:
-		return v1.Descriptor{}, fmt.Errorf("it holds %d images; add :REPO:TAG to choose one (tags there: %s)", len(chosen), list(tags))
-	}
-	m := chosen[0]
 	config, err := e.tar.read(m.Config)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("reading config: %w", err)
@@ -560,28 +626,9 @@ func (e *export) fromManifestJSON(ref string) (v1.Descriptor, error) {
 	configDigest, configSize, _ := v1.SHA256(bytes.NewReader(config))
 	e.configs[configDigest] = config
 	mt := types.DockerManifestSchema2
-	var layers []v1.Descriptor
-	oci := false
-	for i, p := range m.Layers {
-		diffID := cf.RootFS.DiffIDs[i]
-		if src, ok := m.LayerSources[diffID]; ok && !e.tar.has(p) {
-			layers = append(layers, src) // foreign, fetched from its urls
-			continue
-		}
-		declared := types.DockerLayer
-		if src, ok := m.LayerSources[diffID]; ok {
-			declared = src.MediaType
-		}
-		l, needOCI, err := e.layer(p, v1.Descriptor{MediaType: declared}, diffID, mt)
-		if err != nil {
-			return v1.Descriptor{}, fmt.Errorf("layer %d (%s): %w", i, p, err)
-		}
-		oci = oci || needOCI
-		desc := v1.Descriptor{MediaType: l.mediaType, Size: l.size, Digest: l.digest}
-		if src, ok := m.LayerSources[diffID]; ok {
-			desc.URLs, desc.Annotations = src.URLs, src.Annotations
-		}
-		layers = append(layers, desc)
+	layers, oci, err := e.entryLayers(ctx, m, cf, mt)
+	if err != nil {
+		return v1.Descriptor{}, err
 	}
 	configType := types.DockerConfigJSON
 	if oci {
@@ -600,6 +647,71 @@ func (e *export) fromManifestJSON(ref string) (v1.Descriptor, error) {
 		doc["layers"] = marshal(ls)
 	}
 	return e.store(v1.Descriptor{MediaType: mt}, doc), nil
+}
+
+// manifestJSONEntry is the entry of manifest.json to publish: the one
+// tagged ref, or the only one when ref is empty.
+func (e *export) manifestJSONEntry(ref string) (dockerManifestEntry, error) {
+	raw, err := e.tar.read("manifest.json")
+	if err != nil {
+		return dockerManifestEntry{}, err
+	}
+	var entries []dockerManifestEntry
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return dockerManifestEntry{}, fmt.Errorf("parsing manifest.json: %w", err)
+	}
+	var tags []string
+	var chosen []dockerManifestEntry
+	for _, m := range entries {
+		tags = append(tags, m.RepoTags...)
+		if ref == "" || slices.ContainsFunc(m.RepoTags, func(t string) bool { return sameTag(t, ref) }) {
+			chosen = append(chosen, m)
+		}
+	}
+	switch {
+	case len(entries) == 0:
+		return dockerManifestEntry{}, errors.New("it holds no image (manifest.json lists none)")
+	case len(chosen) == 0:
+		return dockerManifestEntry{}, fmt.Errorf("no image tagged %s in it (tags there: %s)", ref, list(tags))
+	case len(chosen) > 1:
+		return dockerManifestEntry{}, fmt.Errorf("it holds %d images; add :REPO:TAG to choose one (tags there: %s)", len(chosen), list(tags))
+	}
+	return chosen[0], nil
+}
+
+// entryLayers reads the layers of manifest.json's entry m into the
+// descriptors of a manifest of media type mt; oci says it must become OCI
+// to describe them.
+func (e *export) entryLayers(ctx context.Context, m dockerManifestEntry, cf *v1.ConfigFile, mt types.MediaType) ([]v1.Descriptor, bool, error) {
+	var layers []v1.Descriptor
+	oci := false
+	for i, p := range m.Layers {
+		diffID := cf.RootFS.DiffIDs[i]
+		src, listed := m.LayerSources[diffID]
+		if listed && (foreign(src) || !e.tar.has(p)) {
+			// Fetched from its urls: published as LayerSources gives it,
+			// whatever the archive holds at p (docker save writes the
+			// layer's tar there too).
+			e.addForeign(src)
+			layers = append(layers, src)
+			continue
+		}
+		declared := types.DockerLayer
+		if listed {
+			declared = src.MediaType
+		}
+		l, needOCI, err := e.layer(ctx, p, v1.Descriptor{MediaType: declared}, diffID, mt)
+		if err != nil {
+			return nil, false, fmt.Errorf("layer %d (%s): %w", i, p, err)
+		}
+		oci = oci || needOCI
+		desc := v1.Descriptor{MediaType: l.mediaType, Size: l.size, Digest: l.digest}
+		if listed {
+			desc.URLs, desc.Annotations = src.URLs, src.Annotations
+		}
+		layers = append(layers, desc)
+	}
+	return layers, oci, nil
 }
 
 // marshal marshals values that cannot fail to: strings, numbers,
@@ -755,9 +867,12 @@ func (b *exportBlob) MediaType() (types.MediaType, error) { return b.l.mediaType
 func (b *exportBlob) Compressed() (io.ReadCloser, error) {
 	var rc io.ReadCloser
 	var err error
-	if b.l.file != "" {
-		rc, err = os.Open(b.l.file)
-	} else {
+	switch {
+	case b.l.file != "":
+		rc, err = openFile(b.l.file, "layer "+b.l.digest.String())
+	case b.l.entry == "":
+		return nil, fmt.Errorf("layer %s is not in the export: clients fetch it from %s", b.l.digest, strings.Join(b.l.urls, ", "))
+	default:
 		rc, _, err = b.e.tar.open(b.l.entry)
 	}
 	if err != nil {
@@ -773,10 +888,17 @@ type exportFileLayer struct {
 	file string
 }
 
-// BlobFile is the layer's compressed copy, which the export wrote and
-// hashed itself, for an upload to send whole from the file (sendfile).
-// Blobs that are entries of the engine's archive are read as a stream.
-func (l *exportFileLayer) BlobFile() (string, error) { return l.file, nil }
+// OpenBlobFile opens the layer's compressed copy, which the export wrote
+// and hashed itself, for an upload to send whole from the file
+// (sendfile). Blobs that are entries of the engine's archive are read as
+// a stream.
+func (l *exportFileLayer) OpenBlobFile() (*os.File, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return nil, err
+	}
+	return openFile(l.file, "layer "+d.String())
+}
 
 // exportIndex is an index of the export as it is to be published.
 type exportIndex struct {

@@ -671,22 +671,18 @@ func TestLoadRecordedExports(t *testing.T) {
 func checkBlobFile(t *testing.T, l v1.Layer, want bool) {
 	t.Helper()
 	digest, _ := l.Digest()
-	var path string
-	if bf, ok := l.(interface{ BlobFile() (string, error) }); ok {
+	var f *os.File
+	if bf, ok := l.(interface{ OpenBlobFile() (*os.File, error) }); ok {
 		var err error
-		if path, err = bf.BlobFile(); err != nil {
-			t.Fatalf("layer %s: BlobFile() = %v", digest, err)
+		if f, err = bf.OpenBlobFile(); err != nil {
+			t.Fatalf("layer %s: OpenBlobFile() = %v", digest, err)
 		}
 	}
-	if path == "" {
+	if f == nil {
 		if want {
 			t.Errorf("layer %s: compressed here, but not offered as a file to send", digest)
 		}
 		return
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
 	}
 	defer f.Close()
 	got, n, err := v1.SHA256(f)

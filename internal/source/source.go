@@ -9,13 +9,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -86,7 +84,7 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 			return nil, fmt.Errorf("unpacking %s: %w", src.Path, err)
 		}
 		cleanup := func() error { return os.RemoveAll(dir) }
-		if err := untar(src.Path, dir); err != nil {
+		if err := untar(ctx, src.Path, dir); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("unpacking OCI archive %s: %w", src.Path, err)
 		}
@@ -102,7 +100,7 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 		if err != nil {
 			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
 		}
-		l, err := fromDockerArchive(src.Path, src.Ref, dir)
+		l, err := fromDockerArchive(ctx, src.Path, src.Ref, dir)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
@@ -139,41 +137,10 @@ func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error
 // exhaust memory.
 const MaxDocument = 4 << 20
 
-// checkDocument refuses a layout file that is not a regular file or is
-// larger than MaxDocument, before it is read.
-func checkDocument(path, what string) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file (%s); a layout holds only files", what, fi.Mode().Type())
-	}
-	if fi.Size() > MaxDocument {
-		return fmt.Errorf("%s is %d bytes, more than the %d a manifest, index or config may be; the layout is broken or hostile", what, fi.Size(), MaxDocument)
-	}
-	return nil
-}
-
-// checkBlob is checkDocument for the layout blob h under dir.
-func checkBlob(dir string, h v1.Hash, what string) error {
-	if dir == "" {
-		return nil
-	}
-	return checkDocument(filepath.Join(dir, "blobs", h.Algorithm, h.Hex), fmt.Sprintf("%s %s", what, h))
-}
-
 // fromLayout selects the image named ref in an OCI layout's index.json, or the
 // only entry when ref is empty (containers/image's oci transport does the same).
 func fromLayout(dir, ref string) (*Loaded, error) {
-	if err := checkDocument(filepath.Join(dir, "index.json"), "index.json"); err != nil {
-		return nil, err
-	}
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := p.ImageIndex()
+	idx, err := readLayoutIndex(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +172,6 @@ func fromLayout(dir, ref string) (*Loaded, error) {
 	d := chosen[0]
 	switch {
 	case d.MediaType.IsIndex():
-		if err := checkBlob(dir, d.Digest, "index"); err != nil {
-			return nil, err
-		}
 		ii, err := idx.ImageIndex(d.Digest)
 		if err != nil {
 			return nil, err
@@ -217,10 +181,7 @@ func fromLayout(dir, ref string) (*Loaded, error) {
 		}
 		return &Loaded{Index: ii}, nil
 	case d.MediaType.IsImage():
-		if err := checkBlob(dir, d.Digest, "manifest"); err != nil {
-			return nil, err
-		}
-		img, err := p.Image(d.Digest)
+		img, err := idx.Image(d.Digest)
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +196,7 @@ func fromLayout(dir, ref string) (*Loaded, error) {
 // fromDockerArchive reads a docker save archive in place, selecting ref (a
 // REPO:TAG) when it holds several images. Plain layers are compressed into
 // dir, which Close removes.
-func fromDockerArchive(archive, ref, dir string) (*Loaded, error) {
+func fromDockerArchive(ctx context.Context, archive, ref, dir string) (*Loaded, error) {
 	if ref != "" {
 		if _, err := name.NewTag(ref); err != nil {
 			return nil, fmt.Errorf("%q is not a REPO:TAG to select: %w", ref, err)
@@ -245,7 +206,7 @@ func fromDockerArchive(archive, ref, dir string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := newExport(t, dir).load(ref)
+	l, err := newExport(t, dir).load(ctx, ref)
 	if err != nil {
 		t.Close()
 		return nil, err

@@ -27,7 +27,7 @@ type tarSpan struct {
 }
 
 func openTarIndex(archive string) (*tarIndex, error) {
-	f, err := os.Open(archive)
+	f, err := openFile(archive, "the archive")
 	if err != nil {
 		return nil, err
 	}

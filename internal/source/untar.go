@@ -2,6 +2,7 @@ package source
 
 import (
 	"archive/tar"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,8 +25,8 @@ import (
 // writes oci-layout, index.json and those blobs only, so what lands on disk
 // is bounded by what the layout references, and an unreferenced member of
 // any size costs nothing.
-func untar(archive, dir string) error {
-	f, err := os.Open(archive)
+func untar(ctx context.Context, archive, dir string) error {
+	f, err := openFile(archive, "the archive")
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func untar(archive, dir string) error {
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		if err := writeFile(target, tr); err != nil {
+		if err := writeFile(target, ctxReader{ctx, tr}); err != nil {
 			return fmt.Errorf("unpacking %s: %w", hdr.Name, err)
 		}
 	}

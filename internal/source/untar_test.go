@@ -2,6 +2,7 @@ package source
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -145,7 +146,7 @@ func TestUntar(t *testing.T) {
 			archive := filepath.Join(t.TempDir(), "image.tar")
 			writeTar(t, archive, "", tc.entries)
 			out := t.TempDir()
-			if err := untar(archive, out); err != nil {
+			if err := untar(context.Background(), archive, out); err != nil {
 				t.Fatalf("untar() = %v", err)
 			}
 			if diff := cmp.Diff(tc.want, tree(t, out)); diff != "" {
