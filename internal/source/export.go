@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ghcr-publish/publish-action/internal/ocijson"
 )
 
 // A docker save archive comes in two shapes. Engines from 25 on write an OCI
@@ -362,7 +363,7 @@ func platformName(p v1.Platform) string {
 
 // store keeps a rewritten document and returns d describing it.
 func (e *export) store(d v1.Descriptor, doc map[string]json.RawMessage) v1.Descriptor {
-	raw := marshalOrdered(doc)
+	raw := ocijson.Marshal(doc, ocijson.ManifestOrder)
 	h, size, _ := v1.SHA256(bytes.NewReader(raw))
 	if mt, ok := doc["mediaType"]; ok {
 		_ = json.Unmarshal(mt, &d.MediaType)
@@ -722,41 +723,6 @@ func marshal(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
-}
-
-// docOrder is the field order of the image-spec's examples.
-var docOrder = []string{"schemaVersion", "mediaType", "artifactType", "config", "layers", "manifests", "subject", "annotations"}
-
-// marshalOrdered writes doc with the keys in docOrder first, then the rest
-// sorted, so the bytes depend only on the content.
-func marshalOrdered(doc map[string]json.RawMessage) []byte {
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
-		if !slices.Contains(docOrder, k) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for _, k := range append(slices.Clone(docOrder), keys...) {
-		v, ok := doc[k]
-		if !ok {
-			continue
-		}
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		b.Write(marshal(k))
-		b.WriteByte(':')
-		var c bytes.Buffer
-		if json.Compact(&c, v) == nil {
-			v = c.Bytes()
-		}
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes()
 }
 
 // image is the image published under manifest digest h.
