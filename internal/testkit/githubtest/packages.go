@@ -300,7 +300,8 @@ func (s *served) list(w http.ResponseWriter, r *http.Request, versions []Package
 		out = []versionJSON{}
 	}
 	link := func(n int, rel string) string {
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+		// RawPath keeps a nested name's %2F, as GitHub's links do.
+		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
 		qq := url.Values{}
 		for k, v := range q {
 			qq[k] = v
