@@ -366,4 +366,3 @@ func withPlanned(c Content, p Published, now time.Time) Content {
 	}
 	return out
 }
-
