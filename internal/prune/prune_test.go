@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,11 +45,33 @@ type world struct {
 	pkg    linkcheck.Package
 	p      githubtest.Package
 	ropts  []remote.Option
+
+	// prune reads the registry through a fault proxy; broken are the
+	// manifests it answers with a fault.
+	mu     sync.Mutex
+	broken map[string]registrytest.Fault
 }
 
 func newWorld(t *testing.T, p githubtest.Package) *world {
 	t.Helper()
-	reg, err := registrytest.Start(registrytest.Options{Passwords: []string{token}})
+	return startWorld(t, p, false)
+}
+
+// newFaultyWorld is a world whose registry prune reads through a fault
+// proxy (see breakManifest). The registry takes no credentials then: a
+// token realm must be the registry's own host, which the proxy is not.
+func newFaultyWorld(t *testing.T, p githubtest.Package) *world {
+	t.Helper()
+	return startWorld(t, p, true)
+}
+
+func startWorld(t *testing.T, p githubtest.Package, faulty bool) *world {
+	t.Helper()
+	regOpts := registrytest.Options{Passwords: []string{token}}
+	if faulty {
+		regOpts.Passwords = nil
+	}
+	reg, err := registrytest.Start(regOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,12 +93,39 @@ func newWorld(t *testing.T, p githubtest.Package) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, _ := name.NewRepository(reg.Host() + "/" + p.Repository)
-	return &world{
-		reg: reg, api: api, client: client, repo: repo, p: p,
-		pkg:   linkcheck.Package{Owner: p.Owner, Name: p.Name, Org: p.Org},
-		ropts: []remote.Option{remote.WithAuth(&authn.Basic{Username: "octocat", Password: token})},
+	w := &world{
+		reg: reg, api: api, client: client, p: p,
+		pkg: linkcheck.Package{Owner: p.Owner, Name: p.Name, Org: p.Org},
+		ropts: []remote.Option{
+			remote.WithAuth(&authn.Basic{Username: "octocat", Password: token}),
+			// go-containerregistry retries a 5xx; quickly, here.
+			remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}),
+		},
+		broken: map[string]registrytest.Fault{},
 	}
+	w.repo, _ = name.NewRepository(reg.Host() + "/" + p.Repository)
+	if !faulty {
+		return w
+	}
+	proxy := registrytest.NewFaultProxy(reg.Host(), func(_ int, r *http.Request) registrytest.Fault {
+		_, ref, ok := strings.Cut(r.URL.Path, "/manifests/")
+		if !ok || r.Method != http.MethodGet {
+			return ""
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.broken[ref]
+	})
+	t.Cleanup(proxy.Close)
+	w.repo, _ = name.NewRepository(proxy.Host() + "/" + p.Repository)
+	return w
+}
+
+// breakManifest makes every read of digest's manifest get fault.
+func (w *world) breakManifest(digest string, fault registrytest.Fault) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.broken[digest] = fault
 }
 
 // release pushes a buildx-shaped index (two platforms, two attestations)
