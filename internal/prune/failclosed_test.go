@@ -170,9 +170,9 @@ func TestUnreadableManifest(t *testing.T) {
 		fault  registrytest.Fault
 		status string
 	}{
-		{registrytest.StaleTag, "MANIFEST_UNKNOWN"}, // 404, as for a manifest the registry lost
+		{registrytest.StaleTag, "MANIFEST_UNKNOWN"},                 // 404, as for a manifest the registry lost
 		{registrytest.ManifestBlobUnknown, "MANIFEST_BLOB_UNKNOWN"}, // 400
-		{registrytest.ServerError, "UNKNOWN"}, // 500
+		{registrytest.ServerError, "UNKNOWN"},                       // 500
 	} {
 		for _, which := range []string{"tagged index", "old image"} {
 			t.Run(string(tc.fault)+" "+which, func(t *testing.T) {

@@ -252,13 +252,13 @@ func (s *served) sync(ctx context.Context) ([]PackageVersion, error) {
 
 // versionJSON is a container package version as GitHub serializes it.
 type versionJSON struct {
-	ID             int64     `json:"id"`
-	Name           string    `json:"name"`
-	URL            string    `json:"url"`
-	PackageHTMLURL string    `json:"package_html_url"`
+	ID             int64      `json:"id"`
+	Name           string     `json:"name"`
+	URL            string     `json:"url"`
+	PackageHTMLURL string     `json:"package_html_url"`
 	CreatedAt      *time.Time `json:"created_at,omitempty"`
 	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
-	HTMLURL        string    `json:"html_url"`
+	HTMLURL        string     `json:"html_url"`
 	Metadata       struct {
 		PackageType string `json:"package_type"`
 		Container   struct {
