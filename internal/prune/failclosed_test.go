@@ -76,88 +76,92 @@ func (w *world) runStopped(t *testing.T, opts prune.Options, tags ...string) err
 
 // TestLaggingListing: the Packages API lists what the registry holds late.
 // Whatever this run wrote, and whatever a registry tag points at, is kept
-// whatever the listing says; exactly the old release goes.
+// whatever the listing says; exactly the old release goes. Here the new
+// index shares the old one's images and is not listed yet.
 func TestLaggingListing(t *testing.T) {
 	t.Parallel()
-	t.Run("the new index shares the old one's images and is not listed yet", func(t *testing.T) {
-		t.Parallel()
-		for _, mode := range []inputs.Prune{inputs.PruneOrphans, inputs.PruneUntagged} {
-			t.Run(string(mode), func(t *testing.T) {
-				t.Parallel()
-				w := newWorld(t, githubtest.Package{})
-				old := w.release(t, "old", "1.0")
-				oldIndex := previousOf(t, w, "1.0")
-				w.age(t, 48*time.Hour)
-				if err := w.api.LagPackage(true, "acme", "widget", githubtest.Lag{Versions: true}); err != nil {
-					t.Fatal(err)
-				}
-				wrote := w.hotfix(t, oldIndex, "1.0")
-				pub := published(wrote[0], wrote, map[string][]string{oldIndex: {"1.0"}}, "1.0")
-				res := w.run(t, prune.Options{Mode: mode, MinAge: 24 * time.Hour, Publish: pub})
-				// The old attestations describe images the new index keeps.
-				want := []string{oldIndex}
-				if diff := cmp.Diff(want, res.Pruned); diff != "" {
-					t.Errorf("pruned mismatch (-want +got):\n%s", diff)
-				}
-				if diff := cmp.Diff(sorted(append(minus(old, want), wrote[0])), w.held(t)); diff != "" {
-					t.Errorf("the registry holds (-want +got):\n%s", diff)
-				}
-				w.readAll(t, "1.0")
-			})
-		}
-	})
-	t.Run("the tag this run wrote is not listed yet", func(t *testing.T) {
-		t.Parallel()
-		w := newWorld(t, githubtest.Package{})
-		w.release(t, "old", "1.0")
-		oldIndex := previousOf(t, w, "1.0")
-		w.age(t, 48*time.Hour)
-		if err := w.api.LagPackage(true, "acme", "widget", githubtest.Lag{Tags: true}); err != nil {
-			t.Fatal(err)
-		}
-		cur := w.release(t, "new", "1.0")
-		pub := published(previousOf(t, w, "1.0"), cur, map[string][]string{oldIndex: {"1.0"}}, "1.0")
-		// prune-min-age 0: nothing young is kept for being young.
-		res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, Publish: pub})
-		if len(res.Pruned) != 0 {
-			t.Errorf("pruned %q, want nothing: the listing still shows 1.0 on the old index", res.Pruned)
-		}
-		// The new index carries 1.0 at the registry: tagged, counted.
-		got := outcomes(res)
-		for _, d := range cur {
-			if d != pub.Digest && got[d] != "kept: written by this run" {
-				t.Errorf("%s this run wrote: %q, want kept as written by this run", d, got[d])
+	for _, mode := range []inputs.Prune{inputs.PruneOrphans, inputs.PruneUntagged} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, githubtest.Package{})
+			old := w.release(t, "old", "1.0")
+			oldIndex := previousOf(t, w, "1.0")
+			w.age(t, 48*time.Hour)
+			if err := w.api.LagPackage(true, "acme", "widget", githubtest.Lag{Versions: true}); err != nil {
+				t.Fatal(err)
 			}
+			wrote := w.hotfix(t, oldIndex, "1.0")
+			pub := published(wrote[0], wrote, map[string][]string{oldIndex: {"1.0"}}, "1.0")
+			res := w.run(t, prune.Options{Mode: mode, MinAge: 24 * time.Hour, Publish: pub})
+			// The old attestations describe images the new index keeps.
+			want := []string{oldIndex}
+			if diff := cmp.Diff(want, res.Pruned); diff != "" {
+				t.Errorf("pruned mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(sorted(append(minus(old, want), wrote[0])), w.held(t)); diff != "" {
+				t.Errorf("the registry holds (-want +got):\n%s", diff)
+			}
+			w.readAll(t, "1.0")
+		})
+	}
+}
+
+// TestLaggingTagWritten: the tag this run wrote is not listed yet, and the
+// listing still shows it on the old index.
+func TestLaggingTagWritten(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Package{})
+	w.release(t, "old", "1.0")
+	oldIndex := previousOf(t, w, "1.0")
+	w.age(t, 48*time.Hour)
+	if err := w.api.LagPackage(true, "acme", "widget", githubtest.Lag{Tags: true}); err != nil {
+		t.Fatal(err)
+	}
+	cur := w.release(t, "new", "1.0")
+	pub := published(previousOf(t, w, "1.0"), cur, map[string][]string{oldIndex: {"1.0"}}, "1.0")
+	// prune-min-age 0: nothing young is kept for being young.
+	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, Publish: pub})
+	if len(res.Pruned) != 0 {
+		t.Errorf("pruned %q, want nothing: the listing still shows 1.0 on the old index", res.Pruned)
+	}
+	// The new index carries 1.0 at the registry: tagged, counted.
+	got := outcomes(res)
+	for _, d := range cur {
+		if d != pub.Digest && got[d] != "kept: written by this run" {
+			t.Errorf("%s this run wrote: %q, want kept as written by this run", d, got[d])
 		}
-		if res.Tagged != 2 {
-			t.Errorf("%d tagged versions, want 2 (1.0 listed on the old index, at the registry on the new)", res.Tagged)
-		}
-		w.readAll(t, "1.0")
-	})
-	t.Run("a tag at the registry the listing has not caught up with", func(t *testing.T) {
-		t.Parallel()
-		w := newWorld(t, githubtest.Package{})
-		w.release(t, "old", "1.0")
-		oldIndex := previousOf(t, w, "1.0")
-		w.release(t, "new", "1.0")
-		w.age(t, 48*time.Hour)
-		if err := w.api.LagPackage(true, "acme", "widget", githubtest.Lag{Tags: true}); err != nil {
-			t.Fatal(err)
-		}
-		// A rollback: another tool tags the old index again.
-		desc, err := remote.Get(w.repo.Digest(oldIndex), w.ropts...)
-		if err == nil {
-			err = remote.Tag(w.repo.Tag("stable"), desc, w.ropts...)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour})
-		if len(res.Pruned) != 0 {
-			t.Errorf("pruned %q, want nothing: stable points at the old index", res.Pruned)
-		}
-		w.readAll(t, "1.0", "stable")
-	})
+	}
+	if res.Tagged != 2 {
+		t.Errorf("%d tagged versions, want 2 (1.0 listed on the old index, at the registry on the new)", res.Tagged)
+	}
+	w.readAll(t, "1.0")
+}
+
+// TestLaggingTagElsewhere: a tag at the registry the listing has not
+// caught up with (a rollback by another tool) keeps the old index.
+func TestLaggingTagElsewhere(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Package{})
+	w.release(t, "old", "1.0")
+	oldIndex := previousOf(t, w, "1.0")
+	w.release(t, "new", "1.0")
+	w.age(t, 48*time.Hour)
+	if err := w.api.LagPackage(true, "acme", "widget", githubtest.Lag{Tags: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A rollback: another tool tags the old index again.
+	desc, err := remote.Get(w.repo.Digest(oldIndex), w.ropts...)
+	if err == nil {
+		err = remote.Tag(w.repo.Tag("stable"), desc, w.ropts...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour})
+	if len(res.Pruned) != 0 {
+		t.Errorf("pruned %q, want nothing: stable points at the old index", res.Pruned)
+	}
+	w.readAll(t, "1.0", "stable")
 }
 
 // TestUnreadableManifest: a manifest the registry will not serve, whatever

@@ -6,6 +6,11 @@
 // too; prune decides from the registry's content instead (Reach), reads
 // each version again just before deleting it, and reports a refused delete
 // rather than failing a publish that succeeded.
+//
+// It fails closed. The Packages API's listing lags the registry, so the
+// registry's own tags and everything the run wrote are roots whatever the
+// listing says; a manifest it cannot read, a tag it cannot resolve or a
+// listing that does not end stops it before any delete.
 package prune
 
 import (

@@ -82,16 +82,18 @@ func (vs versions) list(ctx context.Context, limits Limits) ([]Version, error) {
 		if len(out) > limits.Versions {
 			return nil, fmt.Errorf("listing %s: more than %d versions, the most prune reads", what, limits.Versions)
 		}
-		next, err := pg.next(resp.Request.URL, resp.Header.Get("Link"))
-		if err != nil || next == "" {
-			return out, err
-		}
-		req, err := vs.client.NewRequest(http.MethodGet, next, nil)
-		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", what, err)
+		next, nerr := pg.next(resp.Request.URL, resp.Header.Get("Link"))
+		switch {
+		case nerr != nil:
+			return nil, nerr
+		case next == "":
+			return out, nil
 		}
 		page = nil
-		resp, err = vs.client.Do(ctx, req, &page)
+		var req *http.Request
+		if req, err = vs.client.NewRequest(http.MethodGet, next, nil); err == nil {
+			resp, err = vs.client.Do(ctx, req, &page)
+		}
 	}
 }
 
