@@ -306,3 +306,35 @@ func TestMovedAtAnyAge(t *testing.T) {
 	}
 	w.readAll(t, "edge")
 }
+
+// TestStaleTagRead: a tag at the registry reads as missing, as ghcr.io's
+// tag reads do for a while after a push. One this run wrote points where
+// the run put it, and the prune goes on; any other stops it.
+func TestStaleTagRead(t *testing.T) {
+	t.Parallel()
+	for _, stale := range []string{"1.0", "stable"} {
+		t.Run(stale, func(t *testing.T) {
+			t.Parallel()
+			w := newFaultyWorld(t, githubtest.Package{})
+			old := w.release(t, "old", "1.0")
+			oldIndex := previousOf(t, w, "1.0")
+			cur := w.release(t, "new", "1.0", "stable")
+			pub := published(previousOf(t, w, "1.0"), cur, map[string][]string{oldIndex: {"1.0"}}, "1.0")
+			w.age(t, 48*time.Hour)
+			w.breakManifest(stale, registrytest.StaleTag)
+			opts := prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour, Publish: pub}
+			if stale == "stable" {
+				err := w.runStopped(t, opts, "1.0", "stable")
+				if err == nil || !strings.Contains(err.Error(), "reading tag stable at the registry") {
+					t.Errorf("Run() = %v, want it to name the tag it could not read", err)
+				}
+				return
+			}
+			res := w.run(t, opts)
+			if diff := cmp.Diff(old, sorted(res.Pruned)); diff != "" {
+				t.Errorf("pruned mismatch (-want +got):\n%s", diff)
+			}
+			w.readAll(t, "1.0", "stable")
+		})
+	}
+}

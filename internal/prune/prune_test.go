@@ -109,7 +109,7 @@ func startWorld(t *testing.T, p githubtest.Package, faulty bool) *world {
 	}
 	proxy := registrytest.NewFaultProxy(reg.Host(), func(_ int, r *http.Request) registrytest.Fault {
 		_, ref, ok := strings.Cut(r.URL.Path, "/manifests/")
-		if !ok || r.Method != http.MethodGet {
+		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 			return ""
 		}
 		w.mu.Lock()
@@ -121,11 +121,12 @@ func startWorld(t *testing.T, p githubtest.Package, faulty bool) *world {
 	return w
 }
 
-// breakManifest makes every read of digest's manifest get fault.
-func (w *world) breakManifest(digest string, fault registrytest.Fault) {
+// breakManifest makes every read of the manifest at ref (a digest or a
+// tag) get fault.
+func (w *world) breakManifest(ref string, fault registrytest.Fault) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.broken[digest] = fault
+	w.broken[ref] = fault
 }
 
 // release pushes a buildx-shaped index (two platforms, two attestations)

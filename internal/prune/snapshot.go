@@ -29,7 +29,13 @@ func (g gatherer) snapshot(ctx context.Context) (snapshot, error) {
 	if err != nil {
 		return snapshot{}, err
 	}
-	tags, err := registryTags(ctx, g.repo, g.opts.Remote, g.opts.Limits)
+	wrote := map[string]string{}
+	if p := g.opts.Publish; p != nil && !g.opts.DryRun {
+		for _, t := range p.Tags {
+			wrote[t] = p.Digest
+		}
+	}
+	tags, err := registryTags(ctx, g.repo, g.opts.Remote, g.opts.Limits, wrote)
 	if err != nil {
 		return snapshot{}, err
 	}

@@ -18,8 +18,11 @@ import (
 // and may not show a tag yet (GHCR.md, "Packages API listings lag"); the
 // registry's own tag list (distribution-spec, "Listing Tags") is what a
 // pull resolves. A tag that cannot be read stops the prune: a tag of
-// unknown target could be the one a delete breaks.
-func registryTags(ctx context.Context, repo name.Repository, ropts []remote.Option, limits Limits) (map[string]string, error) {
+// unknown target could be the one a delete breaks. The exception is a tag
+// in wrote (this run wrote it, at that digest) that reads as missing, as
+// ghcr.io's tag reads do for a while after a push (GHCR.md): it points
+// where the run put it.
+func registryTags(ctx context.Context, repo name.Repository, ropts []remote.Option, limits Limits, wrote map[string]string) (map[string]string, error) {
 	names, err := listTags(ctx, repo, ropts, limits.withDefaults())
 	if err != nil {
 		return nil, err
@@ -39,6 +42,11 @@ func registryTags(ctx context.Context, repo name.Repository, ropts []remote.Opti
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			desc, err := puller.Head(ctx, repo.Tag(t))
+			var terr *transport.Error
+			if d, ok := wrote[t]; ok && errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+				digests[i] = d
+				return
+			}
 			if err != nil {
 				errs[i] = fmt.Errorf("reading tag %s at the registry: %w", t, err)
 				return
