@@ -3,7 +3,6 @@ package action
 import (
 	"bytes"
 	"context"
-	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -30,11 +29,12 @@ func registryOptions(ctx context.Context, keychain credentials.Keychain, opts Op
 	return append(ro, remote.WithTransport(base))
 }
 
-// previousDigests reads, before the push, what the tags point at: in
-// orphans mode, what the publish is about to orphan. Not knowing costs the
+// previousDigests reads, before the push, what the tags point at, each
+// digest with the tags about to move off it: what the publish is about to
+// orphan, which prune-min-age does not guard. Not knowing costs the
 // clean-up, never the publish.
-func (g *gitHubSide) previousDigests(ctx context.Context, in inputs.Inputs, p plan.Plan, ro []remote.Option) []string {
-	if in.Prune != inputs.PruneOrphans || !g.active(p.Image) {
+func (g *gitHubSide) previousDigests(ctx context.Context, in inputs.Inputs, p plan.Plan, ro []remote.Option) map[string][]string {
+	if in.Prune == inputs.PruneOff || !g.active(p.Image) {
 		return nil
 	}
 	prev, err := prune.Previous(ctx, p.Tags, ro)
@@ -47,7 +47,7 @@ func (g *gitHubSide) previousDigests(ctx context.Context, in inputs.Inputs, p pl
 // prune runs last, after the publish is complete and verified (or, with
 // push: false, lists what would be deleted). Whatever happens here is a
 // warning: a clean-up never fails a publish that succeeded.
-func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s stamped, previous []string, ro []remote.Option) *prune.Result {
+func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s stamped, previous map[string][]string, ro []remote.Option) *prune.Result {
 	if in.Prune == inputs.PruneOff {
 		return nil
 	}
@@ -60,25 +60,21 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 		g.gha.Warningf("prune: %s; nothing was deleted", g.sec.redact(err.Error()))
 		return nil
 	}
-	published := ""
-	if s.artifact != nil {
-		published = s.digest.String()
-	}
 	opts := prune.Options{
-		Mode:      in.Prune,
-		MinAge:    in.PruneMinAge,
-		Orphaned:  orphaned(in, p.Image, previous, published),
-		Published: published,
-		DryRun:    !in.Push,
-		Remote:    ro,
-	}
-	if !in.Push && s.artifact != nil {
-		opts.Planned = planned(s, p)
+		Mode:    in.Prune,
+		MinAge:  in.PruneMinAge,
+		Publish: published(s, p, previous),
+		Sources: sources(in, p.Image),
+		DryRun:  !in.Push,
+		Remote:  ro,
 	}
 	res, err := prune.Run(ctx, g.client, pkg, p.Image, opts)
 	if err != nil {
-		g.gha.Warningf("prune: %s; nothing was deleted", g.sec.redact(err.Error()))
-		return nil
+		// Fail closed: the prune stopped before any delete. The summary
+		// says so, as the warning does.
+		msg := g.sec.redact(err.Error())
+		g.gha.WithFieldsMap(map[string]string{"title": "prune"}).Warningf("prune: stopped, nothing was deleted: %s", msg)
+		return &prune.Result{Stopped: msg}
 	}
 	for _, d := range res.Decisions {
 		g.gha.Infof("prune: %s %s (version %d): %s", d.Outcome, d.Version.Digest, d.Version.ID, d.Reason)
@@ -89,28 +85,36 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 	return &res
 }
 
-// orphaned is what this publish leaves behind: what its tags pointed at
-// before, and its sources in the same repository (matrix legs pushed by
-// digest, which a merge that re-stamps them replaces).
-func orphaned(in inputs.Inputs, image name.Repository, previous []string, published string) []string {
-	out := slices.DeleteFunc(slices.Clone(previous), func(d string) bool { return d == published })
+// sources are the run's by-digest sources in the package being published
+// (matrix legs pushed by digest, which a merge that re-stamps them
+// replaces): in orphans mode, candidates.
+func sources(in inputs.Inputs, image name.Repository) []string {
+	var out []string
 	for _, src := range in.Sources {
 		if src.Transport != inputs.Registry {
 			continue
 		}
-		if d, ok := src.Reference.(name.Digest); ok && d.Context().String() == image.String() && d.DigestStr() != published {
+		if d, ok := src.Reference.(name.Digest); ok && d.Context().String() == image.String() {
 			out = append(out, d.DigestStr())
 		}
 	}
 	return out
 }
 
-// planned describes, for a dry run, the publish that did not happen.
-func planned(s stamped, p plan.Plan) *prune.Published {
-	out := &prune.Published{Digest: s.digest.String(), Manifests: map[string]prune.Manifest{}}
+// published is what this run wrote to the package (with push: false, what
+// it would have written): the digest, every manifest of it, the tags, and
+// the digests those tags were moved away from (read before the push; a
+// dry run works them out itself). Everything written is kept whatever the
+// Packages API lists. nil when nothing was stamped (a sweep).
+func published(s stamped, p plan.Plan, previous map[string][]string) *prune.Published {
+	if s.artifact == nil {
+		return nil
+	}
+	out := &prune.Published{Digest: s.digest.String(), Manifests: map[string]prune.Manifest{}, Moved: previous}
 	for _, t := range p.Tags {
 		out.Tags = append(out.Tags, t.TagStr())
 	}
+	out.Manifests[out.Digest] = prune.Manifest{}
 	raw, err := s.artifact.RawManifest()
 	if err != nil {
 		return out

@@ -203,3 +203,111 @@ func TestPruneSweep(t *testing.T) {
 	}
 	readback.AllTags(t, f.reg.Host(), "acme/widget", "reader:"+token)
 }
+
+// TestPruneLaggingListing: the Packages API lists the run's new versions
+// but not yet the tag it moved onto them, and still shows 1.0 on the old
+// index. With prune-min-age 0 nothing young is kept for being young:
+// what this run wrote is kept because it wrote it, and 1.0 reads back in
+// full.
+func TestPruneLaggingListing(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"orphans", "untagged"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, registrytest.Options{})
+			f.servePackage(githubtest.Package{})
+			writeBuildx(t, f, "v1", sample.IndexOptions{Seed: "v1", Attestations: true})
+			if r := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v1", "INPUT_TAGS": "1.0"}); r.err != nil {
+				t.Fatal(r.err)
+			}
+			if err := f.api.AgePackage(true, "acme", "widget", 48*time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.api.LagPackage(true, "acme", "widget", githubtest.Lag{Tags: true}); err != nil {
+				t.Fatal(err)
+			}
+			writeBuildx(t, f, "v2", sample.IndexOptions{Seed: "v2", Attestations: true})
+			r := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v2", "INPUT_TAGS": "1.0", "INPUT_PRUNE": mode, "INPUT_PRUNE-MIN-AGE": "0"})
+			if r.err != nil {
+				t.Fatalf("publish: %v\n%s", r.err, r.log)
+			}
+			if r.outputs["pruned"] != "" {
+				t.Errorf("pruned %q, want nothing: the listing still shows 1.0 on the old index, and the rest is what this run wrote", r.outputs["pruned"])
+			}
+			for _, d := range lines(r.outputs["reachable"]) {
+				if !slices.Contains(f.held(t), d) {
+					t.Errorf("%s, which this run wrote, was deleted", d)
+				}
+			}
+			if got := readback.AllTags(t, f.reg.Host(), "acme/widget", "reader:"+token); !slices.Equal(got, []string{"1.0"}) {
+				t.Errorf("tags = %q", got)
+			}
+		})
+	}
+}
+
+// TestPruneEdgeRepublished: a tag re-published within the hour (edge, a
+// nightly) with the default prune-min-age of 1d. What the tag moved from
+// goes at once; nothing later would ever consider it.
+func TestPruneEdgeRepublished(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	f.servePackage(githubtest.Package{})
+	writeBuildx(t, f, "v1", sample.IndexOptions{Seed: "v1", Attestations: true})
+	first := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v1", "INPUT_TAGS": "edge", "INPUT_PRUNE": "orphans"})
+	writeBuildx(t, f, "v2", sample.IndexOptions{Seed: "v2", Attestations: true})
+	second := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v2", "INPUT_TAGS": "edge", "INPUT_PRUNE": "orphans"})
+	if first.err != nil || second.err != nil {
+		t.Fatalf("publishing: %v, %v", first.err, second.err)
+	}
+	if diff := cmp.Diff(lines(first.outputs["reachable"]), lines(second.outputs["pruned"])); diff != "" {
+		t.Errorf("pruned mismatch (-first release +pruned):\n%s", diff)
+	}
+	if diff := cmp.Diff(lines(second.outputs["reachable"]), f.held(t)); diff != "" {
+		t.Errorf("the registry holds (-want +got):\n%s", diff)
+	}
+	readback.AllTags(t, f.reg.Host(), "acme/widget", "reader:"+token)
+}
+
+// TestPruneStopsOnEndlessListing: the listing's last page links back to
+// the first. The prune stops with a warning and the summary says so;
+// nothing is deleted, and the publish succeeds.
+func TestPruneStopsOnEndlessListing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, registrytest.Options{})
+	f.servePackage(githubtest.Package{Loop: githubtest.LoopToFirst})
+	writeBuildx(t, f, "v1", sample.IndexOptions{Seed: "v1", Attestations: true})
+	if r := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v1", "INPUT_TAGS": "1.0"}); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if err := f.api.AgePackage(true, "acme", "widget", 48*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	writeBuildx(t, f, "v2", sample.IndexOptions{Seed: "v2", Attestations: true})
+	before := f.held(t)
+	r := f.run(t, map[string]string{"INPUT_SOURCE": "oci:v2", "INPUT_TAGS": "1.0", "INPUT_PRUNE": "untagged"})
+	if r.err != nil {
+		t.Fatalf("a stopped clean-up failed the publish: %v", r.err)
+	}
+	if !strings.Contains(r.log, "::warning title=prune::prune: stopped, nothing was deleted: listing the versions of package acme/widget: page ") {
+		t.Errorf("no warning that the prune stopped:\n%s", r.log)
+	}
+	if !strings.Contains(r.summary, "Stopped before deciding, so nothing was deleted: listing the versions") {
+		t.Errorf("the summary does not say the prune stopped:\n%s", r.summary)
+	}
+	held := f.held(t)
+	for _, d := range before {
+		if !slices.Contains(held, d) {
+			t.Errorf("%s was deleted", d)
+		}
+	}
+	for _, req := range f.api.Requests() {
+		if req.Method == "DELETE" {
+			t.Errorf("a stopped prune sent %s", req)
+		}
+	}
+	if r.outputs["pruned"] != "" || len(lines(r.outputs["reachable"])) != 5 {
+		t.Errorf("outputs: pruned %q, reachable %q; want nothing pruned, the 5 manifests published reachable", r.outputs["pruned"], r.outputs["reachable"])
+	}
+	readback.AllTags(t, f.reg.Host(), "acme/widget", "reader:"+token)
+}

@@ -6,24 +6,23 @@
 // too; prune decides from the registry's content instead (Reach), reads
 // each version again just before deleting it, and reports a refused delete
 // rather than failing a publish that succeeded.
+//
+// It fails closed. The Packages API's listing lags the registry, so the
+// registry's own tags and everything the run wrote are roots whatever the
+// listing says; a manifest it cannot read, a tag it cannot resolve or a
+// listing that does not end stops it before any delete.
 package prune
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
+	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
@@ -51,32 +50,47 @@ type Decision struct {
 	Reason  string
 }
 
-// Published describes what was just published, for a dry run, where it is
-// not in the registry: its manifests and the tags it would take.
+// Published is what a run wrote to the package, or in a dry run would
+// have written. Everything in it is kept whatever the Packages API lists:
+// the listing lags the registry (GHCR.md), and a run must never delete
+// what it has just published.
 type Published struct {
-	Digest    string
-	Tags      []string
+	// Digest is the image or index published, which Tags now point at.
+	Digest string
+	Tags   []string
+	// Manifests are every manifest written, by digest: the index, its
+	// platform images and attestation manifests. In a real run they are
+	// read back from the registry; in a dry run, where they are not in
+	// the registry, their content is taken from here.
 	Manifests map[string]Manifest
+	// Moved are the digests the run's tags pointed at before it moved
+	// them, each with the tags moved (read just before the push). They
+	// and what hangs off them were tagged a moment ago, not in flight:
+	// prune-min-age does not guard them. A dry run works them out from
+	// where the tags point now.
+	Moved map[string][]string
 }
 
 // Options say what to prune and how to read the registry.
 type Options struct {
 	Mode   inputs.Prune
 	MinAge time.Duration
-	// Orphaned are the digests this publish orphaned (what its tags
-	// pointed at before, its sources in this package): in orphans mode,
-	// only they and what hangs off them are candidates.
-	Orphaned []string
-	// Published is the digest published, whose closure is Result.Reachable.
-	Published string
-	// DryRun lists what would be deleted and deletes nothing; Planned is
-	// then the publish that did not happen.
-	DryRun  bool
-	Planned *Published
-	// Remote reads manifests from the registry (auth, transport).
+	// Publish is what this run published (or planned, with DryRun); nil
+	// when nothing was, as in a scheduled sweep. In orphans mode its Moved
+	// digests and what hangs off them are candidates.
+	Publish *Published
+	// Sources are the run's by-digest sources in this package (a matrix
+	// merge's legs): in orphans mode they are candidates too, guarded by
+	// prune-min-age as everything never tagged is.
+	Sources []string
+	// DryRun lists what would be deleted and deletes nothing.
+	DryRun bool
+	// Remote reads the registry (auth, transport, retries).
 	Remote []remote.Option
 	// Now is the clock for prune-min-age; zero means time.Now().
 	Now time.Time
+	// Limits bound the listings; zero fields mean the defaults.
+	Limits Limits
 }
 
 // Result is what a prune did.
@@ -95,44 +109,47 @@ type Result struct {
 	Versions, Tagged int
 	// Warnings are refusals, each naming the version and the reason.
 	Warnings []string
+	// Stopped, when set, is why the prune stopped before deciding:
+	// nothing was deleted.
+	Stopped string
 }
 
 // Run prunes pkg, whose images live in repo. It must run after the
-// publish is complete and verified. A returned error means nothing was
-// deleted; a refused delete is a warning in the Result, never an error.
+// publish is complete and verified. A returned error means the prune
+// stopped before any delete (an answer it could not read, a listing that
+// does not end): nothing was deleted. A refused delete is a warning in the
+// Result, never an error.
 func Run(ctx context.Context, client *github.Client, pkg linkcheck.Package, repo name.Repository, opts Options) (Result, error) {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	vs := versions{client: client, pkg: pkg}
-	listed, err := vs.list(ctx)
+	g := gatherer{vs: versions{client: client, pkg: pkg}, repo: repo, opts: opts}
+	snap, err := g.snapshot(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	c, err := read(ctx, repo, listed, opts.Remote)
+	c, err := g.content(ctx, snap)
 	if err != nil {
 		return Result{}, err
 	}
-	if opts.DryRun && opts.Planned != nil {
+	pub := opts.Publish
+	if opts.DryRun && pub != nil {
 		// What the planned tags point at now is what the publish would
-		// orphan; nothing was read before it, since nothing is pushed.
-		for _, v := range c.Versions {
-			if v.Digest != opts.Planned.Digest && slices.ContainsFunc(v.Tags, func(t string) bool { return slices.Contains(opts.Planned.Tags, t) }) {
-				opts.Orphaned = append(opts.Orphaned, v.Digest)
-			}
-		}
-		c = withPlanned(c, *opts.Planned, now)
+		// move them away from; nothing was read before it, since nothing
+		// is pushed.
+		p := *pub
+		p.Moved = movedBy(c, p)
+		c, pub = withPlanned(c, p, now), &p
 	}
 	res := Result{Versions: len(c.Versions)}
-	roots := Roots(c, opts.MinAge, now)
 	for _, v := range c.Versions {
 		if plainTagged(v) {
 			res.Tagged++
 		}
 	}
-	if opts.Published != "" {
-		for d := range Reach(c, map[string]string{opts.Published: "published"}) {
+	if pub != nil && pub.Digest != "" {
+		for d := range Reach(c, map[string]string{pub.Digest: "published"}) {
 			res.Reachable = append(res.Reachable, d)
 		}
 		slices.Sort(res.Reachable)
@@ -140,7 +157,9 @@ func Run(ctx context.Context, client *github.Client, pkg linkcheck.Package, repo
 	if opts.Mode != inputs.PruneOrphans && opts.Mode != inputs.PruneUntagged {
 		return res, nil
 	}
-	del, kept := plan(c, roots, opts.Mode, opts.Orphaned)
+	d := decider{mode: opts.Mode, minAge: opts.MinAge, now: now, pub: pub, sources: opts.Sources}
+	roots := d.roots(c)
+	del, kept := d.plan(c, roots)
 	res.Decisions = kept
 	if opts.DryRun {
 		var out []Decision
@@ -154,42 +173,71 @@ func Run(ctx context.Context, client *github.Client, pkg linkcheck.Package, repo
 		// Since the listing another run may have tagged a new index that
 		// reuses some of these manifests; re-reading each version before
 		// its delete would not see that, as the reused one gains no tag.
-		// List again and, if any tag moved, decide again from the new
-		// content before deleting anything.
-		relisted, err := vs.list(ctx)
+		// List again (the API and the registry's tags) and, if any tag
+		// moved, decide again from the new content before deleting.
+		again, err := g.snapshot(ctx)
 		if err != nil {
 			return res, err
 		}
-		if tagsMoved(listed, relisted) {
-			if c, err = read(ctx, repo, relisted, opts.Remote); err != nil {
+		if !maps.EqualFunc(snap.tagged(), again.tagged(), slices.Equal) {
+			if c, err = g.content(ctx, again); err != nil {
 				return res, err
 			}
-			roots = Roots(c, opts.MinAge, now)
-			del, res.Decisions = plan(c, roots, opts.Mode, opts.Orphaned)
+			roots = d.roots(c)
+			del, res.Decisions = d.plan(c, roots)
 		}
 	}
-	res.Decisions = append(deleteAll(ctx, vs, c, roots, del, &res), res.Decisions...)
+	res.Decisions = append(deleteAll(ctx, g.vs, c, roots, del, &res), res.Decisions...)
 	return res, nil
 }
 
-// tagsMoved reports whether any tag points elsewhere in b than in a.
-func tagsMoved(a, b []Version) bool {
-	at := map[string]string{}
-	for _, v := range a {
-		for _, t := range v.Tags {
-			at[t] = v.Digest
+// decider holds what deciding needs besides the content.
+type decider struct {
+	mode    inputs.Prune
+	minAge  time.Duration
+	now     time.Time
+	pub     *Published
+	sources []string
+}
+
+func (d decider) moved() []string {
+	if d.pub == nil {
+		return nil
+	}
+	out := slices.Collect(maps.Keys(d.pub.Moved))
+	slices.Sort(out)
+	return slices.DeleteFunc(out, func(x string) bool { return x == d.pub.Digest })
+}
+
+// roots are the content's roots, with what this publish moved tags away
+// from (and what hangs off it) not guarded by prune-min-age.
+func (d decider) roots(c Content) map[string]string {
+	return Roots(c, d.minAge, d.now, Descendants(c, d.moved()))
+}
+
+// plan picks the candidates: every version in untagged mode, what hangs
+// off the moved digests and the sources in orphans mode.
+func (d decider) plan(c Content, roots map[string]string) (del []Version, kept []Decision) {
+	seeds := d.moved()
+	for _, s := range d.sources {
+		if d.pub == nil || s != d.pub.Digest {
+			seeds = append(seeds, s)
 		}
 	}
-	n := 0
-	for _, v := range b {
+	return plan(c, roots, d.mode, seeds)
+}
+
+// movedBy is where p's tags point now, other than at p itself.
+func movedBy(c Content, p Published) map[string][]string {
+	out := map[string][]string{}
+	for _, v := range c.Versions {
 		for _, t := range v.Tags {
-			if at[t] != v.Digest {
-				return true
+			if v.Digest != p.Digest && slices.Contains(p.Tags, t) {
+				out[v.Digest] = append(out[v.Digest], t)
 			}
-			n++
 		}
 	}
-	return n != len(at)
+	return out
 }
 
 // plan picks the versions to delete, in the order to delete them, and
@@ -298,7 +346,7 @@ func clone(m map[string]string) map[string]string {
 // withPlanned is c as it would be after the planned publish: its manifests
 // are versions, and its tags have moved to it.
 func withPlanned(c Content, p Published, now time.Time) Content {
-	out := Content{Manifests: map[string]Manifest{}, Unread: c.Unread}
+	out := Content{Manifests: map[string]Manifest{}, Pinned: c.Pinned}
 	for d, m := range c.Manifests {
 		out.Manifests[d] = m
 	}
@@ -322,113 +370,4 @@ func withPlanned(c Content, p Published, now time.Time) Content {
 		}
 	}
 	return out
-}
-
-// read fetches the manifest of every listed version from the registry. A
-// manifest the registry no longer has drops its version (deleted since the
-// listing); one it cannot serve is Unread, and so kept.
-func read(ctx context.Context, repo name.Repository, listed []Version, ropts []remote.Option) (Content, error) {
-	c := Content{Manifests: map[string]Manifest{}, Unread: map[string]string{}}
-	puller, err := remote.NewPuller(ropts...)
-	if err != nil {
-		return Content{}, err
-	}
-	type got struct {
-		m    Manifest
-		gone bool
-		err  error
-	}
-	results := make([]got, len(listed))
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
-	for i, v := range listed {
-		ref, err := name.NewDigest(repo.String() + "@" + v.Digest)
-		if err != nil {
-			results[i].err = fmt.Errorf("version %d is named %q, not a digest", v.ID, v.Digest)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			desc, err := puller.Get(ctx, ref)
-			var terr *transport.Error
-			if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-				results[i].gone = true
-				return
-			}
-			if err != nil {
-				results[i].err = err
-				return
-			}
-			results[i].m, results[i].err = ParseManifest(bytes.NewReader(desc.Manifest))
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return Content{}, err
-	}
-	for i, v := range listed {
-		switch r := results[i]; {
-		case r.gone:
-			continue
-		case r.err != nil:
-			c.Unread[v.Digest] = r.err.Error()
-		default:
-			c.Manifests[v.Digest] = r.m
-		}
-		c.Versions = append(c.Versions, v)
-	}
-	return c, nil
-}
-
-// ParseManifest reads the references out of an image manifest or index
-// (OCI image-spec v1.1 or Docker schema 2).
-func ParseManifest(r io.Reader) (Manifest, error) {
-	var m struct {
-		Manifests []struct {
-			Digest      string            `json:"digest"`
-			Annotations map[string]string `json:"annotations"`
-		} `json:"manifests"`
-		Subject *struct {
-			Digest string `json:"digest"`
-		} `json:"subject"`
-	}
-	if err := json.NewDecoder(r).Decode(&m); err != nil {
-		return Manifest{}, fmt.Errorf("parsing manifest: %w", err)
-	}
-	var out Manifest
-	for _, d := range m.Manifests {
-		ch := Child{Digest: d.Digest}
-		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-			ch.AttestationOf = d.Annotations["vnd.docker.reference.digest"]
-		}
-		out.Children = append(out.Children, ch)
-	}
-	if m.Subject != nil {
-		out.Subject = m.Subject.Digest
-	}
-	return out, nil
-}
-
-// Previous reads the digests tags point at now, before a publish moves
-// them: in orphans mode, what the publish orphans. A tag that does not
-// exist yet is left out.
-func Previous(ctx context.Context, tags []name.Tag, ropts []remote.Option) ([]string, error) {
-	var out []string
-	for _, t := range tags {
-		desc, err := remote.Head(t, append(slices.Clone(ropts), remote.WithContext(ctx))...)
-		var terr *transport.Error
-		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
-			continue
-		}
-		if err != nil {
-			return out, fmt.Errorf("reading tag %s before the publish: %w", t.TagStr(), err)
-		}
-		if !slices.Contains(out, desc.Digest.String()) {
-			out = append(out, desc.Digest.String())
-		}
-	}
-	return out, nil
 }

@@ -3,6 +3,8 @@ package prune_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,11 +45,33 @@ type world struct {
 	pkg    linkcheck.Package
 	p      githubtest.Package
 	ropts  []remote.Option
+
+	// prune reads the registry through a fault proxy; broken are the
+	// manifests it answers with a fault.
+	mu     sync.Mutex
+	broken map[string]registrytest.Fault
 }
 
 func newWorld(t *testing.T, p githubtest.Package) *world {
 	t.Helper()
-	reg, err := registrytest.Start(registrytest.Options{Passwords: []string{token}})
+	return startWorld(t, p, false)
+}
+
+// newFaultyWorld is a world whose registry prune reads through a fault
+// proxy (see breakManifest). The registry takes no credentials then: a
+// token realm must be the registry's own host, which the proxy is not.
+func newFaultyWorld(t *testing.T, p githubtest.Package) *world {
+	t.Helper()
+	return startWorld(t, p, true)
+}
+
+func startWorld(t *testing.T, p githubtest.Package, faulty bool) *world {
+	t.Helper()
+	regOpts := registrytest.Options{Passwords: []string{token}}
+	if faulty {
+		regOpts.Passwords = nil
+	}
+	reg, err := registrytest.Start(regOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,12 +93,40 @@ func newWorld(t *testing.T, p githubtest.Package) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, _ := name.NewRepository(reg.Host() + "/" + p.Repository)
-	return &world{
-		reg: reg, api: api, client: client, repo: repo, p: p,
-		pkg:   linkcheck.Package{Owner: p.Owner, Name: p.Name, Org: p.Org},
-		ropts: []remote.Option{remote.WithAuth(&authn.Basic{Username: "octocat", Password: token})},
+	w := &world{
+		reg: reg, api: api, client: client, p: p,
+		pkg: linkcheck.Package{Owner: p.Owner, Name: p.Name, Org: p.Org},
+		ropts: []remote.Option{
+			remote.WithAuth(&authn.Basic{Username: "octocat", Password: token}),
+			// go-containerregistry retries a 5xx; quickly, here.
+			remote.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 3}),
+		},
+		broken: map[string]registrytest.Fault{},
 	}
+	w.repo, _ = name.NewRepository(reg.Host() + "/" + p.Repository)
+	if !faulty {
+		return w
+	}
+	proxy := registrytest.NewFaultProxy(reg.Host(), func(_ int, r *http.Request) registrytest.Fault {
+		_, ref, ok := strings.Cut(r.URL.Path, "/manifests/")
+		if !ok || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+			return ""
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.broken[ref]
+	})
+	t.Cleanup(proxy.Close)
+	w.repo, _ = name.NewRepository(proxy.Host() + "/" + p.Repository)
+	return w
+}
+
+// breakManifest makes every read of the manifest at ref (a digest or a
+// tag) get fault.
+func (w *world) breakManifest(ref string, fault registrytest.Fault) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.broken[ref] = fault
 }
 
 // release pushes a buildx-shaped index (two platforms, two attestations)
@@ -201,7 +253,7 @@ func TestRepublishedRelease(t *testing.T) {
 			// What orphans mode is told: what 1.0 and latest pointed at
 			// before the publish moved them.
 			previous, err := prune.Previous(context.Background(), []name.Tag{w.repo.Tag("1.0"), w.repo.Tag("latest"), w.repo.Tag("new")}, w.ropts)
-			if err != nil || len(previous) != 1 {
+			if err != nil || len(previous) != 1 || len(previous[slices.Collect(maps.Keys(previous))[0]]) != 2 {
 				t.Fatalf("Previous() = %v, %v; want the old index once", previous, err)
 			}
 			cur := w.release(t, "new", "1.0", "latest")
@@ -209,7 +261,7 @@ func TestRepublishedRelease(t *testing.T) {
 
 			apiBefore := len(w.api.Requests())
 			w.reg.ResetRequests()
-			res := w.run(t, prune.Options{Mode: mode, MinAge: 24 * time.Hour, Orphaned: previous, Published: newIndex})
+			res := w.run(t, prune.Options{Mode: mode, MinAge: 24 * time.Hour, Publish: published(newIndex, cur, previous, "1.0", "latest")})
 			// 15 versions in pages of two, listed twice (8 requests each);
 			// each deleted version read again, then deleted.
 			counts := map[string]int{}
@@ -261,7 +313,20 @@ func previousOf(t *testing.T, w *world, tag string) string {
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("reading %s: %v %v", tag, ds, err)
 	}
-	return ds[0]
+	for d := range ds {
+		return d
+	}
+	return ""
+}
+
+// published is what a run that wrote all (index and what it lists) and
+// moved tags from moved tells prune.
+func published(index string, all []string, moved map[string][]string, tags ...string) *prune.Published {
+	m := map[string]prune.Manifest{}
+	for _, d := range all {
+		m[d] = prune.Manifest{}
+	}
+	return &prune.Published{Digest: index, Tags: tags, Manifests: m, Moved: moved}
 }
 
 // TestYoungLegKept: a matrix leg another run pushed by digest minutes ago
@@ -367,7 +432,7 @@ func TestSignaturesKept(t *testing.T) {
 	}
 	w.age(t, 48*time.Hour)
 
-	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour, Published: newIndex})
+	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour, Publish: published(newIndex, cur, nil, "1.0")})
 	// The first fallback index, which listed one referrer, is an orphan.
 	if diff := cmp.Diff(sorted(append(slices.Clone(old), oldSig, firstIndex)), sorted(res.Pruned)); diff != "" {
 		t.Errorf("pruned mismatch (-want +got):\n%s", diff)
@@ -406,12 +471,13 @@ func TestRefusals(t *testing.T) {
 			w := newWorld(t, tc.pkg)
 			w.release(t, "old", "1.0")
 			oldIndex := previousOf(t, w, "1.0")
-			w.release(t, "new", "1.0")
+			cur := w.release(t, "new", "1.0")
 			w.age(t, 48*time.Hour)
 			if tc.pkg.Downloads != nil {
 				tc.pkg.Downloads[oldIndex] = 5001
 			}
-			res := w.run(t, prune.Options{Mode: inputs.PruneOrphans, MinAge: 24 * time.Hour, Orphaned: []string{oldIndex}})
+			pub := published(previousOf(t, w, "1.0"), cur, map[string][]string{oldIndex: {"1.0"}}, "1.0")
+			res := w.run(t, prune.Options{Mode: inputs.PruneOrphans, MinAge: 24 * time.Hour, Publish: pub})
 			if len(res.Pruned) != tc.wantPruned {
 				t.Errorf("pruned %d, want %d: %q", len(res.Pruned), tc.wantPruned, res.Pruned)
 			}
@@ -443,7 +509,7 @@ func TestDryRun(t *testing.T) {
 	w.age(t, 48*time.Hour)
 	planned := &prune.Published{Digest: "sha256:" + strings.Repeat("e", 64), Tags: []string{"1.0"}, Manifests: map[string]prune.Manifest{}}
 	before := w.held(t)
-	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour, DryRun: true, Planned: planned, Published: planned.Digest})
+	res := w.run(t, prune.Options{Mode: inputs.PruneUntagged, MinAge: 24 * time.Hour, DryRun: true, Publish: planned})
 	var would []string
 	for _, d := range res.Decisions {
 		if d.Outcome == prune.WouldDelete {

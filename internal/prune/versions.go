@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/google/go-github/v60/github"
 
@@ -29,30 +31,137 @@ func (vs versions) name() string {
 	return url.PathEscape(vs.pkg.Name)
 }
 
-// list pages through every version, newest first as GitHub lists them.
-func (vs versions) list(ctx context.Context) ([]Version, error) {
+// Limits bound a listing: GitHub's Link headers and the registry's are
+// followed only this far, so that a server whose pages link to each
+// other (a probe saw 26,113 requests in 60 s) cannot hold the job. Zero
+// fields mean the defaults: 1,000 pages and 50,000 versions, a package
+// far older than most at GitHub's 100 versions a page.
+type Limits struct {
+	Pages, Versions int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.Pages <= 0 {
+		l.Pages = 1000
+	}
+	if l.Versions <= 0 {
+		l.Versions = 50000
+	}
+	return l
+}
+
+// list pages through every version, newest first as GitHub lists them,
+// following each page's Link rel="next" itself rather than go-github's
+// page number: a next page on another host (go-github would send the
+// token there) or seen before (same URL or same content), or more pages
+// or versions than the limits, stops the listing with an error.
+func (vs versions) list(ctx context.Context, limits Limits) ([]Version, error) {
+	limits = limits.withDefaults()
+	what := fmt.Sprintf("the versions of package %s/%s", vs.pkg.Owner, vs.pkg.Name)
 	opts := &github.PackageListOptions{State: github.String("active"), ListOptions: github.ListOptions{PerPage: 100}}
+	var page []*github.PackageVersion
+	var resp *github.Response
+	var err error
+	if vs.pkg.Org {
+		page, resp, err = vs.client.Organizations.PackageGetAllVersions(ctx, vs.pkg.Owner, "container", vs.name(), opts)
+	} else {
+		page, resp, err = vs.client.Users.PackageGetAllVersions(ctx, vs.pkg.Owner, "container", vs.name(), opts)
+	}
 	var out []Version
+	pg := pager{what: what, limits: limits, urls: map[string]bool{}, contents: map[string]bool{}}
 	for {
-		var page []*github.PackageVersion
-		var resp *github.Response
-		var err error
-		if vs.pkg.Org {
-			page, resp, err = vs.client.Organizations.PackageGetAllVersions(ctx, vs.pkg.Owner, "container", vs.name(), opts)
-		} else {
-			page, resp, err = vs.client.Users.PackageGetAllVersions(ctx, vs.pkg.Owner, "container", vs.name(), opts)
-		}
 		if err != nil {
-			return nil, fmt.Errorf("listing the versions of package %s/%s: %w", vs.pkg.Owner, vs.pkg.Name, describe(err))
+			return nil, fmt.Errorf("listing %s: %w", what, describe(err))
+		}
+		if err := pg.check(resp.Request.URL, page); err != nil {
+			return nil, err
 		}
 		for _, v := range page {
 			out = append(out, toVersion(v))
 		}
-		if resp.NextPage == 0 {
+		if len(out) > limits.Versions {
+			return nil, fmt.Errorf("listing %s: more than %d versions, the most prune reads", what, limits.Versions)
+		}
+		next, nerr := pg.next(resp.Request.URL, resp.Header.Get("Link"))
+		switch {
+		case nerr != nil:
+			return nil, nerr
+		case next == "":
 			return out, nil
 		}
-		opts.Page = resp.NextPage
+		page = nil
+		var req *http.Request
+		if req, err = vs.client.NewRequest(http.MethodGet, next, nil); err == nil {
+			resp, err = vs.client.Do(ctx, req, &page)
+		}
 	}
+}
+
+// pager holds what a listing has seen, to stop one that does not end.
+type pager struct {
+	what     string
+	limits   Limits
+	pages    int
+	urls     map[string]bool
+	contents map[string]bool
+}
+
+// check counts the page at u and refuses one whose content was seen
+// before (the same versions in the same order under a new URL).
+func (pg *pager) check(u *url.URL, page []*github.PackageVersion) error {
+	pg.pages++
+	pg.urls[u.String()] = true
+	var ids strings.Builder
+	for _, v := range page {
+		fmt.Fprintf(&ids, "%d %s %q\n", v.GetID(), v.GetName(), v.GetMetadata().GetContainer().Tags)
+	}
+	if pg.contents[ids.String()] {
+		return fmt.Errorf("listing %s: page %s repeats an earlier page (the pages link in a loop)", pg.what, u.Redacted())
+	}
+	pg.contents[ids.String()] = true
+	return nil
+}
+
+// next is the page after the one at u, from its Link header (RFC 8288, as
+// GitHub paginates: docs.github.com "Using pagination in the REST API"),
+// or "" at the end.
+func (pg *pager) next(u *url.URL, link string) (string, error) {
+	target := nextLink(link)
+	if target == "" {
+		return "", nil
+	}
+	n, err := u.Parse(target)
+	if err != nil {
+		return "", fmt.Errorf("listing %s: the next page's link %q does not parse: %w", pg.what, target, err)
+	}
+	if n.Scheme != u.Scheme || n.Host != u.Host {
+		return "", fmt.Errorf("listing %s: the next page is linked on another host (%s://%s, not %s://%s); not following it", pg.what, n.Scheme, n.Host, u.Scheme, u.Host)
+	}
+	if pg.urls[n.String()] {
+		return "", fmt.Errorf("listing %s: the next page links back to %s, read already (the pages link in a loop)", pg.what, n.Redacted())
+	}
+	if pg.pages >= pg.limits.Pages {
+		return "", fmt.Errorf("listing %s: more than %d pages, the most prune reads", pg.what, pg.limits.Pages)
+	}
+	return n.String(), nil
+}
+
+// nextLink is the target of rel="next" in a Link header, or "".
+func nextLink(header string) string {
+	for _, part := range strings.Split(header, ",") {
+		target, params, ok := strings.Cut(part, ";")
+		target = strings.TrimSpace(target)
+		if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
+			continue
+		}
+		for _, p := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(k, "rel") && slices.Contains(strings.Fields(strings.Trim(v, `"`)), "next") {
+				return target[1 : len(target)-1]
+			}
+		}
+	}
+	return ""
 }
 
 // get reads one version again; gone is true when it no longer exists.

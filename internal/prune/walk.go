@@ -33,13 +33,15 @@ type Child struct {
 	AttestationOf string
 }
 
-// Content is what a package holds: its versions, and the manifest read
-// for each. A version whose manifest could not be read has an entry in
-// Unread instead.
+// Content is what a package holds: its versions, with the tags the API
+// lists and the registry holds, and the manifest read for each.
 type Content struct {
 	Versions  []Version
 	Manifests map[string]Manifest
-	Unread    map[string]string // digest → why
+	// Pinned are digests kept whatever the listing says, with why: the
+	// ones this run wrote, and the ones a registry tag points at that the
+	// listing does not show yet. Their manifests are in Manifests too.
+	Pinned map[string]string
 }
 
 // ArtifactSubject returns the digest an artifact tag hangs off, or "".
@@ -74,12 +76,15 @@ func ArtifactSubject(tag string) string {
 }
 
 // Roots are the versions kept no matter what reaches them: those with a
-// tag that is not an artifact tag, those younger than minAge (another run's
-// matrix leg, pushed by digest and not yet merged, looks exactly like an
-// orphan), those whose manifest could not be read (nothing is known of
-// what they need), and those with an artifact tag that hangs off a digest
-// the package does not hold.
-func Roots(c Content, minAge time.Duration, now time.Time) map[string]string {
+// tag that is not an artifact tag, those pinned (written by this run, or
+// tagged at the registry ahead of the listing), those with an artifact tag
+// that hangs off a digest the package does not hold, and those younger
+// than minAge (another run's matrix leg, pushed by digest and not yet
+// merged, looks exactly like an orphan). A version with no created_at
+// counts as young. Versions in moved (what this publish moved its tags
+// away from, and what hangs off them) were tagged a moment ago, not in
+// flight: their age does not keep them.
+func Roots(c Content, minAge time.Duration, now time.Time, moved map[string]bool) map[string]string {
 	holds := map[string]bool{}
 	for _, v := range c.Versions {
 		holds[v.Digest] = true
@@ -98,13 +103,23 @@ func Roots(c Content, minAge time.Duration, now time.Time) map[string]string {
 		switch {
 		case len(plain) > 0:
 			roots[v.Digest] = "tag " + strings.Join(plain, ", ")
+		case c.Pinned[v.Digest] != "":
+			roots[v.Digest] = c.Pinned[v.Digest]
 		case len(foreign) > 0:
 			// cosign can sign an image of another repository into this one.
 			roots[v.Digest] = "tag " + foreign[0] + " names a digest this package does not hold"
-		case !v.Created.IsZero() && now.Sub(v.Created) < minAge:
+		case moved[v.Digest]:
+		case v.Created.IsZero():
+			// GitHub's listing always has it; without it the age is
+			// unknown, and an unknown age may be a leg in flight.
+			roots[v.Digest] = "no created_at in the listing: its age is unknown"
+		case now.Sub(v.Created) < minAge:
 			roots[v.Digest] = fmt.Sprintf("younger than prune-min-age %s (pushed %s)", formatAge(minAge), v.Created.UTC().Format(time.RFC3339))
-		case c.Unread[v.Digest] != "":
-			roots[v.Digest] = "its manifest could not be read: " + c.Unread[v.Digest]
+		}
+	}
+	for d, why := range c.Pinned {
+		if _, ok := roots[d]; !ok {
+			roots[d] = why
 		}
 	}
 	return roots

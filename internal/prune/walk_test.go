@@ -18,6 +18,9 @@ var now = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
 var old = now.Add(-72 * time.Hour)
 
+// young is why a version pushed an hour before now is kept.
+const young = "younger than prune-min-age 1d (pushed 2026-11-29T11:00:00Z)"
+
 // release is a buildx-shaped index: two platform images and their
 // attestations.
 func release(c *Content, index string, tags []string, images ...string) {
@@ -60,6 +63,7 @@ func TestPlan(t *testing.T) {
 		build    func(c *Content)
 		mode     inputs.Prune
 		orphaned []string
+		moved    []string
 		minAge   time.Duration
 		wantDel  []string
 		wantKept map[string]string
@@ -143,19 +147,90 @@ func TestPlan(t *testing.T) {
 			"10": "tag sha256-" + strings.TrimPrefix(d("ffff"), "sha256:") + ".att names a digest this package does not hold",
 		},
 	}, {
-		name: "an unreadable manifest is kept",
+		name: "no created_at counts as young",
 		build: func(c *Content) {
-			c.Versions = append(c.Versions, Version{Digest: d("4"), Created: old})
-			c.Unread = map[string]string{d("4"): "500 Internal Server Error"}
+			release(c, "1", nil, "11", "12")
+			c.Versions[0].Created = time.Time{}
 		},
-		mode:     inputs.PruneUntagged,
-		wantKept: map[string]string{"4": "its manifest could not be read: 500 Internal Server Error"},
+		mode:   inputs.PruneUntagged,
+		minAge: 24 * time.Hour,
+		wantKept: map[string]string{
+			"1":  "no created_at in the listing: its age is unknown",
+			"11": "in index " + Short(d("1")), "12": "in index " + Short(d("1")),
+			"a11": "in index " + Short(d("1")), "a12": "in index " + Short(d("1")),
+		},
+	}, {
+		// A tag re-published every hour: the index it moved away from
+		// minutes ago, and its children, are not in flight.
+		name: "what the publish moved a tag from goes at any age",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")
+			release(c, "2", []string{"edge"}, "21", "22")
+			release(c, "3", nil, "31", "32") // a young leg, never tagged
+			for i := range c.Versions {
+				c.Versions[i].Created = now.Add(-time.Hour)
+			}
+			c.Versions[0].Created = time.Time{}
+		},
+		mode:    inputs.PruneOrphans,
+		moved:   []string{d("1")},
+		minAge:  24 * time.Hour,
+		wantDel: []string{"1", "11", "12", "a11", "a12"},
+	}, {
+		name: "the same, in untagged mode: the young leg stays",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")
+			release(c, "2", []string{"edge"}, "21", "22")
+			release(c, "3", nil, "31", "32")
+			for i := range c.Versions {
+				c.Versions[i].Created = now.Add(-time.Hour)
+			}
+		},
+		mode:    inputs.PruneUntagged,
+		moved:   []string{d("1")},
+		minAge:  24 * time.Hour,
+		wantDel: []string{"1", "11", "12", "a11", "a12"},
+		wantKept: map[string]string{
+			"3": young, "31": young, "32": young, "a31": young, "a32": young,
+			"21": young, "22": young, "a21": young, "a22": young,
+		},
+	}, {
+		// The listing lags: the new index is listed without its tag, and
+		// shares its platform images with the one the tag moved from.
+		name: "what this run wrote is kept, and what it reaches",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")
+			release(c, "2", nil, "11", "12")
+			c.Versions = c.Versions[:6] // 11, 12 and their attestations listed once
+			c.Versions = append(c.Versions, Version{Digest: d("2"), Created: now})
+			c.Pinned = map[string]string{d("2"): "written by this run"}
+		},
+		mode:    inputs.PruneOrphans,
+		moved:   []string{d("1")},
+		wantDel: []string{"1"},
+		wantKept: map[string]string{
+			"11": "in index " + Short(d("2")), "12": "in index " + Short(d("2")),
+			"a11": "in index " + Short(d("2")), "a12": "in index " + Short(d("2")),
+		},
+	}, {
+		name: "an index tagged at the registry but not listed keeps its children",
+		build: func(c *Content) {
+			release(c, "1", nil, "11", "12")
+			c.Versions = c.Versions[1:] // the index is not listed yet
+			c.Pinned = map[string]string{d("1"): "tag stable at the registry (not listed by the API yet)"}
+		},
+		mode: inputs.PruneUntagged,
+		wantKept: map[string]string{
+			"11": "in index " + Short(d("1")), "12": "in index " + Short(d("1")),
+			"a11": "in index " + Short(d("1")), "a12": "in index " + Short(d("1")),
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := Content{Manifests: map[string]Manifest{}}
 			tc.build(&c)
-			del, kept := plan(c, Roots(c, tc.minAge, now), tc.mode, tc.orphaned)
+			roots := Roots(c, tc.minAge, now, Descendants(c, tc.moved))
+			del, kept := plan(c, roots, tc.mode, append(tc.orphaned, tc.moved...))
 			if diff := cmp.Diff(tc.wantDel, names(del)); diff != "" {
 				t.Errorf("deleted mismatch (-want +got):\n%s", diff)
 			}
@@ -202,7 +277,7 @@ func BenchmarkPlan(b *testing.B) {
 		n := fmt.Sprintf("%x", i)
 		release(&c, "f"+n, tags, "1"+n, "2"+n)
 	}
-	roots := Roots(c, 24*time.Hour, now)
+	roots := Roots(c, 24*time.Hour, now, nil)
 	b.ResetTimer()
 	for range b.N {
 		del, _ := plan(c, roots, inputs.PruneUntagged, nil)

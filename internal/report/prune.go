@@ -55,6 +55,11 @@ func (r Report) pruneSummary() pruneSummary {
 		return pruneSummary{}
 	}
 	p := r.Prune
+	if p.Stopped != "" {
+		// The reason quotes the registry or the API: one table cell's
+		// escaping keeps it to the line.
+		return pruneSummary{Line: "Stopped before deciding, so nothing was deleted: " + cell(p.Stopped) + ". The next run tries again."}
+	}
 	counts := map[prune.Outcome]int{}
 	var s pruneSummary
 	for i, d := range p.Decisions {

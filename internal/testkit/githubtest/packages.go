@@ -54,6 +54,43 @@ type Package struct {
 	// DeleteLimit, when positive, is how many deletes succeed before every
 	// further DELETE gets GitHub's secondary rate limit answer (403).
 	DeleteLimit int
+
+	// Hostile listings, for code that must not trust one.
+
+	// NoCreatedAt leaves created_at (and updated_at) out of every version.
+	NoCreatedAt bool
+	// NextHost, when set, puts every rel="next" link on this host
+	// (HOST:PORT) instead of the API's: a listing that would take the
+	// token elsewhere.
+	NextHost string
+	// Loop makes the last page link onward instead of ending.
+	Loop Loop
+}
+
+// Loop is how a hostile listing's last page links onward.
+type Loop int
+
+const (
+	// NoLoop: the last page has no rel="next", as on GitHub.
+	NoLoop Loop = iota
+	// LoopToFirst: the last page's rel="next" is page=1: a URL not
+	// requested before (the first request names no page), the first
+	// page's content.
+	LoopToFirst
+	// LoopToSelf: the last page's rel="next" is the last page itself.
+	LoopToSelf
+)
+
+// Lag is how a package's listing lags its registry, as ghcr.io's
+// eventually consistent listing does (GHCR.md: a tag just written may not
+// be listed yet).
+type Lag struct {
+	// Tags: every version's tags are listed as they were when the lag
+	// began; a version stored since has none.
+	Tags bool
+	// Versions: versions stored since the lag began are not listed, nor
+	// found by id.
+	Versions bool
 }
 
 // PackageVersion is a version as the fake lists it.
@@ -72,6 +109,9 @@ type served struct {
 	created map[string]time.Time // digest → created_at
 	nextID  int64
 	deletes int
+	// lag and lagged (digest → tags then) are set by LagPackage.
+	lag    Lag
+	lagged map[string][]string
 }
 
 // ServePackage starts serving p's versions. It panics if p is served already.
@@ -102,6 +142,26 @@ func (a *API) AgePackage(org bool, owner, name string, d time.Duration) error {
 	defer s.mu.Unlock()
 	for dg, c := range s.created {
 		s.created[dg] = c.Add(-d)
+	}
+	return nil
+}
+
+// LagPackage makes the package's listing lag its registry from now on (see
+// Lag); a zero Lag ends it.
+func (a *API) LagPackage(org bool, owner, name string, l Lag) error {
+	s := a.servedPackage(org, owner, url.PathEscape(name))
+	if s == nil {
+		return fmt.Errorf("githubtest: package %s not served", name)
+	}
+	vs, err := s.sync(context.Background())
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lag, s.lagged = l, map[string][]string{}
+	for _, v := range vs {
+		s.lagged[v.Digest] = v.Tags
 	}
 	return nil
 }
@@ -172,6 +232,13 @@ func (s *served) sync(ctx context.Context) ([]PackageVersion, error) {
 	}
 	out := make([]PackageVersion, 0, len(ms))
 	for _, m := range ms {
+		then, seen := s.lagged[m.Digest]
+		if s.lag.Versions && !seen {
+			continue
+		}
+		if s.lag.Tags {
+			m.Tags = then
+		}
 		out = append(out, PackageVersion{ID: s.ids[m.Digest], Digest: m.Digest, Tags: m.Tags, Created: s.created[m.Digest]})
 	}
 	slices.SortFunc(out, func(x, y PackageVersion) int {
@@ -185,13 +252,13 @@ func (s *served) sync(ctx context.Context) ([]PackageVersion, error) {
 
 // versionJSON is a container package version as GitHub serializes it.
 type versionJSON struct {
-	ID             int64     `json:"id"`
-	Name           string    `json:"name"`
-	URL            string    `json:"url"`
-	PackageHTMLURL string    `json:"package_html_url"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	HTMLURL        string    `json:"html_url"`
+	ID             int64      `json:"id"`
+	Name           string     `json:"name"`
+	URL            string     `json:"url"`
+	PackageHTMLURL string     `json:"package_html_url"`
+	CreatedAt      *time.Time `json:"created_at,omitempty"`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
+	HTMLURL        string     `json:"html_url"`
 	Metadata       struct {
 		PackageType string `json:"package_type"`
 		Container   struct {
@@ -211,9 +278,10 @@ func (s *served) toJSON(v PackageVersion) versionJSON {
 		Name:           v.Digest,
 		URL:            fmt.Sprintf("https://api.github.com/%s/%s/packages/container/%s/versions/%d", kind, s.Owner, esc, v.ID),
 		PackageHTMLURL: fmt.Sprintf("https://github.com/%s/%s/packages/container/package/%s", kind, s.Owner, esc),
-		CreatedAt:      v.Created,
-		UpdatedAt:      v.Created,
 		HTMLURL:        fmt.Sprintf("https://github.com/%s/%s/packages/container/%s/%d", kind, s.Owner, esc, v.ID),
+	}
+	if !s.NoCreatedAt {
+		j.CreatedAt, j.UpdatedAt = &v.Created, &v.Created
 	}
 	j.Metadata.PackageType = "container"
 	j.Metadata.Container.Tags = v.Tags
@@ -300,7 +368,11 @@ func (s *served) list(w http.ResponseWriter, r *http.Request, versions []Package
 		out = []versionJSON{}
 	}
 	link := func(n int, rel string) string {
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
+		// RawPath keeps a nested name's %2F, as GitHub's links do.
+		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+		if rel == "next" && s.NextHost != "" {
+			u.Host = s.NextHost
+		}
 		qq := url.Values{}
 		for k, v := range q {
 			qq[k] = v
@@ -314,8 +386,13 @@ func (s *served) list(w http.ResponseWriter, r *http.Request, versions []Package
 	if page > 1 {
 		links = append(links, link(page-1, "prev"), link(1, "first"))
 	}
-	if page < last {
+	switch {
+	case page < last:
 		links = append(links, link(page+1, "next"), link(last, "last"))
+	case s.Loop == LoopToFirst:
+		links = append(links, link(1, "next"))
+	case s.Loop == LoopToSelf:
+		links = append(links, link(page, "next"))
 	}
 	if len(links) > 0 {
 		w.Header().Set("Link", strings.Join(links, ", "))

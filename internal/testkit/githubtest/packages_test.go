@@ -2,7 +2,9 @@ package githubtest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -206,4 +208,118 @@ func status(err error) int {
 		return aerr.Response.StatusCode
 	}
 	return 0
+}
+
+// rawPage is one page of the listing as sent: its body's versions and its
+// rel="next" link.
+func rawPage(t *testing.T, api *githubtest.API, rawURL string) (versions []map[string]any, next string) {
+	t.Helper()
+	if rawURL == "" {
+		rawURL = api.URL + "orgs/acme/packages/container/widget/versions"
+	}
+	resp, err := http.Get(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&versions); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range strings.Split(resp.Header.Get("Link"), ",") {
+		if target, rel, ok := strings.Cut(part, ";"); ok && strings.TrimSpace(rel) == `rel="next"` {
+			next = strings.Trim(strings.TrimSpace(target), "<>")
+		}
+	}
+	return versions, next
+}
+
+// TestPackageHostileListings: each hostile mode does what it says, and
+// nothing else (the listing's content is the registry's).
+func TestPackageHostileListings(t *testing.T) {
+	t.Parallel()
+	t.Run("no created_at", func(t *testing.T) {
+		t.Parallel()
+		_, api, _, _ := packageWorld(t, githubtest.Package{NoCreatedAt: true})
+		vs, _ := rawPage(t, api, "")
+		if len(vs) != 5 {
+			t.Fatalf("%d versions, want 5", len(vs))
+		}
+		for _, v := range vs {
+			if _, ok := v["created_at"]; ok {
+				t.Errorf("version %v has created_at", v["name"])
+			}
+		}
+	})
+	t.Run("next on another host", func(t *testing.T) {
+		t.Parallel()
+		_, api, _, _ := packageWorld(t, githubtest.Package{PageSize: 2, NextHost: "elsewhere.example:443"})
+		_, next := rawPage(t, api, "")
+		if !strings.HasPrefix(next, "http://elsewhere.example:443/orgs/acme/packages/container/widget/versions?") {
+			t.Errorf("next = %q, want it on elsewhere.example:443", next)
+		}
+	})
+	for _, tc := range []struct {
+		loop     githubtest.Loop
+		wantLast string // the last page's next link, after the API's URL
+	}{
+		{githubtest.LoopToFirst, "orgs/acme/packages/container/widget/versions?page=1&per_page=2"},
+		{githubtest.LoopToSelf, "orgs/acme/packages/container/widget/versions?page=3&per_page=2"},
+	} {
+		t.Run(fmt.Sprintf("loop %d", tc.loop), func(t *testing.T) {
+			t.Parallel()
+			_, api, _, _ := packageWorld(t, githubtest.Package{PageSize: 2, Loop: tc.loop})
+			next := ""
+			for range 3 { // 5 versions, 3 pages
+				_, next = rawPage(t, api, next)
+			}
+			if next != api.URL+tc.wantLast {
+				t.Errorf("the last page links to %q, want %q", next, api.URL+tc.wantLast)
+			}
+		})
+	}
+}
+
+// TestPackageLag: with the lag begun, a tag moved and a version pushed
+// later do not show: tags as they were, new versions untagged or absent.
+func TestPackageLag(t *testing.T) {
+	t.Parallel()
+	for _, lag := range []githubtest.Lag{{Tags: true}, {Versions: true}, {Tags: true, Versions: true}} {
+		t.Run(fmt.Sprintf("%+v", lag), func(t *testing.T) {
+			t.Parallel()
+			reg, api, client, ix := packageWorld(t, githubtest.Package{})
+			if err := api.LagPackage(true, "acme", "widget", lag); err != nil {
+				t.Fatal(err)
+			}
+			img, err := sample.Image(sample.Options{Seed: "later"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tag, _ := name.NewTag(reg.Host() + "/acme/widget:1.0")
+			if err := remote.Write(tag, img); err != nil {
+				t.Fatal(err)
+			}
+			later, _ := img.Digest()
+			got, _ := listAll(t, client)
+			wantOld, wantNew := []string{}, []string{"1.0"}
+			if lag.Tags {
+				wantOld, wantNew = []string{"1.0"}, []string{}
+			}
+			if diff := cmp.Diff(wantOld, got[ix.Digest.String()]); diff != "" {
+				t.Errorf("the old index's tags (-want +got):\n%s", diff)
+			}
+			tags, listed := got[later.String()]
+			if listed == lag.Versions {
+				t.Errorf("the later version listed: %v, want %v", listed, !lag.Versions)
+			}
+			if listed && !cmp.Equal(wantNew, tags) {
+				t.Errorf("the later version's tags = %q, want %q", tags, wantNew)
+			}
+			if err := api.LagPackage(true, "acme", "widget", githubtest.Lag{}); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := listAll(t, client); !cmp.Equal(got[later.String()], []string{"1.0"}) {
+				t.Errorf("after the lag: %q, want [1.0]", got[later.String()])
+			}
+		})
+	}
 }

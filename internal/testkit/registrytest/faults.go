@@ -24,6 +24,8 @@ type Fault string
 const (
 	// Unavailable answers 503 with distribution's UNAVAILABLE error.
 	Unavailable Fault = "503"
+	// ServerError answers 500 with distribution's UNKNOWN error.
+	ServerError Fault = "500"
 	// RateLimited answers 429 TOOMANYREQUESTS with Retry-After: 1.
 	RateLimited Fault = "429"
 	// Reset reads part of the request, then resets the connection.
@@ -297,6 +299,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	switch f {
 	case Unavailable:
 		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "service unavailable")
+	case ServerError:
+		writeError(w, http.StatusInternalServerError, "UNKNOWN", "unknown error")
 	case RateLimited:
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "too many requests")
