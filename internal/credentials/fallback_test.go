@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -156,4 +157,57 @@ func dedupe(v []string) []string {
 		}
 	}
 	return out
+}
+
+// roundTripFunc answers requests in process: where a request may go is the
+// guard's decision, made before any byte leaves.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestDockerHubRealm: Docker Hub's registry names auth.docker.io as its
+// token realm, a host of its own. Credentials for Docker Hub (from the
+// Docker config, or the password input) may go there, and to Docker Hub's
+// other names; never to a realm on any other host, a look-alike included.
+func TestDockerHubRealm(t *testing.T) {
+	t.Parallel()
+	const password = "hub-password-42"
+	tests := []struct {
+		name     string
+		keychain credentials.Keychain
+		registry string // asked first, without credentials, as a client does before it knows the realm
+		realm    string
+		allowed  bool
+	}{
+		{"Docker config, Docker Hub's realm", credentials.Keychain{Fallback: dockerConfig{"index.docker.io": {Username: "u", Password: password}}}, "index.docker.io", "auth.docker.io", true},
+		{"Docker config, another name of Docker Hub", credentials.Keychain{Fallback: dockerConfig{"index.docker.io": {Username: "u", Password: password}}}, "index.docker.io", "registry-1.docker.io", true},
+		{"Docker config, a look-alike realm", credentials.Keychain{Fallback: dockerConfig{"index.docker.io": {Username: "u", Password: password}}}, "index.docker.io", "auth.docker.io.evil.test", false},
+		{"Docker config, another registry's realm", credentials.Keychain{Fallback: dockerConfig{"quay.io": {Username: "u", Password: password}}}, "quay.io", "auth.docker.io", false},
+		{"password input, Docker Hub's realm", credentials.Keychain{PasswordHost: "index.docker.io", Username: "u", Password: password}, "index.docker.io", "auth.docker.io", true},
+		{"password input, another registry", credentials.Keychain{PasswordHost: "quay.io", Username: "u", Password: password}, "quay.io", "auth.docker.io", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var reached []string
+			rt := tt.keychain.Transport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				reached = append(reached, req.URL.Host)
+				return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("{}")), Request: req}, nil
+			}))
+			ping, _ := http.NewRequest(http.MethodGet, "https://"+tt.registry+"/v2/", nil)
+			if _, err := rt.RoundTrip(ping); err != nil {
+				t.Fatalf("ping %s: %v", tt.registry, err)
+			}
+			req, _ := http.NewRequest(http.MethodGet, "https://"+tt.realm+"/token?service=registry.docker.io", nil)
+			req.SetBasicAuth("u", password)
+			_, err := rt.RoundTrip(req)
+			var denied *credentials.DeniedError
+			if got := !errors.As(err, &denied); got != tt.allowed || (tt.allowed && err != nil) {
+				t.Fatalf("request to %s: error %v; want allowed %v", tt.realm, err, tt.allowed)
+			}
+			if got := slices.Contains(reached, tt.realm); got != tt.allowed {
+				t.Errorf("%s received the password: %v, want %v", tt.realm, got, tt.allowed)
+			}
+		})
+	}
 }

@@ -57,7 +57,8 @@ func Guard(base http.RoundTripper, grants ...Grant) http.RoundTripper {
 }
 
 // Transport wraps base with the Keychain's rule, enforced per request: the
-// token to GitHubHosts only, the password to PasswordHost only, and what
+// token to GitHubHosts only, the password to PasswordHost only (and Docker
+// Hub's token service when that is Docker Hub: see CredentialHosts), and what
 // Fallback (the Docker config) holds for a host to that host only.
 func (k Keychain) Transport(base http.RoundTripper) http.RoundTripper {
 	g := Guard(base, k.Grants()...).(*guard)
@@ -72,7 +73,7 @@ func (k Keychain) Transport(base http.RoundTripper) http.RoundTripper {
 func (k Keychain) Grants() []Grant {
 	grants := []Grant{{Secret: k.Token, Hosts: k.GitHubHosts, What: "the GitHub token"}}
 	if k.PasswordHost != "" {
-		grants = append(grants, Grant{Secret: k.Password, Hosts: Hosts{k.PasswordHost}, What: "the password"})
+		grants = append(grants, Grant{Secret: k.Password, Hosts: CredentialHosts(k.PasswordHost), What: "the password"})
 	} else {
 		grants = append(grants, Grant{Secret: k.Password, What: "the password"})
 	}

@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -45,4 +46,22 @@ func (h Hosts) Contains(host string) bool {
 		}
 	}
 	return false
+}
+
+// dockerHub are Docker Hub's names: one registry, whichever a reference
+// or a Docker config uses (go-containerregistry writes index.docker.io,
+// the API answers at registry-1.docker.io), and the token service its
+// registry names as the Bearer realm (Docker docs, "Token authentication
+// specification": https://auth.docker.io/token).
+var dockerHub = Hosts{"docker.io", "index.docker.io", "registry-1.docker.io", "auth.docker.io"}
+
+// CredentialHosts are the hosts that may receive the credentials given for
+// registry: the registry itself and, for Docker Hub, its other names and
+// its token service, the one realm on another host that is the same
+// registry's. Every other realm elsewhere is refused (see Guard).
+func CredentialHosts(registry string) Hosts {
+	if dockerHub[:3].Contains(registry) {
+		return slices.Clone(dockerHub)
+	}
+	return Hosts{registry}
 }

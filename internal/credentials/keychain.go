@@ -59,8 +59,9 @@ func (k Keychain) fixed(host string) authn.Authenticator {
 }
 
 // fallbackGrants are the credentials Fallback holds for host, granted to
-// host alone (and so to a token realm on host): the Docker config keys
-// each credential by its registry, and a realm elsewhere is not it.
+// host alone (and so to a token realm on host), or to Docker Hub's hosts
+// (see CredentialHosts): the Docker config keys each credential by its
+// registry, and a realm elsewhere is not it.
 func (k Keychain) fallbackGrants(ctx context.Context, host string) []Grant {
 	if k.fixed(host) != nil {
 		return nil
@@ -87,7 +88,7 @@ func (k Keychain) fallbackGrants(ctx context.Context, host string) []Grant {
 	var grants []Grant
 	for _, secret := range secrets {
 		if secret != "" {
-			grants = append(grants, Grant{Secret: secret, Hosts: Hosts{host}, What: "the Docker config's credentials for " + host})
+			grants = append(grants, Grant{Secret: secret, Hosts: CredentialHosts(host), What: "the Docker config's credentials for " + host})
 		}
 	}
 	return grants
