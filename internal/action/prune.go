@@ -6,37 +6,25 @@ import (
 	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/prune"
+	"github.com/ghcr-publish/publish-action/internal/source"
 )
-
-// registryOptions read the destination registry as the push writes it.
-func registryOptions(ctx context.Context, keychain credentials.Keychain, opts Options) []remote.Option {
-	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithUserAgent(userAgent(opts.Version))}
-	base := opts.RegistryTransport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	if opts.retry != nil {
-		// The run's one retry policy; go-containerregistry's own retries off.
-		base = opts.retry.Transport(base)
-		ro = append(ro, remote.WithRetryPredicate(func(error) bool { return false }))
-	}
-	return append(ro, remote.WithTransport(base))
-}
 
 // previousDigests reads, before the push, what the tags point at: in
 // orphans mode, what the publish is about to orphan. Not knowing costs the
 // clean-up, never the publish.
-func (g *gitHubSide) previousDigests(ctx context.Context, in inputs.Inputs, p plan.Plan, ro []remote.Option) []string {
-	if in.Prune != inputs.PruneOrphans || !g.active(p.Image) {
+func (g *gitHubSide) previousDigests(ctx context.Context, p plan.Plan, reg *registry) []string {
+	if g.in.Prune != inputs.PruneOrphans || !g.active(p.Image) {
 		return nil
 	}
-	prev, err := prune.Previous(ctx, p.Tags, ro)
+	var prev []string
+	ro, err := reg.remoteOptions(ctx, p.Image)
+	if err == nil {
+		prev, err = prune.Previous(ctx, p.Tags, ro)
+	}
 	if err != nil {
 		g.gha.Warningf("prune: %s; only what is known to be orphaned will be deleted", g.sec.redact(err.Error()))
 	}
@@ -46,7 +34,8 @@ func (g *gitHubSide) previousDigests(ctx context.Context, in inputs.Inputs, p pl
 // prune runs last, after the publish is complete and verified (or, with
 // push: false, lists what would be deleted). Whatever happens here is a
 // warning: a clean-up never fails a publish that succeeded.
-func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s stamped, previous []string, ro []remote.Option) *prune.Result {
+func (g *gitHubSide) prune(ctx context.Context, p plan.Plan, s stamped, previous []string, reg *registry) *prune.Result {
+	in := g.in
 	if in.Prune == inputs.PruneOff {
 		return nil
 	}
@@ -55,6 +44,11 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 		return nil
 	}
 	pkg, err := g.checker().PackageOf(ctx, p.Image)
+	if err != nil {
+		g.gha.Warningf("prune: %s; nothing was deleted", g.sec.redact(err.Error()))
+		return nil
+	}
+	ro, err := reg.remoteOptions(ctx, p.Image)
 	if err != nil {
 		g.gha.Warningf("prune: %s; nothing was deleted", g.sec.redact(err.Error()))
 		return nil
@@ -94,11 +88,8 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 func orphaned(in inputs.Inputs, image name.Repository, previous []string, published string) []string {
 	out := slices.DeleteFunc(slices.Clone(previous), func(d string) bool { return d == published })
 	for _, src := range in.Sources {
-		if src.Transport != inputs.Registry {
-			continue
-		}
-		if d, ok := src.Reference.(name.Digest); ok && d.Context().String() == image.String() && d.DigestStr() != published {
-			out = append(out, d.DigestStr())
+		if d, ok := source.InRepository(src, image); ok && d != published {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -128,12 +119,10 @@ func planned(s stamped, p plan.Plan) *prune.Published {
 // sweep prunes with no source: nothing is published, the image's package is
 // cleaned up as it stands (a scheduled untagged sweep). Orphans mode has
 // nothing to go on without a publish.
-func (g *gitHubSide) sweep(ctx context.Context, in inputs.Inputs, p plan.Plan, opts Options) *prune.Result {
-	if in.Prune == inputs.PruneOrphans {
+func (g *gitHubSide) sweep(ctx context.Context, p plan.Plan, reg *registry) *prune.Result {
+	if g.in.Prune == inputs.PruneOrphans {
 		g.gha.WithFieldsMap(map[string]string{"title": "input prune"}).Warningf("prune: orphans deletes what a publish orphaned, and with no source nothing is published; use prune: untagged for a sweep")
 		return nil
 	}
-	keychain := newKeychain(in, opts)
-	opts.RegistryTransport = keychain.Transport(credentials.Stalls(opts.RegistryTransport, 0))
-	return g.prune(ctx, in, p, stamped{}, nil, registryOptions(ctx, keychain, opts))
+	return g.prune(ctx, p, stamped{}, nil, reg)
 }
