@@ -32,7 +32,9 @@ type Options struct {
 	// defaults.
 	RegistryTransport http.RoundTripper
 	APITransport      http.RoundTripper
-	// TempDir receives unpacked archives; empty means os.TempDir().
+	// TempDir receives unpacked archives and engine exports; empty means
+	// a directory of the run's own, under RUNNER_TEMP or the first
+	// writable of os.TempDir(), HOME and the workspace, removed at the end.
 	TempDir string
 	// Link bounds the wait for GitHub to link a pushed package; zero
 	// values mean linkcheck's defaults (asking for 20 seconds, the first
@@ -127,8 +129,8 @@ func finish(ctx context.Context, err error, sec secrets) error {
 }
 
 // phases opens one collapsible log group per phase of the run, so the
-// Actions log reads as resolve, stamp, push, verify; the summary stays the
-// one place to look.
+// Actions log reads as resolve, stamp, push, verify, prune; the summary
+// stays the one place to look.
 type phases struct {
 	gha  *githubactions.Action
 	open bool

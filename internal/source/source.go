@@ -1,5 +1,6 @@
 // Package source reads the image to publish from where the user built it: an
-// OCI layout directory or archive, a docker save archive, or a registry.
+// OCI layout directory or archive, a docker save archive, the Docker engine,
+// or a registry. transports.go says what each way of reading needs.
 package source
 
 import (
