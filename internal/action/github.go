@@ -22,23 +22,26 @@ type gitHubSide struct {
 	sec        secrets
 	apiOptions githubapi.Options
 	client     *github.Client // nil when the client could not be made
+	clientErr  error          // why, for warnUnreachable
 	info       githubapi.Info // what the API said of the repository
 	wait       linkcheck.Options
 }
 
 // newGitHub makes the API client once for the run. A client that cannot be
 // made (a malformed GITHUB_API_URL) costs the link check and the denial
-// advice, not the publish: it is said once, as a warning.
+// advice, not the publish: warnUnreachable says so once, as a warning.
 func newGitHub(gha *githubactions.Action, in inputs.Inputs, sec secrets, opts Options) *gitHubSide {
 	g := &gitHubSide{gha: gha, in: in, sec: sec, wait: opts.Link,
 		apiOptions: githubapi.Options{APIURL: in.Context.APIURL, Token: in.Token, Transport: opts.APITransport}}
-	client, err := githubapi.NewClient(g.apiOptions)
-	if err != nil {
-		gha.Warningf("cannot reach the GitHub API (%s): the package's link and push permissions will not be checked; fix GITHUB_API_URL", sec.redact(err.Error()))
-		return g
-	}
-	g.client = client
+	g.client, g.clientErr = githubapi.NewClient(g.apiOptions)
 	return g
+}
+
+// warnUnreachable says why there is no client, if there is none.
+func (g *gitHubSide) warnUnreachable() {
+	if g.clientErr != nil {
+		g.gha.Warningf("cannot reach the GitHub API (%s): the package's link and push permissions will not be checked; fix GITHUB_API_URL", g.sec.redact(g.clientErr.Error()))
+	}
 }
 
 func (g *gitHubSide) active(image name.Repository) bool {
@@ -86,11 +89,11 @@ func (g *gitHubSide) denial(ctx context.Context, image name.Repository) denial {
 // what it found.
 // source is the org.opencontainers.image.source value published, quoted in
 // the advice.
-func (g *gitHubSide) checkLink(ctx context.Context, in inputs.Inputs, image name.Repository, source string) (linkcheck.Result, error) {
+func (g *gitHubSide) checkLink(ctx context.Context, image name.Repository, source string) (linkcheck.Result, error) {
 	if !g.active(image) {
 		return linkcheck.Result{}, nil
 	}
-	res, err := g.checker().Check(ctx, image, in.LinkCheck, source)
+	res, err := g.checker().Check(ctx, image, g.in.LinkCheck, source)
 	switch {
 	case err != nil:
 		return res, err
@@ -99,15 +102,17 @@ func (g *gitHubSide) checkLink(ctx context.Context, in inputs.Inputs, image name
 	case res.Warning != "":
 		g.gha.Warningf("%s", g.sec.redact(res.Warning))
 	case res.Summary != "":
-		g.gha.Infof("Package %s is linked to %s", res.PackageURL, in.Context.Repository())
+		g.gha.Infof("Package %s is linked to %s", res.PackageURL, g.in.Context.Repository())
 	}
 	return res, nil
 }
 
 // checkVisibility reports the package's visibility after a push, gives the
 // once-per-package notice about a private package of a public repository,
-// and enforces require-public (with an anonymous pull, on any registry).
-func (g *gitHubSide) checkVisibility(ctx context.Context, in inputs.Inputs, image name.Repository, s stamped, link linkcheck.Result, opts Options) (linkcheck.Result, error) {
+// and enforces require-public (with an anonymous pull through pull, on
+// any registry).
+func (g *gitHubSide) checkVisibility(ctx context.Context, image name.Repository, s stamped, link linkcheck.Result, pull linkcheck.PullOptions) (linkcheck.Result, error) {
+	in := g.in
 	c := linkcheck.Checker{Repository: in.Context.Repository()}
 	if g.active(image) {
 		c = g.checker()
@@ -123,7 +128,7 @@ func (g *gitHubSide) checkVisibility(ctx context.Context, in inputs.Inputs, imag
 		RequirePublic: in.RequirePublic,
 		Digest:        s.digest.String(),
 		Written:       written,
-		Pull:          linkcheck.PullOptions{Transport: opts.RegistryTransport, Retry: opts.retry, UserAgent: userAgent(opts.Version)},
+		Pull:          pull,
 		NoAPI:         in.LinkCheck == inputs.LinkOff,
 	})
 	if res.Visibility != "" {

@@ -5,39 +5,26 @@ import (
 	"context"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/prune"
-	"github.com/ghcr-publish/publish-action/internal/registryhttp"
+	"github.com/ghcr-publish/publish-action/internal/source"
 )
-
-// registryOptions read the destination registry as the push writes it.
-func registryOptions(ctx context.Context, keychain credentials.Keychain, opts Options) []remote.Option {
-	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithUserAgent(userAgent(opts.Version))}
-	base := opts.RegistryTransport
-	if base == nil {
-		base = remote.DefaultTransport
-	}
-	if opts.retry != nil {
-		// The run's one retry policy; go-containerregistry's own retries off.
-		base = opts.retry.Transport(base)
-		ro = append(ro, remote.WithRetryPredicate(func(error) bool { return false }))
-	}
-	return append(ro, remote.WithTransport(base))
-}
 
 // previousDigests reads, before the push, what the tags point at, each
 // digest with the tags about to move off it: what the publish is about to
 // orphan, which prune-min-age does not guard. Not knowing costs the
 // clean-up, never the publish.
-func (g *gitHubSide) previousDigests(ctx context.Context, in inputs.Inputs, p plan.Plan, ro []remote.Option) map[string][]string {
-	if in.Prune == inputs.PruneOff || !g.active(p.Image) {
+func (g *gitHubSide) previousDigests(ctx context.Context, p plan.Plan, reg *registry) map[string][]string {
+	if g.in.Prune == inputs.PruneOff || !g.active(p.Image) {
 		return nil
 	}
-	prev, err := prune.Previous(ctx, p.Tags, ro)
+	var prev map[string][]string
+	ro, err := reg.remoteOptions(ctx, p.Image)
+	if err == nil {
+		prev, err = prune.Previous(ctx, p.Tags, ro)
+	}
 	if err != nil {
 		g.gha.Warningf("prune: %s; only what is known to be orphaned will be deleted", g.sec.redact(err.Error()))
 	}
@@ -47,7 +34,8 @@ func (g *gitHubSide) previousDigests(ctx context.Context, in inputs.Inputs, p pl
 // prune runs last, after the publish is complete and verified (or, with
 // push: false, lists what would be deleted). Whatever happens here is a
 // warning: a clean-up never fails a publish that succeeded.
-func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s stamped, previous map[string][]string, ro []remote.Option) *prune.Result {
+func (g *gitHubSide) prune(ctx context.Context, p plan.Plan, s stamped, previous map[string][]string, reg *registry) *prune.Result {
+	in := g.in
 	if in.Prune == inputs.PruneOff {
 		return nil
 	}
@@ -60,6 +48,10 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 		g.gha.Warningf("prune: %s; nothing was deleted", g.sec.redact(err.Error()))
 		return nil
 	}
+	ro, err := reg.remoteOptions(ctx, p.Image)
+	if err != nil {
+		return g.pruneStopped(err)
+	}
 	opts := prune.Options{
 		Mode:    in.Prune,
 		MinAge:  in.PruneMinAge,
@@ -70,11 +62,7 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 	}
 	res, err := prune.Run(ctx, g.client, pkg, p.Image, opts)
 	if err != nil {
-		// Fail closed: the prune stopped before any delete. The summary
-		// says so, as the warning does.
-		msg := g.sec.redact(err.Error())
-		g.gha.WithFieldsMap(map[string]string{"title": "prune"}).Warningf("prune: stopped, nothing was deleted: %s", msg)
-		return &prune.Result{Stopped: msg}
+		return g.pruneStopped(err)
 	}
 	for _, d := range res.Decisions {
 		g.gha.Infof("prune: %s %s (version %d): %s", d.Outcome, d.Version.Digest, d.Version.ID, d.Reason)
@@ -85,17 +73,22 @@ func (g *gitHubSide) prune(ctx context.Context, in inputs.Inputs, p plan.Plan, s
 	return &res
 }
 
+// pruneStopped fails closed: the prune stopped before any delete. The
+// summary says so, as the warning does.
+func (g *gitHubSide) pruneStopped(err error) *prune.Result {
+	msg := g.sec.redact(err.Error())
+	g.gha.WithFieldsMap(map[string]string{"title": "prune"}).Warningf("prune: stopped, nothing was deleted: %s", msg)
+	return &prune.Result{Stopped: msg}
+}
+
 // sources are the run's by-digest sources in the package being published
 // (matrix legs pushed by digest, which a merge that re-stamps them
 // replaces): in orphans mode, candidates.
 func sources(in inputs.Inputs, image name.Repository) []string {
 	var out []string
 	for _, src := range in.Sources {
-		if src.Transport != inputs.Registry {
-			continue
-		}
-		if d, ok := src.Reference.(name.Digest); ok && d.Context().String() == image.String() {
-			out = append(out, d.DigestStr())
+		if d, ok := source.InRepository(src, image); ok {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -133,12 +126,10 @@ func published(s stamped, p plan.Plan, previous map[string][]string) *prune.Publ
 // sweep prunes with no source: nothing is published, the image's package is
 // cleaned up as it stands (a scheduled untagged sweep). Orphans mode has
 // nothing to go on without a publish.
-func (g *gitHubSide) sweep(ctx context.Context, in inputs.Inputs, p plan.Plan, opts Options) *prune.Result {
-	if in.Prune == inputs.PruneOrphans {
+func (g *gitHubSide) sweep(ctx context.Context, p plan.Plan, reg *registry) *prune.Result {
+	if g.in.Prune == inputs.PruneOrphans {
 		g.gha.WithFieldsMap(map[string]string{"title": "input prune"}).Warningf("prune: orphans deletes what a publish orphaned, and with no source nothing is published; use prune: untagged for a sweep")
 		return nil
 	}
-	keychain := newKeychain(in, opts)
-	opts.RegistryTransport = keychain.Transport(registryhttp.Stalls(opts.RegistryTransport, 0))
-	return g.prune(ctx, in, p, stamped{}, nil, registryOptions(ctx, keychain, opts))
+	return g.prune(ctx, p, stamped{}, nil, reg)
 }

@@ -2,8 +2,10 @@ package action
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/sethvargo/go-githubactions"
@@ -34,32 +36,35 @@ type reading struct {
 	dir string
 }
 
-// startReading starts reading in.Sources. Registry sources keep streaming
-// their layers through its context until close.
-func startReading(ctx context.Context, gha *githubactions.Action, in inputs.Inputs, opts Options) *reading {
+// read starts reading the sources, all at once. Registry sources keep
+// streaming their layers through ctx until close.
+func (r *run) read(ctx context.Context) {
 	rd := &reading{done: make(chan struct{}), probed: func() error { return nil }, cancel: func() {}}
-	if len(in.Sources) == 0 {
+	r.rd = rd
+	if len(r.in.Sources) == 0 {
 		close(rd.done)
-		return rd
+		return
 	}
-	if opts.TempDir == "" {
-		dir, err := scratchDir(gha, in)
-		if err != nil {
+	dir := r.tempDir
+	if dir == "" {
+		var err error
+		if dir, err = scratchDir(r.gha, r.in); err != nil {
 			rd.err = err
 			close(rd.done)
-			return rd
+			return
 		}
-		rd.dir, opts.TempDir = dir, dir
+		rd.dir = dir
 	}
 	ctx, rd.cancel = context.WithCancel(ctx)
-	ctx, rd.probed = probeWhileReading(ctx, in, opts)
-	rd.results = make([]loaded, len(in.Sources))
+	ctx, rd.probed = r.probeWhileReading(ctx)
+	opts := source.Options{Sessions: r.reg.sessions, TempDir: dir, DockerHost: r.in.Context.DockerHost}
+	rd.results = make([]loaded, len(r.in.Sources))
 	var wg sync.WaitGroup
-	for i, src := range in.Sources {
+	for i, src := range r.in.Sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := source.Load(ctx, src, source.Options{Sessions: opts.sessions, TempDir: opts.TempDir, DockerHost: in.Context.DockerHost})
+			l, err := source.Load(ctx, src, opts)
 			rd.results[i] = loaded{l, err}
 		}()
 	}
@@ -67,7 +72,6 @@ func startReading(ctx context.Context, gha *githubactions.Action, in inputs.Inpu
 		wg.Wait()
 		close(rd.done)
 	}()
-	return rd
 }
 
 // wait returns every source's reading once all are read.
@@ -93,14 +97,14 @@ func (rd *reading) close() {
 }
 
 // probeWhileReading checks push access while sources that take long to
-// read (an engine's export, an archive to unpack) are read, so that a
-// denied push fails in seconds, not after the export: a refusal cancels
-// the reading. Anything else is read at once, and the push's own first
-// request (starting an upload, before any byte of it) is refused just as
-// early. The returned func waits for the probe and returns its refusal;
-// it may be called more than once.
-func probeWhileReading(ctx context.Context, in inputs.Inputs, opts Options) (context.Context, func() error) {
-	if !in.Push || !slices.ContainsFunc(in.Sources, slowToRead) {
+// read (source.SlowToRead: an engine's export, an archive to unpack) are
+// read, so that a denied push fails in seconds, not after the export: a
+// refusal cancels the reading. Anything else is read at once, and the
+// push's own first request (starting an upload, before any byte of it) is
+// refused just as early. The returned func waits for the probe and
+// returns its refusal; it may be called more than once.
+func (r *run) probeWhileReading(ctx context.Context) (context.Context, func() error) {
+	if !r.in.Push || !slices.ContainsFunc(r.in.Sources, source.SlowToRead) {
 		return ctx, func() error { return nil }
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -108,7 +112,7 @@ func probeWhileReading(ctx context.Context, in inputs.Inputs, opts Options) (con
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err = push.Probe(ctx, in.Image, push.Options{Sessions: opts.sessions}); err != nil {
+		if err = push.Probe(ctx, r.in.Image, push.Options{Sessions: r.reg.sessions}); err != nil {
 			cancel(err)
 		}
 	}()
@@ -118,12 +122,24 @@ func probeWhileReading(ctx context.Context, in inputs.Inputs, opts Options) (con
 	}
 }
 
-// slowToRead reports whether reading src takes long before any push could
-// start: an engine export, or an archive to unpack.
-func slowToRead(src *inputs.Source) bool {
-	switch src.Transport {
-	case inputs.DockerDaemon, inputs.OCIArchive, inputs.DockerArchive:
-		return true
+// scratchDir makes a private directory for unpacked archives and engine
+// exports. A container action runs on scratch, which has no /tmp: the
+// runner's mounted HOME (/github/home) or the workspace stand in for it.
+func scratchDir(gha *githubactions.Action, in inputs.Inputs) (string, error) {
+	var tried []string
+	for _, base := range []string{gha.Getenv("RUNNER_TEMP"), os.TempDir(), gha.Getenv("HOME"), in.Context.Workspace} {
+		if base == "" {
+			continue
+		}
+		if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+			tried = append(tried, base)
+			continue
+		}
+		dir, err := os.MkdirTemp(base, "publish-action-")
+		if err == nil {
+			return dir, nil
+		}
+		tried = append(tried, base)
 	}
-	return false
+	return "", fmt.Errorf("no writable directory for temporary files (tried %s); set TMPDIR or mount one", strings.Join(tried, ", "))
 }

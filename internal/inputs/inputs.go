@@ -266,7 +266,8 @@ func (in Inputs) usesGitHubRegistry() bool {
 		return true
 	}
 	for _, src := range in.Sources {
-		if src.Transport == Registry && in.IsGitHubRegistry(src.Reference.Context().RegistryStr()) {
+		// Reference is set for every source read from a registry.
+		if src.Reference != nil && in.IsGitHubRegistry(src.Reference.Context().RegistryStr()) {
 			return true
 		}
 	}

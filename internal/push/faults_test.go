@@ -53,7 +53,7 @@ func TestReadBackWhenTheTagLags(t *testing.T) {
 				t.Fatal(err)
 			}
 			repo, _ := name.NewRepository(proxy.Host() + "/acme/widget")
-			opts := Options{Retry: registryhttp.New(fastRetries), ReadBack: true, tagLag: tt.lag}
+			opts := Options{Sessions: registrytest.NewSessions(registrytest.SessionOptions{Retry: fastRetries}), ReadBack: true, tagLag: tt.lag}
 			res, err := All(context.Background(), img, repo, []name.Tag{repo.Tag("1.0")}, opts)
 			if err != nil {
 				t.Fatalf("All() = %v", err)
@@ -129,7 +129,7 @@ func TestSourceBreaksOffMidLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo, _ := name.NewRepository(dst.Host() + "/acme/widget")
-	res, err := All(context.Background(), read, repo, []name.Tag{repo.Tag("1")}, Options{Retry: registryhttp.New(fastRetries), ReadBack: true})
+	res, err := All(context.Background(), read, repo, []name.Tag{repo.Tag("1")}, Options{Sessions: registrytest.NewSessions(registrytest.SessionOptions{Retry: fastRetries}), ReadBack: true})
 	if err != nil {
 		t.Fatalf("All() after %v = %v", proxy.Injected(), err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/source"
 	"github.com/ghcr-publish/publish-action/internal/testkit/need"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
 
 // TestAllForeignLayerFromDockerArchive: a docker save archive whose layer
@@ -59,7 +60,7 @@ func TestAllForeignLayerFromDockerArchive(t *testing.T) {
 	t.Cleanup(func() { l.Close() })
 	host := registryAllowingURLs(t)
 	repo, _ := name.NewRepository(host + "/acme/foreign")
-	res, err := All(t.Context(), l.Image, repo, []name.Tag{repo.Tag("1")}, Options{})
+	res, err := All(t.Context(), l.Image, repo, []name.Tag{repo.Tag("1")}, Options{Sessions: registrytest.NewSessions(registrytest.SessionOptions{})})
 	if err != nil {
 		t.Fatalf("All() = %v", err)
 	}

@@ -15,9 +15,9 @@ import (
 // blobs"). ghcr.io refuses a push at exactly that request, so a denied
 // publish fails in seconds instead of after uploading gigabytes. Refusals
 // come back as *transport.Error; transient faults are retried by
-// opts.Retry, as every other request of the push is.
+// opts.Sessions, as every other request of the push is.
 func Probe(ctx context.Context, repo name.Repository, opts Options) error {
-	rt, err := opts.sessions().Transport(ctx, repo, repo.Scope(transport.PushScope))
+	rt, err := opts.Sessions.Transport(ctx, repo, repo.Scope(transport.PushScope))
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -19,23 +18,13 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
-// Options say how to reach the registry.
+// Options say how to reach the registry and how to report.
 type Options struct {
-	Keychain authn.Keychain
-	// Transport carries requests; nil means go-containerregistry's
-	// default transport.
-	Transport http.RoundTripper
-	// UserAgent identifies the action to the registry.
-	UserAgent string
-	// Retry retries every request of the push (probe, blob uploads,
-	// mounts, manifests, tags, token exchanges) under one policy and one
-	// budget; nil means a Retrier with registryhttp's defaults, started
-	// by the call.
-	Retry *registryhttp.Retrier
-	// Sessions, when set, replaces Keychain, Transport, UserAgent and
-	// Retry: every request goes through its one authenticated transport
-	// per registry, shared with the source reads, so that a publish pings
-	// each registry and fetches its token once, and has one retry budget.
+	// Sessions carry every request (probe, blob uploads, mounts,
+	// manifests, tags, token exchanges): one authenticated transport per
+	// registry, shared with the source reads, so that a publish pings each
+	// registry and fetches its token once, under one retry policy and
+	// budget. Required.
 	Sessions *registryhttp.Sessions
 	// Jobs bounds how many blobs are uploaded or mounted at once; zero
 	// scales it to the work: one per blob, at most max(4, 2×GOMAXPROCS).
@@ -56,15 +45,6 @@ type Options struct {
 	tagLag       time.Duration
 }
 
-// sessions is Sessions, or sessions of this call's own made from the
-// other options.
-func (o Options) sessions() *registryhttp.Sessions {
-	if o.Sessions != nil {
-		return o.Sessions
-	}
-	return registryhttp.NewSessions(o.Keychain, o.Transport, o.UserAgent, o.Retry)
-}
-
 // jobs is how many blob operations run at once for n of them.
 func (o Options) jobs(n int) int {
 	if o.Jobs > 0 {
@@ -72,10 +52,6 @@ func (o Options) jobs(n int) int {
 	}
 	return max(1, min(n, max(4, 2*runtime.GOMAXPROCS(0))))
 }
-
-// noRetry turns go-containerregistry's own retries off: every request is
-// retried once, by the Retrier in the transport, never again around it.
-func noRetry(error) bool { return false }
 
 // progressThreshold is the smallest upload that reports progress: anything
 // less takes about one progress interval even on a slow runner link.
@@ -193,16 +169,15 @@ func prepare(ctx context.Context, img Artifact, repo name.Repository, opts Optio
 	if err != nil {
 		return nil, nil, fmt.Errorf("preparing push to %s: %w", repo, err)
 	}
-	sessions := opts.sessions()
-	retry := sessions.Retry()
-	rt, err := sessions.Transport(ctx, repo, p.scopes(repo)...)
+	retry := opts.Sessions.Retry()
+	rt, err := opts.Sessions.Transport(ctx, repo, p.scopes(repo)...)
 	if err != nil {
 		return nil, nil, err
 	}
 	ropts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithTransport(rt),
-		remote.WithRetryPredicate(noRetry),
+		registryhttp.NoRemoteRetry(),
 		remote.WithJobs(opts.jobs(p.operations)),
 		// Which non-distributable layers to upload is decided here (see
 		// blobs): those without urls, which nobody could fetch otherwise.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
@@ -20,7 +19,7 @@ func TestAllWritesTagsLast(t *testing.T) {
 		t.Fatalf("starting the distribution registry: %v", err)
 	}
 	defer reg.Close()
-	opts := Options{Keychain: credentials.Keychain{GitHubHosts: []string{reg.Host()}, Username: "u", Token: "pw"}}
+	opts := Options{Sessions: reg.Sessions("pw")}
 	img, err := sample.Image(sample.Options{Seed: "push", Layers: 3})
 	if err != nil {
 		t.Fatal(err)

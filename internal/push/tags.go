@@ -9,13 +9,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
 // Tags lists the tags repo has now (distribution spec, "Listing tags"),
 // with pull access only. A repository that does not exist yet has none:
 // the first publish of a package is not an error.
 func Tags(ctx context.Context, repo name.Repository, opts Options) ([]string, error) {
-	rt, err := opts.sessions().Transport(ctx, repo, repo.Scope(transport.PullScope))
+	rt, err := opts.Sessions.Transport(ctx, repo, repo.Scope(transport.PullScope))
 	if err != nil {
 		var terr *transport.Error
 		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
@@ -23,7 +25,7 @@ func Tags(ctx context.Context, repo name.Repository, opts Options) ([]string, er
 		}
 		return nil, err
 	}
-	tags, err := remote.List(repo, remote.WithContext(ctx), remote.WithTransport(rt), remote.WithRetryPredicate(noRetry))
+	tags, err := remote.List(repo, remote.WithContext(ctx), remote.WithTransport(rt), registryhttp.NoRemoteRetry())
 	if err != nil {
 		var terr *transport.Error
 		if errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound || hasCode(terr, transport.NameUnknownErrorCode)) {

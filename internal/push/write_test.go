@@ -21,7 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
-	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
@@ -33,7 +32,7 @@ func startRegistry(t *testing.T) (*registrytest.Registry, Options) {
 		t.Fatalf("starting the distribution registry: %v", err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	return reg, Options{Keychain: credentials.Keychain{GitHubHosts: []string{reg.Host()}, Username: "u", Token: "pw"}}
+	return reg, Options{Sessions: reg.Sessions("pw")}
 }
 
 // count tallies requests by kind.
@@ -82,7 +81,7 @@ func TestAllMountsLayersFromSiblingRepository(t *testing.T) {
 	if _, err := All(ctx, img, base, []name.Tag{base.Tag("1.0")}, opts); err != nil {
 		t.Fatalf("All(base) = %v", err)
 	}
-	src, err := remote.Image(base.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain))
+	src, err := remote.Image(base.Tag("1.0"), remote.WithAuthFromKeychain(registrytest.Keychain("pw", reg.Host())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +97,7 @@ func TestAllMountsLayersFromSiblingRepository(t *testing.T) {
 	}
 
 	reg.ResetRequests()
+	opts.Sessions = reg.Sessions("pw") // a publish of its own, as each run is
 	dst, _ := name.NewRepository(reg.Host() + "/acme/relabelled")
 	if _, err := All(ctx, relabelled, dst, []name.Tag{dst.Tag("1.0")}, opts); err != nil {
 		t.Fatalf("All(relabelled) = %v", err)
@@ -115,7 +115,7 @@ func TestAllMountsLayersFromSiblingRepository(t *testing.T) {
 	if got != want {
 		t.Errorf("requests = %+v, want %+v", got, want)
 	}
-	if _, err := remote.Image(dst.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain)); err != nil {
+	if _, err := remote.Image(dst.Tag("1.0"), remote.WithAuthFromKeychain(registrytest.Keychain("pw", reg.Host()))); err != nil {
 		t.Errorf("reading the relabelled image back: %v", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestAllIndexOfImagesAlreadyThere(t *testing.T) {
 		if err != nil {
 			t.Fatalf("All(%s) = %v", arch, err)
 		}
-		child, err := remote.Image(res.Ref, remote.WithAuthFromKeychain(opts.Keychain))
+		child, err := remote.Image(res.Ref, remote.WithAuthFromKeychain(registrytest.Keychain("pw", reg.Host())))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,6 +148,7 @@ func TestAllIndexOfImagesAlreadyThere(t *testing.T) {
 		mutate.IndexAddendum{Add: children[1], Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
 
 	reg.ResetRequests()
+	opts.Sessions = reg.Sessions("pw") // a publish of its own, as each run is
 	if _, err := All(ctx, idx, repo, []name.Tag{repo.Tag("1.0")}, opts); err != nil {
 		t.Fatalf("All(index) = %v", err)
 	}
@@ -158,7 +159,7 @@ func TestAllIndexOfImagesAlreadyThere(t *testing.T) {
 	if got != want {
 		t.Errorf("requests = %+v, want %+v", got, want)
 	}
-	if _, err := remote.Index(repo.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain)); err != nil {
+	if _, err := remote.Index(repo.Tag("1.0"), remote.WithAuthFromKeychain(registrytest.Keychain("pw", reg.Host()))); err != nil {
 		t.Errorf("reading the index back: %v", err)
 	}
 }
@@ -206,7 +207,7 @@ func TestAllNonDistributableLayers(t *testing.T) {
 		if _, err := All(ctx, img, repo, []name.Tag{repo.Tag("1.0")}, opts); err != nil {
 			t.Fatalf("All() = %v", err)
 		}
-		back, err := remote.Image(repo.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain))
+		back, err := remote.Image(repo.Tag("1.0"), remote.WithAuthFromKeychain(registrytest.Keychain("pw", reg.Host())))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +258,7 @@ func TestAllReauthenticatesWhenTheTokenExpires(t *testing.T) {
 		t.Fatalf("starting the distribution registry: %v", err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	opts := Options{Keychain: credentials.Keychain{GitHubHosts: []string{reg.Host()}, Username: "u", Token: "pw"}}
+	opts := Options{Sessions: reg.Sessions("pw")}
 	img, err := sample.Image(sample.Options{Seed: "expiry", Layers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +279,7 @@ func TestAllReauthenticatesWhenTheTokenExpires(t *testing.T) {
 	if unauthorized != 1 || tokens != 2 {
 		t.Errorf("%d manifest writes refused and %d tokens fetched, want 1 and 2 (one renewal)", unauthorized, tokens)
 	}
-	if _, err := remote.Image(repo.Tag("1.0"), remote.WithAuthFromKeychain(opts.Keychain)); err != nil {
+	if _, err := remote.Image(repo.Tag("1.0"), remote.WithAuthFromKeychain(registrytest.Keychain("pw", reg.Host()))); err != nil {
 		t.Errorf("reading the image back: %v", err)
 	}
 }
@@ -344,7 +345,7 @@ func TestAllSendsBlobFiles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("All() = %v", err)
 	}
-	got, err := remote.Image(res.Ref, remote.WithAuthFromKeychain(opts.Keychain))
+	got, err := remote.Image(res.Ref, remote.WithAuthFromKeychain(registrytest.Keychain("pw", reg.Host())))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/source"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
 
 // TestLoadLayoutBounds: documents read into memory are checked for size
@@ -97,7 +98,8 @@ func TestLoadRegistryManifestBound(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		ref := mustRef(t, strings.TrimPrefix(srv.URL, "http://")+"/acme/widget:1")
-		_, err := load(t, &inputs.Source{Transport: inputs.Registry, Reference: ref, Line: ref.String()}, source.Options{})
+		sessions := registrytest.NewSessions(registrytest.SessionOptions{Transport: source.BoundManifests(nil)})
+		_, err := load(t, &inputs.Source{Transport: inputs.Registry, Reference: ref, Line: ref.String()}, source.Options{Sessions: sessions})
 		if err == nil || !strings.Contains(err.Error(), "more than the 4194304") {
 			t.Errorf("chunked %v: Load() = %v, want the manifest refused as too large", chunked, err)
 		}

@@ -1,5 +1,6 @@
 // Package source reads the image to publish from where the user built it: an
-// OCI layout directory or archive, a docker save archive, or a registry.
+// OCI layout directory or archive, a docker save archive, the Docker engine,
+// or a registry. transports.go says what each way of reading needs.
 package source
 
 import (
@@ -11,7 +12,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -24,15 +24,10 @@ import (
 
 // Options say how to reach registries and where to unpack archives.
 type Options struct {
-	Keychain  authn.Keychain
-	Transport http.RoundTripper
-	// Retry retries every registry request of a registry source (the
-	// manifest, the config, each layer's start); nil means a Retrier with
-	// registryhttp's defaults. The publish shares one with its push.
-	Retry *registryhttp.Retrier
-	// Sessions, when set, replaces Keychain, Transport and Retry for
-	// registry sources: the publish authenticates to each registry once,
-	// for its reads and its push. Their base transport must be bounded
+	// Sessions carry every request of a registry source (the manifest,
+	// the config, each layer's start): the publish authenticates to each
+	// registry once, for its reads and its push, under one retry policy.
+	// Required for registry sources. Their base transport must be bounded
 	// with BoundManifests.
 	Sessions *registryhttp.Sessions
 	// TempDir receives unpacked archives and engine exports; empty means
@@ -68,66 +63,18 @@ func (l *Loaded) Close() error {
 	return l.cleanup()
 }
 
-// Load reads src.
+// Load reads src, the way its transport's entry in transports says.
 func Load(ctx context.Context, src *inputs.Source, opts Options) (*Loaded, error) {
-	switch src.Transport {
-	case inputs.OCILayout:
-		l, err := fromLayout(src.Path, src.Ref)
-		if err != nil {
-			return nil, fmt.Errorf("reading OCI layout %s: %w", src.Path, err)
-		}
-		l.Line = src.Line
-		return l, nil
-	case inputs.OCIArchive:
-		dir, err := os.MkdirTemp(opts.TempDir, "oci-archive-")
-		if err != nil {
-			return nil, fmt.Errorf("unpacking %s: %w", src.Path, err)
-		}
-		cleanup := func() error { return os.RemoveAll(dir) }
-		if err := untar(ctx, src.Path, dir); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("unpacking OCI archive %s: %w", src.Path, err)
-		}
-		l, err := fromLayout(dir, src.Ref)
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("reading OCI archive %s: %w", src.Path, err)
-		}
-		l.Line, l.cleanup = src.Line, cleanup
-		return l, nil
-	case inputs.DockerArchive:
-		dir, err := os.MkdirTemp(opts.TempDir, "docker-archive-")
-		if err != nil {
-			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
-		}
-		l, err := fromDockerArchive(ctx, src.Path, src.Ref, dir)
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("reading docker archive %s: %w", src.Path, err)
-		}
-		l.Line = src.Line
-		return l, nil
-	case inputs.DockerDaemon:
-		dir, err := os.MkdirTemp(opts.TempDir, "docker-daemon-")
-		if err != nil {
-			return nil, fmt.Errorf("exporting %s: %w", src.Daemon, err)
-		}
-		l, err := fromDaemon(ctx, opts.DockerHost, src.Daemon, dir)
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("reading %s from the Docker engine: %w", src.Daemon, err)
-		}
-		l.Line = src.Line
-		return l, nil
-	case inputs.Registry:
-		l, err := fromRegistry(ctx, src.Reference, opts)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", src.Reference, err)
-		}
-		l.Line = src.Line
-		return l, nil
+	t, ok := transports[src.Transport]
+	if !ok {
+		return nil, fmt.Errorf("unknown transport %q", src.Transport)
 	}
-	return nil, fmt.Errorf("unknown transport %q", src.Transport)
+	l, err := t.Load(ctx, src, opts)
+	if err != nil {
+		return nil, err
+	}
+	l.Line = src.Line
+	return l, nil
 }
 
 // MaxDocument bounds a manifest, an index (index.json included) or a config
@@ -218,18 +165,14 @@ func fromDockerArchive(ctx context.Context, archive, ref, dir string) (*Loaded, 
 }
 
 func fromRegistry(ctx context.Context, ref name.Reference, opts Options) (*Loaded, error) {
-	sessions := opts.Sessions
-	if sessions == nil {
-		sessions = registryhttp.NewSessions(opts.Keychain, BoundManifests(opts.Transport), "", opts.Retry)
+	if opts.Sessions == nil {
+		return nil, errors.New("no registry sessions to read it with (source.Options.Sessions is required for registry sources)")
 	}
-	rt, err := sessions.Transport(ctx, ref.Context(), ref.Context().Scope(transport.PullScope))
+	rt, err := opts.Sessions.Transport(ctx, ref.Context(), ref.Context().Scope(transport.PullScope))
 	if err != nil {
 		return nil, err
 	}
-	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithTransport(rt),
-		// The Retrier in the transport retries each request; go-containerregistry
-		// retrying around it would multiply the attempts.
-		remote.WithRetryPredicate(func(error) bool { return false }))
+	desc, err := remote.Get(ref, remote.WithContext(ctx), remote.WithTransport(rt), registryhttp.NoRemoteRetry())
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/source"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
@@ -606,10 +605,11 @@ func TestLoadRegistry(t *testing.T) {
 			}
 
 			ref := mustRef(t, host+"/"+strings.ReplaceAll(tc.ref, "DIGEST", digest(t, img).String()))
-			var opts source.Options
+			var sessions registrytest.SessionOptions
 			if !tc.noKeychain {
-				opts.Keychain = credentials.Keychain{GitHubHosts: []string{host}, Username: "u", Token: tc.password}
+				sessions.Keychain = registrytest.Keychain(tc.password, host)
 			}
+			opts := source.Options{Sessions: registrytest.NewSessions(sessions)}
 			l, err := load(t, &inputs.Source{Line: "docker://" + ref.String(), Transport: inputs.Registry, Reference: ref}, opts)
 			switch {
 			case tc.wantIndex:

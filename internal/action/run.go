@@ -1,0 +1,215 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/ghcr-publish/publish-action/internal/githubapi"
+	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/linkcheck"
+	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/prune"
+	"github.com/ghcr-publish/publish-action/internal/push"
+	"github.com/ghcr-publish/publish-action/internal/report"
+)
+
+// run is one publish in progress: what the inputs ask, the access built
+// for it (registries, the GitHub API), and the sources being read. Its
+// methods are the phases, in the order Run calls them and the log shows
+// them: resolve (the sources are read beside it), stamp, publish, verify,
+// prune, report.
+type run struct {
+	gha *githubactions.Action
+	in  inputs.Inputs
+	sec secrets
+	// logf logs from any goroutine: retries, upload progress and
+	// throttling call it from the uploads' goroutines.
+	logf func(format string, args ...any)
+	reg  *registry
+	gh   *gitHubSide
+	// tempDir receives unpacked archives; empty: a scratch directory the
+	// run makes, and removes at close.
+	tempDir string
+	rd      *reading
+	log     phases
+}
+
+// newRun builds what the run needs once: the registry access and the
+// GitHub API client. It prints nothing: what it has to say is said in the
+// Resolve phase.
+func newRun(gha *githubactions.Action, in inputs.Inputs, sec secrets, opts Options) *run {
+	logf := lockedLog(gha)
+	dest := destination{image: in.Image, keychain: newKeychain(in, opts), push: in.Push && len(in.Sources) > 0}
+	return &run{
+		gha: gha, in: in, sec: sec, logf: logf,
+		reg:     newRegistry(dest, in.Sources, opts, logf),
+		gh:      newGitHub(gha, in, sec, opts),
+		tempDir: opts.TempDir,
+		log:     phases{gha: gha},
+	}
+}
+
+// lockedLog is gha.Infof for any goroutine.
+func lockedLog(gha *githubactions.Action) func(string, ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		gha.Infof(format, args...)
+	}
+}
+
+// phase opens the log group of the next phase.
+func (r *run) phase(name string) { r.log.start(name) }
+
+// close stops reading, releases what was read, and closes the log group.
+func (r *run) close() {
+	if r.rd != nil {
+		r.rd.close()
+	}
+	r.log.end()
+}
+
+// resolve asks the API what the repository knows and makes the plan,
+// logging what the plan notes.
+func (r *run) resolve(ctx context.Context) (plan.Plan, error) {
+	p, err := plan.Make(r.in, r.lookUpRepository(ctx))
+	if err != nil {
+		return p, err
+	}
+	if p.NeedsRegistryTags() {
+		p = p.WithRegistryTags(r.registryTags(ctx, p))
+	}
+	for _, n := range p.Notices {
+		r.gha.Noticef("%s", n)
+	}
+	for _, w := range p.Warnings {
+		if w.Input == "" {
+			r.gha.Warningf("%s", w)
+			continue
+		}
+		// Titled like input errors, so the annotation points at the input.
+		r.gha.WithFieldsMap(map[string]string{"title": "input " + w.Input}).Warningf("%s", w)
+	}
+	r.gha.Infof("Image: %s", p.Image)
+	r.gha.Infof("Tags: %s", tagList(p.Tags))
+	return p, nil
+}
+
+// lookUpRepository asks the API for the repository's description, license
+// and the commit's date. It never fails the run: a missing answer costs
+// metadata, not the publish, so it warns once and goes on.
+func (r *run) lookUpRepository(ctx context.Context) githubapi.Info {
+	gh, c := r.gh, r.in.Context
+	if gh.client == nil {
+		gh.warnUnreachable()
+	}
+	if c.Repository() == "" || gh.client == nil {
+		return githubapi.Info{}
+	}
+	sha := ""
+	if plan.NeedsCommitTime(c) {
+		sha = c.SHA
+	}
+	info, err := githubapi.Fetch(ctx, c.Owner, c.Repo, sha, gh.apiOptions)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return info
+		}
+		r.gha.Warningf("asking the GitHub API about %s: %s; continuing with what the workflow context gives (set description and licenses to choose them)", c.Repository(), r.sec.redact(err.Error()))
+	}
+	gh.info = info
+	return info
+}
+
+// registryTags reads the tags the destination has now, for latest=auto: it
+// moves latest only to the highest release. A registry that cannot say
+// leaves latest to the rules alone, as docker/metadata-action does.
+func (r *run) registryTags(ctx context.Context, p plan.Plan) []string {
+	tags, err := push.Tags(ctx, p.Image, push.Options{Sessions: r.reg.sessions})
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			r.gha.Warningf("flavor latest=auto: could not read the tags of %s (%s), so latest is added without checking for a higher release", p.Image, r.sec.redact(err.Error()))
+		}
+		return nil
+	}
+	return tags
+}
+
+// dryRun says what a run that writes nothing would have published, and,
+// when push: auto chose not to write, why: in a notice and the summary.
+func (r *run) dryRun(p plan.Plan, s stamped, rep report.Report) report.Report {
+	r.gha.Infof("push: %s, so nothing was written; %s would be %s", r.in.PushMode, p.Image, s.digest)
+	if r.in.PushSkipped == "" {
+		return rep
+	}
+	note := fmt.Sprintf("push: auto wrote nothing: %s. Everything else ran, as with push: false; the digest is what a publish would give.", r.in.PushSkipped)
+	r.gha.WithFieldsMap(map[string]string{"title": "nothing pushed"}).Noticef("%s", note)
+	rep.Skipped, rep.Notes = r.in.PushSkipped, append(rep.Notes, note)
+	return rep
+}
+
+// publish writes the stamped artifact and its tags. A refusal comes back
+// with advice on what to change.
+func (r *run) publish(ctx context.Context, p plan.Plan, s stamped) error {
+	opts := push.Options{Sessions: r.reg.sessions, Logf: r.logf, ReadBack: true}
+	r.gha.Infof("Pushing %s@%s", p.Image, s.digest)
+	res, err := push.All(ctx, s.artifact, p.Image, p.WriteOrder(), opts)
+	if err != nil {
+		return explain(err, r.gh.denial(ctx, p.Image))
+	}
+	for _, w := range res.Warnings {
+		r.gha.Warningf("%s", w)
+	}
+	for _, t := range p.Tags {
+		r.gha.Infof("Tagged %s", t)
+	}
+	return nil
+}
+
+// verify checks, after the push, the package's link to the repository
+// (as link-check asks) and its visibility (require-public).
+func (r *run) verify(ctx context.Context, p plan.Plan, s stamped) (linkcheck.Result, error) {
+	link, err := r.gh.checkLink(ctx, p.Image, s.source())
+	if err != nil {
+		return link, err
+	}
+	return r.gh.checkVisibility(ctx, p.Image, s, link, r.reg.anonymousPull())
+}
+
+// prune cleans up the package: after a verified publish, with what it
+// orphaned (previous); after a dry run, listing only; with no source, as a
+// sweep of the package as it stands.
+func (r *run) prune(ctx context.Context, p plan.Plan, s stamped, previous map[string][]string) *prune.Result {
+	if len(r.in.Sources) == 0 {
+		return r.gh.sweep(ctx, p, r.reg)
+	}
+	return r.gh.prune(ctx, p, s, previous, r.reg)
+}
+
+// report writes the outputs and the summary unless a phase failed.
+func (r *run) report(err error, rep report.Report) error {
+	r.log.end()
+	if err != nil {
+		return err
+	}
+	return report.Write(r.gha, rep)
+}
+
+// tagList is the tags for the log.
+func tagList(tags []name.Tag) string {
+	if len(tags) == 0 {
+		return "none (by digest only)"
+	}
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.TagStr()
+	}
+	return strings.Join(names, ", ")
+}
