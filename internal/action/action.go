@@ -123,10 +123,25 @@ func finish(ctx context.Context, err error, sec secrets) error {
 	// The runner sends SIGTERM (then SIGKILL) when a job is cancelled or
 	// times out.
 	if err != nil && ctx.Err() != nil {
-		err = fmt.Errorf("cancelled before the publish finished (%w): no tag points at incomplete content; run the step again to finish, uploaded blobs are reused", context.Cause(ctx))
+		err = &cancelledError{cause: context.Cause(ctx), step: err}
 	}
 	return sec.redactErr(err)
 }
+
+// cancelledError is a run stopped by its context. Its text is the advice;
+// it unwraps to the step's own error (a *transport.Error, say), whose
+// chain holds the cancellation too, so callers can still tell what the
+// step was doing. One chain, not two: the command line prints each part
+// of a joined error on its own.
+type cancelledError struct {
+	cause, step error
+}
+
+func (e *cancelledError) Error() string {
+	return fmt.Sprintf("cancelled before the publish finished (%v): no tag points at incomplete content; run the step again to finish, uploaded blobs are reused", e.cause)
+}
+
+func (e *cancelledError) Unwrap() error { return e.step }
 
 // phases opens one collapsible log group per phase of the run, so the
 // Actions log reads as resolve, stamp, push, verify, prune; the summary
