@@ -22,6 +22,7 @@ var ruleOwners = []string{
 	"credentials",  // which host gets which secret
 	"registryhttp", // how a registry request is retried, and when it has stalled
 	"ocijson",      // the bytes of an OCI document the action writes (digests depend on them)
+	"platform",     // how a platform is named and compared
 }
 
 // allowed is every package under internal/ (test kits aside), sub-packages
@@ -33,12 +34,13 @@ var allowed = map[string][]string{
 	"credentials":   {},
 	"registryhttp":  {},
 	"ocijson":       {},
-	"inputs":        {"credentials"},
+	"platform":      {},
+	"inputs":        {"credentials", "platform"},
 	"githubapi":     {"credentials"},
 	"plan":          {"githubapi", "inputs", "plan/tagrules"},
 	"plan/tagrules": {"inputs"}, // for inputs' hardened quoting of user text in errors
-	"source":        {"inputs", "ocijson", "registryhttp"},
-	"stamp":         {"ocijson", "plan", "source"},
+	"source":        {"inputs", "ocijson", "platform", "registryhttp"},
+	"stamp":         {"ocijson", "plan", "platform", "source"},
 	"push":          {"registryhttp"},
 	"linkcheck":     {"inputs", "registryhttp"},
 	"prune":         {"inputs", "linkcheck"},

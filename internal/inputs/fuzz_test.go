@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ghcr-publish/publish-action/internal/platform"
 )
 
 // maxMsg bounds an error message in bytes, whatever the input's size: a
@@ -465,7 +467,7 @@ func FuzzParsePlatforms(f *testing.F) {
 			if s := asWritten(p); strings.ContainsFunc(s, unicode.IsSpace) || hasControl(s, "") {
 				t.Errorf("accepted platform %.200q holds spaces or control characters", s)
 			}
-			key := PlatformString(p)
+			key := platform.Key(p)
 			if seen[key] {
 				t.Errorf("platform %s accepted twice", key)
 			}
@@ -473,8 +475,8 @@ func FuzzParsePlatforms(f *testing.F) {
 
 			// The canonical form is itself a platform that means the same.
 			again, err := ParsePlatforms(key)
-			if err != nil || len(again) != 1 || PlatformString(again[0]) != key {
-				t.Errorf("PlatformString %.200q does not round-trip: %v, %v", key, again, err)
+			if err != nil || len(again) != 1 || platform.Key(again[0]) != key {
+				t.Errorf("platform.Key %.200q does not round-trip: %v, %v", key, again, err)
 				continue
 			}
 			norm := p

@@ -5,6 +5,8 @@ import (
 	"unicode"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ghcr-publish/publish-action/internal/platform"
 )
 
 // Attestations is what happens to BuildKit's attestation manifests in an
@@ -49,10 +51,10 @@ func ParsePlatforms(v string) ([]v1.Platform, error) {
 		// was written must be in the platform.
 		if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 ||
 			strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) ||
-			PlatformText(*p) != s {
+			platform.Text(*p) != s {
 			return nil, errorf("platforms", "%q is not a platform; write OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7", truncate(s, 60))
 		}
-		key := PlatformString(*p)
+		key := platform.Key(*p)
 		if seen[key] {
 			return nil, errorf("platforms", "lists %s twice", truncate(key, 80))
 		}
@@ -63,43 +65,6 @@ func ParsePlatforms(v string) ([]v1.Platform, error) {
 		return nil, errorf("platforms", "lists no platform; give e.g. linux/amd64,linux/arm64, or leave it empty")
 	}
 	return out, nil
-}
-
-// PlatformString is the canonical os/arch[/variant][:os.version] form used
-// to compare platforms. arm64's variant v8 is its default, so it is dropped,
-// as containerd's platform matching does.
-func PlatformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" && !(p.Architecture == "arm64" && p.Variant == "v8") {
-		s += "/" + p.Variant
-	}
-	if p.OSVersion != "" {
-		s += ":" + p.OSVersion
-	}
-	return s
-}
-
-// PlatformText is p as written: os/arch[/variant][:os.version], the variant
-// kept even where PlatformString drops it (arm64/v8): what the platforms
-// output reports.
-func PlatformText(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	if p.OSVersion != "" {
-		s += ":" + p.OSVersion
-	}
-	return s
-}
-
-// PlatformStrings gives the canonical forms of a platform list, for messages.
-func PlatformStrings(ps []v1.Platform) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = PlatformString(p)
-	}
-	return out
 }
 
 // LinkCheck is what happens when the package is not linked to the

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/platform"
 )
 
 // defaultDockerHost is where the runner mounts the host's Docker socket
@@ -129,7 +129,7 @@ func (e *engine) platforms(ctx context.Context, image string) string {
 			continue
 		}
 		if m.Available {
-			have = append(have, inputs.PlatformString(m.ImageData.Platform))
+			have = append(have, platform.Key(m.ImageData.Platform))
 		} else {
 			lacking = true
 		}

@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ghcr-publish/publish-action/internal/inputs"
+	"github.com/ghcr-publish/publish-action/internal/platform"
 	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 )
 
@@ -277,8 +278,8 @@ func (l *Loaded) Lacks(want []v1.Platform) []string {
 	var out []string
 	for _, w := range want {
 		for _, m := range l.Missing {
-			if inputs.PlatformString(w) == inputs.PlatformString(m) {
-				out = append(out, inputs.PlatformString(w))
+			if platform.Key(w) == platform.Key(m) {
+				out = append(out, platform.Key(w))
 			}
 		}
 	}

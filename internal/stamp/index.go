@@ -15,6 +15,7 @@ import (
 
 	"github.com/ghcr-publish/publish-action/internal/ocijson"
 	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/platform"
 	"github.com/ghcr-publish/publish-action/internal/source"
 )
 
@@ -405,7 +406,7 @@ func collectImage(entries []*indexEntry, line string, img v1.Image) ([]*indexEnt
 	if err := json.Unmarshal(mustMarshal(desc), &doc); err != nil {
 		return nil, err
 	}
-	return append(entries, &indexEntry{line: line, desc: doc, digest: d.Digest, img: img, platform: platformKey(*plat), written: platformText(*plat)}), nil
+	return append(entries, &indexEntry{line: line, desc: doc, digest: d.Digest, img: img, platform: platform.Key(*plat), written: platform.Text(*plat)}), nil
 }
 
 // ImageEntry describes a single image published on its own.
@@ -437,7 +438,7 @@ func CheckPlatforms(entries []Entry, want []v1.Platform) error {
 	var missing, extra []string
 	wanted := map[string]bool{}
 	for _, w := range want {
-		p := platformKey(w)
+		p := platform.Key(w)
 		wanted[p] = true
 		if !got[p] {
 			missing = append(missing, p)
@@ -466,7 +467,7 @@ func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 		if err := checkPlatform(*p); err != nil {
 			return "", "", err
 		}
-		return platformKey(*p), platformText(*p), nil
+		return platform.Key(*p), platform.Text(*p), nil
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -476,7 +477,7 @@ func platformOf(p *v1.Platform, img v1.Image) (string, string, error) {
 		if err := checkPlatform(*cp); err != nil {
 			return "", "", err
 		}
-		return platformKey(*cp), platformText(*cp), nil
+		return platform.Key(*cp), platform.Text(*cp), nil
 	}
 	return "", "", fmt.Errorf("neither the index nor the config names a platform")
 }
