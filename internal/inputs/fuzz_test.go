@@ -10,6 +10,7 @@ package inputs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,7 +234,12 @@ func sourceWorkspace(f *testing.F) string {
 			f.Fatal(err)
 		}
 	}
-	for _, file := range []string{"img.tar", "out/index.json", "with:colon.tar"} {
+	for _, dir := range []string{"digests", "baddigests"} {
+		if err := os.MkdirAll(filepath.Join(ws, dir), 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for _, file := range []string{"img.tar", "out/index.json", "with:colon.tar", "digests/" + strings.Repeat("a", 64), "digests/sha256-" + strings.Repeat("b", 64), "baddigests/.keep"} {
 		if err := os.WriteFile(filepath.Join(ws, file), []byte("{}"), 0o644); err != nil {
 			f.Fatal(err)
 		}
@@ -280,6 +286,16 @@ func sourceSeeds(ws string) []string {
 		"docker:alpine",
 		"alpine",
 		"alpine:3.20",
+		"digests:digests",
+		"digests:baddigests",
+		"digests:",
+		"digests:../x",
+		"sha256:" + strings.Repeat("c", 64),
+		"sha256:" + strings.Repeat("C", 64),
+		"sha512:" + strings.Repeat("c", 128),
+		strings.Repeat("c", 64),
+		"alpine:3.20 busybox,docker://ghcr.io/acme/app:1\tsha256:" + strings.Repeat("d", 64),
+		"oci:out alpine",
 		"localhost:5000/app",
 		"ghcr.io/Acme/App:1",
 		"ghcr.io/acme/app:" + strings.Repeat("t", 4*kib),
@@ -360,6 +376,10 @@ func FuzzParseSource(f *testing.F) {
 	})
 }
 
+// fuzzImage is the destination bare digests resolve against in the fuzz
+// targets.
+var fuzzImage = name.MustParseReference("ghcr.io/acme/widget").Context()
+
 func FuzzParseSources(f *testing.F) {
 	ws := sourceWorkspace(f)
 	seeds := sourceSeeds(ws)
@@ -367,37 +387,41 @@ func FuzzParseSources(f *testing.F) {
 	f.Add("oci:out\noci:out\n\n  oci:out  \r\ndocker://alpine")
 	f.Add("oci:../../etc\nftp://x\n" + strings.Repeat("y", mib))
 	f.Add(strings.Repeat("oci:out\n", 4*kib))
+	f.Add("sha256:" + strings.Repeat("a", 64) + "\ndigests:digests\nghcr.io/acme/widget@sha256:" + strings.Repeat("b", 64))
+	f.Add(", ,\t,")
 	for _, s := range hostile {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		got, err := ParseSources(v, ws)
-		// Every distinct non-blank line gives a source or an error.
-		lines := map[string]bool{}
-		for _, l := range strings.Split(v, "\n") {
-			if l = strings.TrimSpace(l); l != "" {
-				lines[l] = true
-			}
-		}
-		var errs []error
-		if err != nil {
-			joined, ok := err.(interface{ Unwrap() []error })
-			if !ok {
-				t.Fatalf("ParseSources(%.200q) = %T, want errors.Join of *Error", v, err)
-			}
-			errs = joined.Unwrap()
-		}
+		got, err := ParseSources(v, ws, fuzzImage)
+		errs := Parts(err)
 		for _, e := range errs {
 			checkError(t, e, "source")
 		}
-		if n := len(got) + len(errs); n != len(lines) {
-			t.Errorf("ParseSources(%.200q) gave %d sources and %d errors for %d distinct lines", v, len(got), len(errs), len(lines))
+		// Something that is not blank gives a source or an error.
+		if strings.TrimSpace(v) != "" && len(got)+len(errs) == 0 {
+			t.Errorf("ParseSources(%.200q) gave neither a source nor an error", v)
 		}
+		if len(got) > maxSources {
+			t.Errorf("ParseSources(%.200q) gave %d sources, more than %d", v, len(got), maxSources)
+		}
+		lines := map[string]bool{}
 		for _, src := range got {
-			if !lines[src.Line] {
-				t.Errorf("source line %.200q is not a trimmed line of the input", src.Line)
+			if lines[src.Line] {
+				t.Errorf("source %.200q listed twice", src.Line)
 			}
-			delete(lines, src.Line) // a second source for it fails the count above
+			lines[src.Line] = true
+			if resolved, ok := strings.CutPrefix(src.Line, fuzzImage.String()+"@sha256:"); ok && !strings.Contains(v, src.Line) {
+				// A bare digest, or a name in digests:DIR, resolved
+				// against the image.
+				if src.Transport != Registry || src.Reference.String() != src.Line || !sha256Hex.MatchString(resolved) {
+					t.Errorf("digest source %+v, want %s@sha256:<hex>", src, fuzzImage)
+				}
+				continue
+			}
+			if !strings.Contains(v, src.Line) || strings.TrimSpace(src.Line) != src.Line {
+				t.Errorf("source line %.200q is not a trimmed part of the input", src.Line)
+			}
 			checkSource(t, src.Line, ws, src)
 		}
 	})
@@ -578,11 +602,23 @@ func TestHugeInputs(t *testing.T) {
 			return err
 		}, true},
 		{"source: 1 MiB path", "source", func() error {
-			_, err := ParseSources("oci:"+strings.Repeat("p", mib), t.TempDir())
+			_, err := ParseSources("oci:"+strings.Repeat("p", mib), t.TempDir(), fuzzImage)
 			return err
 		}, true},
 		{"source: 1 MiB reference", "source", func() error {
-			_, err := ParseSources("docker://"+strings.Repeat("r", mib), t.TempDir())
+			_, err := ParseSources("docker://"+strings.Repeat("r", mib), t.TempDir(), fuzzImage)
+			return err
+		}, true},
+		{"source: 1 MiB of one digest, space-separated", "source", func() error {
+			_, err := ParseSources(strings.Repeat("sha256:"+strings.Repeat("a", 64)+" ", mib/72), t.TempDir(), fuzzImage)
+			return err
+		}, false},
+		{"source: 1 MiB of distinct references on one line", "source", func() error {
+			var b strings.Builder
+			for i := 0; b.Len() < mib; i++ {
+				fmt.Fprintf(&b, "r%d ", i)
+			}
+			_, err := ParseSources(b.String(), t.TempDir(), fuzzImage)
 			return err
 		}, true},
 		{"platforms: 1 MiB architecture, one slash too many", "platforms", func() error {

@@ -123,14 +123,15 @@ func (p *problems) add(err error) {
 // readImage reads what to publish and where: source, image, tags and flavor.
 func (in *Inputs) readImage(gha *githubactions.Action, bad *problems) {
 	var err error
-	// GetInput trims, which would eat meaningful whitespace only at the ends
-	// of multi-line values: each line is trimmed again anyway.
-	if v := gha.GetInput("source"); v != "" {
-		in.Sources, err = ParseSources(v, in.Context.Workspace)
-		bad.add(err)
-	}
 	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(gha.GetInput("image"), in.Context)
 	bad.add(err)
+	// GetInput trims, which would eat meaningful whitespace only at the ends
+	// of multi-line values: each line is trimmed again anyway. Bare digests
+	// in source resolve against the image, so it comes first.
+	if v := gha.GetInput("source"); v != "" {
+		in.Sources, err = ParseSources(v, in.Context.Workspace, in.Image)
+		bad.add(err)
+	}
 	in.Tags, in.Flavor = gha.GetInput("tags"), gha.GetInput("flavor")
 }
 

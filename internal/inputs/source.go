@@ -53,30 +53,98 @@ var otherTransports = map[string]string{
 	"tarball":            "is not supported; use oci-archive:FILE or docker-archive:FILE",
 }
 
-// ParseSources parses the source input, one source per line. Relative paths
-// resolve against workspace (GITHUB_WORKSPACE), and may not climb out of it.
-// Every bad line is reported.
-func ParseSources(v, workspace string) ([]*Source, error) {
+// maxSources bounds the images one run reads, past any index a registry
+// serves: a long list or a digests: directory could otherwise start
+// thousands of pulls.
+const maxSources = 1024
+
+// ParseSources parses the source input: one entry per line, or several on a
+// line separated by spaces or commas (sourceEntries). image is the
+// destination, which bare digests and digests:DIR resolve against (digest.go);
+// relative paths resolve against workspace (GITHUB_WORKSPACE), and may not
+// climb out of it. An entry that names an image already listed, as written
+// or once resolved, counts once. Every bad entry is reported.
+func ParseSources(v, workspace string, image name.Repository) ([]*Source, error) {
 	var sources []*Source
 	var errs []error
-	seen := map[string]bool{}
+	seenEntry, seenSource := map[string]bool{}, map[string]bool{}
 	for _, l := range strings.Split(v, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || seen[l] {
-			continue
+		for _, entry := range sourceEntries(strings.TrimSpace(l)) {
+			if seenEntry[entry] {
+				continue
+			}
+			seenEntry[entry] = true
+			srcs, err := parseEntry(entry, workspace, image)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, src := range srcs {
+				if !seenSource[src.Line] {
+					seenSource[src.Line] = true
+					sources = append(sources, src)
+				}
+			}
+			if len(sources) > maxSources {
+				return nil, errorf("source", "lists more than %d images; an index holds one per platform, so give the few that make it", maxSources)
+			}
 		}
-		seen[l] = true
-		src, err := ParseSource(l, workspace)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		sources = append(sources, src)
+	}
+	if len(seenEntry) == 0 && strings.TrimSpace(v) != "" {
+		return nil, errorf("source", "%q lists no image; give one per line, or leave source empty for metadata-only mode", truncate(v, 40))
 	}
 	return sources, errors.Join(errs...)
 }
 
-// ParseSource parses one source line.
+// sourceEntries splits a line of the source input into its entries. A line
+// is a list, separated by spaces, tabs or commas, when none of its fields
+// takes a path: references, digests and docker-daemon names hold neither
+// spaces nor commas, but a path may (oci:my dir). A list is how docker
+// buildx imagetools create takes its sources, and how Docker's matrix recipe
+// writes them ($(printf 'IMAGE@sha256:%s ' *)).
+func sourceEntries(line string) []string {
+	fields := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' })
+	for _, f := range fields {
+		if transport, _, ok := strings.Cut(f, ":"); ok && takesPath[transport] {
+			return []string{line}
+		}
+	}
+	return fields
+}
+
+// takesPath are the transports whose entry continues with a path, which may
+// hold spaces and commas; otherTransports are refused, but their line is
+// still read whole, so that the error quotes all of it.
+var takesPath = func() map[string]bool {
+	m := map[string]bool{string(OCILayout): true, string(OCIArchive): true, string(DockerArchive): true, digestsTransport: true}
+	for t := range otherTransports {
+		m[t] = true
+	}
+	return m
+}()
+
+// parseEntry parses one entry of the source input: a digests: directory
+// gives a source for each digest there, anything else one source.
+func parseEntry(entry, workspace string, image name.Repository) ([]*Source, error) {
+	if dir, ok := strings.CutPrefix(entry, digestsTransport+":"); ok {
+		return parseDigestDir(entry, dir, workspace, image)
+	}
+	var src *Source
+	var err error
+	if looksLikeDigest(entry) {
+		src, err = parseDigest(entry, image)
+	} else {
+		src, err = ParseSource(entry, workspace)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []*Source{src}, nil
+}
+
+// ParseSource parses one entry that names one image by its transport or
+// reference. The entries resolved against the destination (bare digests,
+// digests:DIR) are ParseSources'.
 func ParseSource(line, workspace string) (*Source, error) {
 	if len(line) > maxSourceLine {
 		return nil, errorf("source", "a line of %d bytes (%q) is too long; a source is at most %d bytes", len(line), truncate(line, 40), maxSourceLine)

@@ -25,6 +25,7 @@ func FuzzTagRules(f *testing.F) {
 		{"type=raw,value={{branch}}-{{sha}},enable={{is_default_branch}},priority=1000", "prefix={{base_ref}}-"},
 		{"type=sha,format=long,prefix=,suffix=-{{commit_date}}", ""},
 		{"latest, 1.2.3\nghcr.io/acme/widget:1.2", ""},
+		{"latest 1.2.3\t1.2, ghcr.io/acme/widget:1 ghcr.io/acme/widget:2\nlatest type=sha", ""},
 		{"type=raw,value=\\{{branch}}{{{tag}}}", "suffix=-a=b"},
 		{"type=foo", "latest=maybe"},
 		{"type=raw,value=\x00\r\x1b[2J", "prefix=\u202e"},

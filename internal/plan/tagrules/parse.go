@@ -142,24 +142,29 @@ func parseTagLine(n int, line string, image name.Repository) ([]Rule, error) {
 	return []Rule{r}, nil
 }
 
-// plainTags reads a line of plain tags (comma-separated, as this action
-// always took them) or full references from metadata-action's tags output.
-// Difference: metadata-action reads `a,b` as one raw rule whose value is b.
+// plainTags reads a line of plain tags or full references from
+// metadata-action's tags output, separated by commas (as this action always
+// took them) or by spaces (tags: 1.2.3 1.2 latest). Only a line with no rule
+// attribute gets here, and a tag or a reference holds no space, so a rule's
+// value (value=nightly-{{date 'YYYYMMDD'}}) is never split. Difference:
+// metadata-action reads `a,b` as one raw rule whose value is b, and `a b` as
+// the one tag a-b.
 func plainTags(n int, line string, fields []string, image name.Repository) ([]Rule, error) {
 	var rules []Rule
-	for _, f := range fields {
-		if f == "" {
-			continue
+	for _, field := range fields {
+		for _, f := range strings.FieldsFunc(field, func(r rune) bool { return r == ' ' || r == '\t' }) {
+			if k, _, ok := strings.Cut(f, "="); ok {
+				if knownAttrs[strings.ToLower(k)] {
+					return nil, lineError("tags", n, line, "%q is a rule attribute after a space; write a rule's attributes separated by commas, and each rule or list of tags on its own line", inputs.Truncate(f, 40))
+				}
+				return nil, lineError("tags", n, line, "%q is not an attribute; use type, pattern, value, match, group, event, branch, format, enable, priority, prefix or suffix", k)
+			}
+			tag, err := plainTag(f, image)
+			if err != nil {
+				return nil, lineError("tags", n, line, "%v", err)
+			}
+			rules = append(rules, Rule{Line: n, Text: line, Type: typeRaw, Priority: ruleTypes[typeRaw].priority, plain: tag})
 		}
-		if strings.Contains(f, "=") {
-			k, _, _ := strings.Cut(f, "=")
-			return nil, lineError("tags", n, line, "%q is not an attribute; use type, pattern, value, match, group, event, branch, format, enable, priority, prefix or suffix", k)
-		}
-		tag, err := plainTag(f, image)
-		if err != nil {
-			return nil, lineError("tags", n, line, "%v", err)
-		}
-		rules = append(rules, Rule{Line: n, Text: line, Type: typeRaw, Priority: ruleTypes[typeRaw].priority, plain: tag})
 	}
 	return rules, nil
 }

@@ -160,6 +160,11 @@ func TestRules(t *testing.T) {
 		{name: "plain latest alone", tags: "latest", ctx: ctxBranch("main"), want: []string{"latest"}},
 		{name: "metadata-action output", tags: "ghcr.io/acme/widget:1.2.3\nghcr.io/Acme/Widget:1.2\nghcr.io/acme/widget:latest", ctx: ctxBranch("main"), want: []string{"1.2.3", "1.2", "latest"}},
 		{name: "plain with rules", tags: "type=semver,pattern={{version}}\nstable", ctx: ctxTag("v1.2.3"), want: []string{"1.2.3", "stable", "latest"}},
+		{name: "difference: plain tags separated by spaces", tags: "1.2.3 1.2\t1", ctx: ctxBranch("main"), want: []string{"1.2.3", "1.2", "1"}},
+		{name: "plain tags, spaces and commas", tags: " a, b  c ,d", ctx: ctxBranch("main"), want: []string{"a", "b", "c", "d"}},
+		{name: "metadata-action output on one line", tags: "ghcr.io/acme/widget:1.2.3 ghcr.io/acme/widget:1.2", ctx: ctxBranch("main"), want: []string{"1.2.3", "1.2"}},
+		{name: "rules, then plain tags separated by spaces", tags: "type=semver,pattern={{version}}\nstable edge", ctx: ctxTag("v1.2.3"), want: []string{"1.2.3", "stable", "edge", "latest"}},
+		{name: "a rule's value with spaces is not split", tags: "type=raw,value=v-{{date 'YYYYMMDD'}}-{{ sha }}", ctx: ctxBranch("main"), want: []string{"v-20200110-860c190"}},
 
 		// differences
 		{name: "difference: branch on a pull request is its head", tags: "type=raw,value={{branch}}\ntype=raw,value={{base_ref}}", ctx: ctxPR(), want: []string{"feature-login", "main"}},
@@ -228,6 +233,9 @@ func TestRuleErrors(t *testing.T) {
 		{name: "unknown date attribute", tags: "type=raw,value={{date 'YYYY' zone='UTC'}}", ctx: ctxBranch("main"), input: "tags", want: "unknown attribute zone"},
 		{name: "bad time zone", tags: "type=raw,value={{date 'YYYY' tz='Mars/Base'}}", ctx: ctxBranch("main"), input: "tags", want: `tz="Mars/Base" is not a time zone`},
 		{name: "invalid plain tag", tags: "-bad", input: "tags", want: `"-bad" is not a valid tag`},
+		{name: "invalid plain tag in a list", tags: "1.0 -bad", input: "tags", want: `line 1 "1.0 -bad": "-bad" is not a valid tag`},
+		{name: "rule attribute after a space", tags: "latest type=sha", input: "tags", want: `"type=sha" is a rule attribute after a space; write a rule's attributes separated by commas`},
+		{name: "unknown key after a space", tags: "latest tpye=sha", input: "tags", want: `"tpye" is not an attribute`},
 		{name: "other repository", tags: "ghcr.io/acme/other:1.0", input: "tags", want: "names ghcr.io/acme/other, but image is ghcr.io/acme/widget"},
 		{name: "digest reference", tags: "ghcr.io/acme/widget@sha256:" + strings.Repeat("a", 64), input: "tags", want: "digest reference"},
 		{name: "leading dash from a value", tags: "type=raw,value=-x", ctx: ctxBranch("main"), input: "tags", want: `makes the tag "-x", which is not valid`},
