@@ -121,3 +121,73 @@ func TestReadmeTablesMatchActionYML(t *testing.T) {
 		t.Errorf("report.OutputNames() differs from action.yml's outputs (-action.yml +report):\n%s", diff)
 	}
 }
+
+// theirInputs are the inputs of the actions the Migrating table maps, as
+// their action.yml files declare them (docker/metadata-action v6.2.0,
+// docker/login-action v4.1.0, docker/build-push-action v7.3.0).
+var theirInputs = map[string][]string{
+	"metadata-action": {"context", "images", "tags", "flavor", "labels", "annotations", "sep-tags", "sep-labels", "sep-annotations", "bake-target", "github-token"},
+	"login-action":    {"registry", "username", "password", "ecr", "scope", "logout", "registry-auth"},
+	"build-push-action": {"add-hosts", "allow", "annotations", "attests", "build-args", "build-contexts", "builder",
+		"cache-from", "cache-to", "call", "cgroup-parent", "context", "file", "labels", "load", "network", "no-cache",
+		"no-cache-filters", "outputs", "platforms", "provenance", "pull", "push", "sbom", "secrets", "secret-envs",
+		"secret-files", "shm-size", "ssh", "tags", "target", "ulimit", "github-token"},
+}
+
+// TestReadmeMigratingTable keeps the Migrating table whole and true: a row
+// for every input of metadata-action, login-action and build-push-action,
+// and in its "here" column only inputs action.yml declares (or —).
+func TestReadmeMigratingTable(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := cli.ParseSpec(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]bool{}
+	for _, in := range spec.Inputs {
+		ours[in.Name] = true
+	}
+	_, after, ok := strings.Cut(readme(t), "\n### Every input, mapped\n")
+	if !ok {
+		t.Fatal(`README has no "### Every input, mapped" section`)
+	}
+	mapped := map[string][]string{}
+	inTable := false
+	for _, line := range strings.Split(after, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			if inTable {
+				break
+			}
+			continue
+		}
+		inTable = true
+		if strings.HasPrefix(line, "|---") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) != 4 {
+			t.Errorf("row %q has %d cells, want 4 (action, input, here, how)", line, len(cells))
+			continue
+		}
+		action, input, here := strings.TrimSpace(cells[0]), strings.Trim(strings.TrimSpace(cells[1]), "`"), strings.TrimSpace(cells[2])
+		if _, known := theirInputs[action]; !known {
+			continue // header and separator rows
+		}
+		mapped[action] = append(mapped[action], input)
+		if here == "—" {
+			continue
+		}
+		for _, name := range strings.Split(here, ", ") {
+			if n := strings.Trim(name, "`"); !strings.HasPrefix(name, "`") || !ours[n] {
+				t.Errorf("%s's %s maps to %s, which is not an input in action.yml (name one in backticks, or —)", action, input, name)
+			}
+		}
+	}
+	if diff := cmp.Diff(theirInputs, mapped); diff != "" {
+		t.Errorf("Migrating table rows differ from the actions' inputs (-theirs +README):\n%s", diff)
+	}
+}

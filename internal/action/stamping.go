@@ -101,6 +101,9 @@ func (r *run) stampSources(p plan.Plan) (stamped, error) {
 			gha.Warningf("attestations: drop removed the attestation of %s from %s; its provenance is no longer published", e.Platform, e.Source)
 		}
 	}
+	if unstamped := res.Unstamped(); len(unstamped) > 0 {
+		gha.WithFieldsMap(map[string]string{"title": "images left unstamped"}).Noticef("%s", preserveNotice(unstamped))
+	}
 	digest, err := artifact.Digest()
 	if err != nil {
 		return stamped{}, fmt.Errorf("computing digest: %w", err)
@@ -132,4 +135,16 @@ func stampAll(loaded []*source.Loaded, p plan.Plan, policy inputs.Attestations) 
 		return nil, stamp.Result{}, fmt.Errorf("stamping the index: %w", err)
 	}
 	return idx, res, nil
+}
+
+// preserveNotice says, once, that attestations: preserve left attested
+// platform images without the metadata, and gives both ways to have it
+// there: a build that stamps it kept its provenance valid, which
+// repointing cannot (the statement inside names the old digest).
+func preserveNotice(platforms []string) string {
+	return fmt.Sprintf("attestations: preserve left the images of %s byte-identical, so their build attestations stay valid, "+
+		"but without the labels and annotations (the index carries them). To have them in every image, stamp them at build time: "+
+		"pass this action's labels and annotations outputs (a step with no source) to the build's labels and annotations "+
+		"(README: \"Metadata, then build, then publish\"); or set attestations: repoint, which stamps the images and points "+
+		"each attestation at the new digest, though the statement inside still names the old one", strings.Join(platforms, ", "))
 }

@@ -74,6 +74,21 @@ type Entry struct {
 	Attestation bool
 }
 
+// Unstamped names, in index order, the platform images that
+// attestations: preserve left without the metadata: byte-identical, so
+// their provenance stays valid, but their configs lack the labels that
+// docker inspect and most scanners read. Images that carried the metadata
+// already (stamped at build time) are not among them.
+func (r Result) Unstamped() []string {
+	var platforms []string
+	for _, e := range r.Entries {
+		if e.Fate == Preserved {
+			platforms = append(platforms, e.Platform)
+		}
+	}
+	return platforms
+}
+
 // indexEntry is a manifest collected from the sources, before stamping.
 type indexEntry struct {
 	line     string
@@ -239,31 +254,31 @@ func newIndexBuild(entries []*indexEntry, p plan.Plan, policy AttestationPolicy)
 }
 
 // stampImages stamps every platform image the policy lets it touch: with
-// preserve, an image with attestations stays byte-identical.
+// preserve, an image with attestations stays byte-identical. One of those
+// that already carries the metadata (stamped at build time, as the
+// metadata → build → publish recipe does) is Unchanged rather than
+// Preserved, so Preserved means an image left without the metadata.
 func (b *indexBuild) stampImages(entries []*indexEntry) error {
 	for _, e := range entries {
 		if e.attests != "" {
 			continue
 		}
 		out := Entry{Platform: e.platform, Written: e.written, Source: e.line, Fate: Preserved}
+		preserve := b.policy == PreserveAttested && b.attested[e.digest.String()]
 		img := e.img
-		if b.policy != PreserveAttested || !b.attested[e.digest.String()] {
-			stamped, r, err := Image(e.img, b.p)
-			if err != nil {
-				return fmt.Errorf("stamping %s from %s: %w", e.platform, e.line, err)
-			}
+		stamped, r, err := Image(e.img, b.p)
+		switch {
+		case err != nil && !preserve:
+			return fmt.Errorf("stamping %s from %s: %w", e.platform, e.line, err)
+		case err != nil || preserve && r.Changed:
+			// Left as it is: only asking whether it carries the metadata
+			// failed, or it does not and must stay byte-identical.
+		default:
 			img, out.Fate = stamped, Unchanged
 			if r.Changed {
 				out.Fate = Stamped
 			}
-			b.res.ConvertedToOCI = b.res.ConvertedToOCI || r.ConvertedToOCI
-			for _, w := range r.Warnings {
-				if !slices.Contains(b.res.Warnings, w) {
-					b.res.Warnings = append(b.res.Warnings, w)
-				}
-			}
-			b.imageLabels = append(b.imageLabels, r.Labels)
-			if err := redescribe(e.desc, img); err != nil {
+			if err := b.record(e, img, r); err != nil {
 				return err
 			}
 		}
@@ -278,6 +293,19 @@ func (b *indexBuild) stampImages(entries []*indexEntry) error {
 		b.res.Entries = append(b.res.Entries, out)
 	}
 	return nil
+}
+
+// record keeps what stamping one image of the index said (its labels, its
+// warnings, a media type conversion) and points its descriptor at it.
+func (b *indexBuild) record(e *indexEntry, img v1.Image, r Result) error {
+	b.res.ConvertedToOCI = b.res.ConvertedToOCI || r.ConvertedToOCI
+	for _, w := range r.Warnings {
+		if !slices.Contains(b.res.Warnings, w) {
+			b.res.Warnings = append(b.res.Warnings, w)
+		}
+	}
+	b.imageLabels = append(b.imageLabels, r.Labels)
+	return redescribe(e.desc, img)
 }
 
 // settleAttestations keeps, repoints or drops each attestation as the
