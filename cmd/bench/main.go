@@ -45,6 +45,17 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == fanoutCommand {
+		if len(os.Args) < 4 {
+			fmt.Fprintln(os.Stderr, "usage: bench "+fanoutCommand+" LAYOUT REF...")
+			os.Exit(2)
+		}
+		if err := fanoutPush(context.Background(), os.Args[2], os.Args[3:]...); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) == 3 && os.Args[1] == serveCommand {
 		err := serve(ctx, os.Args[2], os.Stdout)

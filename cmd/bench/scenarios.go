@@ -60,6 +60,8 @@ type bench struct {
 	merged []string
 	// rerun is our digest from the re-run scenario's first publish.
 	rerun string
+	// fanoutHosts are the two registry hosts of a two-registries run.
+	fanoutHosts [2]string
 	// trace logs every request of every run.
 	trace bool
 }
@@ -120,7 +122,7 @@ func scenarioIDs() []string {
 
 // scenarios are the issue's, in its order.
 func scenarios() []scenario {
-	return []scenario{coldPush(), relabel(), merge(), mergeRestamp(), rerun(), manyTags()}
+	return []scenario{coldPush(), relabel(), merge(), mergeRestamp(), rerun(), manyTags(), twoRegistries()}
 }
 
 func (b *bench) regctlArgs(args ...string) []string {

@@ -105,7 +105,7 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 	// Progress, and throttling from any upload, log from their own
 	// goroutines.
 	opts.Logf = serialized(opts.Logf)
-	w, p, err := prepare(ctx, img, repo, opts)
+	w, p, err := prepare(ctx, img, repo, nil, opts)
 	if err != nil {
 		return Result{}, err
 	}
@@ -117,15 +117,6 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 	if err != nil {
 		return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
-	res := Result{Digest: digest, Ref: ref, Tags: tags}
-	if held.primaryTag {
-		// Published already (a re-run): the primary tag, read just now,
-		// confirms the manifest. The other tags may lag; write them.
-		if err := w.tags(ctx, img, digest, tags[:len(tags)-1]); err != nil {
-			return Result{}, err
-		}
-		return res, nil
-	}
 	if !held.manifest {
 		// Uploads count their bytes into progress themselves; the watcher
 		// only ticks. Stop it once every write has returned.
@@ -133,6 +124,21 @@ func All(ctx context.Context, img Artifact, repo name.Repository, tags []name.Ta
 		if err := w.uploadContents(ctx, img, ref, digest, len(tags) == 0); err != nil {
 			return Result{}, fmt.Errorf("pushing %s: %w", ref, err)
 		}
+	}
+	return w.finish(ctx, img, ref, digest, tags, held, opts)
+}
+
+// finish points tags at img, whose content is in place as ref, and reads
+// the publish back when opts say so. held is what the registry held before
+// the push: a primary tag in place already (a re-run) confirms the
+// manifest, and only the other tags, which may lag, are written.
+func (w *writer) finish(ctx context.Context, img Artifact, ref name.Digest, digest v1.Hash, tags []name.Tag, held held, opts Options) (Result, error) {
+	res := Result{Digest: digest, Ref: ref, Tags: tags}
+	if held.primaryTag {
+		if err := w.tags(ctx, img, digest, tags[:len(tags)-1]); err != nil {
+			return Result{}, err
+		}
+		return res, nil
 	}
 	confirm := opts.ReadBack && (len(tags) > 0 || !held.manifest)
 	warning, err := w.tagAndConfirm(ctx, img, ref, digest, tags, confirm, opts.readBackLag())
@@ -159,13 +165,14 @@ func serialized(logf func(format string, args ...any)) func(format string, args 
 	}
 }
 
-// prepare plans the push of img to repo and makes its writer: one
+// prepare plans the push of img to repo (mounting from sibling what it
+// would upload, when sibling is set) and makes its writer: one
 // authenticated transport for the scopes the plan needs (this is where a
 // registry is pinged and a token fetched, unless the sessions have them),
 // one Pusher for every manifest and tag, and a job limit that rate
 // limiting lowers.
-func prepare(ctx context.Context, img Artifact, repo name.Repository, opts Options) (*writer, *plan, error) {
-	p, err := planWrite(img, repo)
+func prepare(ctx context.Context, img Artifact, repo name.Repository, sibling *name.Repository, opts Options) (*writer, *plan, error) {
+	p, err := planWrite(img, repo, sibling)
 	if err != nil {
 		return nil, nil, fmt.Errorf("preparing push to %s: %w", repo, err)
 	}
@@ -189,7 +196,7 @@ func prepare(ctx context.Context, img Artifact, repo name.Repository, opts Optio
 	if err != nil {
 		return nil, nil, fmt.Errorf("preparing push to %s: %w", repo, err)
 	}
-	w := &writer{repo: repo, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, retry: retry, sem: newLimiter(opts.jobs(p.operations))}
+	w := &writer{repo: repo, sibling: sibling, pusher: pusher, client: &http.Client{Transport: rt}, ropts: ropts, retry: retry, sem: newLimiter(opts.jobs(p.operations))}
 	retry.OnThrottle(func() {
 		if n, lowered := w.sem.lower(); lowered && opts.Logf != nil {
 			opts.Logf("The registry is rate limiting: %d upload(s) at once from now on", n)

@@ -148,10 +148,15 @@ type plan struct {
 	sources     map[string]name.Repository
 	operations  int
 	uploadBytes int64
+	// sibling, when set, is a repository of the destination's registry
+	// that will hold every blob before this push writes any: blobs from
+	// elsewhere are mounted from it rather than uploaded (see
+	// Destinations).
+	sibling *name.Repository
 }
 
-func planWrite(a Artifact, repo name.Repository) (*plan, error) {
-	p := &plan{sources: map[string]name.Repository{}}
+func planWrite(a Artifact, repo name.Repository, sibling *name.Repository) (*plan, error) {
+	p := &plan{sources: map[string]name.Repository{}, sibling: sibling}
 	return p, p.add(a, repo)
 }
 
@@ -185,7 +190,11 @@ func (p *plan) add(a any, repo name.Repository) error {
 			}
 		}
 	case v1.Layer:
-		switch where, src := originOf(a, repo); where {
+		where, src := originOf(a, repo)
+		if where == elsewhere && p.sibling != nil {
+			where, src = sameRegistry, *p.sibling
+		}
+		switch where {
 		case sameRepository:
 		case sameRegistry:
 			p.sources[src.Name()] = src
@@ -235,6 +244,9 @@ type writer struct {
 	// rewriting lets one rewrite at a time put back what a registry says
 	// is missing: the others then find it in place.
 	rewriting sync.Mutex
+	// sibling, when set, holds every blob by the time this writer writes
+	// any: see plan.sibling.
+	sibling *name.Repository
 }
 
 // held is what the registry holds of a push already.
@@ -430,6 +442,10 @@ func (w *writer) blob(ctx context.Context, l v1.Layer) error {
 	if where == sameRepository {
 		return nil
 	}
+	if where == elsewhere && w.sibling != nil {
+		// A destination of the same publish in this registry has it.
+		where, src = sameRegistry, *w.sibling
+	}
 	if err := w.sem.acquire(ctx); err != nil {
 		return err
 	}
@@ -493,7 +509,7 @@ func (w *writer) tryMount(ctx context.Context, digest v1.Hash, src name.Reposito
 func (w *writer) exists(ctx context.Context, a Artifact, digest v1.Hash) (bool, error) {
 	exists, err := manifestExists(ctx, w.repo.Digest(digest.String()), w.ropts)
 	if exists && w.progress != nil {
-		if p, err := planWrite(a, w.repo); err == nil {
+		if p, err := planWrite(a, w.repo, w.sibling); err == nil {
 			w.progress.unplan(p.uploadBytes)
 		}
 	}

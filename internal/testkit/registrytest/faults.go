@@ -72,9 +72,15 @@ const (
 	// docker/login-action#989). It is not in Faults: only a client with a
 	// clock of its own (registryhttp's stall and token timeouts) gets past it.
 	Hang Fault = "hang"
+	// ManifestInvalid answers a manifest write with 400 MANIFEST_INVALID,
+	// as a registry does for a manifest it will not store (one refusing a
+	// media type or field the others accept): a refusal no retry gets
+	// past. It is not in Faults, which a client must converge under.
+	ManifestInvalid Fault = "manifest-invalid"
 )
 
-// Faults lists every kind but Hang, for tests that cover them all.
+// Faults lists every kind but Hang and ManifestInvalid, for tests that
+// cover them all.
 var Faults = []Fault{Unavailable, RateLimited, Reset, Slow, Trickle, GHCRRateLimited, SecondaryRateLimit, UploadUnknown, ManifestBlobUnknown, Cut, StaleTag, CutAnswer, SecondaryRateLimitWait, GatewayTimeout}
 
 // Random is a seeded random fault process: each request that want accepts
@@ -118,8 +124,8 @@ func (f Fault) Applies(r *http.Request) bool {
 	switch f {
 	case UploadUnknown:
 		return (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/")
-	case ManifestBlobUnknown:
-		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+	case ManifestBlobUnknown, ManifestInvalid:
+		return ManifestWrites(r)
 	case Cut:
 		return r.Method == http.MethodPatch || r.Method == http.MethodPut
 	case StaleTag:
@@ -167,6 +173,11 @@ func TagReads(r *http.Request) bool {
 // TokenRequests matches requests to the token endpoint (the Bearer realm),
 // which only reach a FaultProxy made WithTokenRequests.
 func TokenRequests(r *http.Request) bool { return !strings.HasPrefix(r.URL.Path, "/v2/") }
+
+// ManifestWrites matches manifest writes, by tag or by digest.
+func ManifestWrites(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+}
 
 // Commits matches blob upload commits: PUT to an upload session.
 func Commits(r *http.Request) bool {
@@ -325,6 +336,9 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	case ManifestBlobUnknown:
 		io.Copy(io.Discard, r.Body)
 		writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry")
+	case ManifestInvalid:
+		io.Copy(io.Discard, r.Body)
+		writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid")
 	case Reset:
 		// Take part of the body, as a connection dropping mid-upload does,
 		// then close the socket with a reset rather than a clean FIN.
