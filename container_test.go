@@ -29,6 +29,7 @@ import (
 
 	"github.com/ghcr-publish/publish-action/internal/testkit/enginetest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
+	"github.com/ghcr-publish/publish-action/internal/testkit/need"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
@@ -237,11 +238,7 @@ func buildKit(t *testing.T) (docker string, args, env []string) {
 			return c, []string{"build"}, []string{"DOCKER_BUILDKIT=1"}
 		}
 	}
-	msg := "no BuildKit client: neither the docker buildx plugin nor a docker client older than 23 (Debian's docker.io, which .ci/run installs)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	need.Missing(t, "no BuildKit client: neither the docker buildx plugin nor a docker client older than 23 (Debian's docker.io, which .ci/run installs)")
 	return "", nil, nil
 }
 
