@@ -283,7 +283,7 @@ func TestEnterpriseRegistry(t *testing.T) {
 		if got := in.Image.RegistryStr(); got != tt.want {
 			t.Errorf("registry for %s = %q, want %q", tt.server, got, tt.want)
 		}
-		if diff := cmp.Diff(tt.hosts, in.Context.GitHubRegistries()); diff != "" {
+		if diff := cmp.Diff(tt.hosts, in.GitHubRegistries()); diff != "" {
 			t.Errorf("GitHubRegistries() for %s mismatch (-want +got):\n%s", tt.server, diff)
 		}
 		if in.IsGitHubRegistry("containers.evil.example") {
