@@ -95,7 +95,11 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 	rw := &recordingWriter{ResponseWriter: w, r: r, rec: rec}
 	if req.Body != nil {
-		req.Body = &countingBody{ReadCloser: req.Body, r: r, rec: rec}
+		req.Body = &countingBody{ReadCloser: req.Body, add: func(n int64) {
+			r.mu.Lock()
+			rec.BodyBytes += n
+			r.mu.Unlock()
+		}}
 	}
 	defer func() {
 		// A handler that writes nothing gets an implicit 200 from net/http,
@@ -165,20 +169,17 @@ func (w *recordingWriter) Flush() {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// countingBody updates BodyBytes on every read so the count is complete by
-// the time the handler responds.
+// countingBody passes the count of every read to add, so that a count is
+// complete by the time the handler responds.
 type countingBody struct {
 	io.ReadCloser
-	r   *Recorder
-	rec *Request
+	add func(n int64)
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
-		b.r.mu.Lock()
-		b.rec.BodyBytes += int64(n)
-		b.r.mu.Unlock()
+		b.add(int64(n))
 	}
 	return n, err
 }
