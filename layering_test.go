@@ -23,6 +23,7 @@ var ruleOwners = []string{
 	"registryhttp", // how a registry request is retried, and when it has stalled
 	"ocijson",      // the bytes of an OCI document the action writes (digests depend on them)
 	"platform",     // how a platform is named and compared
+	"bytecount",    // how the bytes read or written are counted
 }
 
 // allowed is every package under internal/ (test kits aside), sub-packages
@@ -35,11 +36,12 @@ var allowed = map[string][]string{
 	"registryhttp":  {},
 	"ocijson":       {},
 	"platform":      {},
+	"bytecount":     {},
 	"inputs":        {"credentials", "platform"},
 	"githubapi":     {"credentials"},
 	"plan":          {"githubapi", "inputs", "plan/tagrules"},
 	"plan/tagrules": {"inputs"}, // for inputs' hardened quoting of user text in errors
-	"source":        {"inputs", "ocijson", "platform", "registryhttp"},
+	"source":        {"bytecount", "inputs", "ocijson", "platform", "registryhttp"},
 	"stamp":         {"ocijson", "plan", "platform", "source"},
 	"push":          {"registryhttp"},
 	"linkcheck":     {"inputs", "registryhttp"},

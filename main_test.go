@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
@@ -79,21 +80,15 @@ func TestBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := func() map[string]string {
-		return map[string]string{
-			"GITHUB_ACTIONS":    "true",
-			"GITHUB_SERVER_URL": "https://github.com",
-			// Unreachable on purpose: the API is optional.
-			"GITHUB_API_URL":    "http://127.0.0.1:1",
-			"GITHUB_REPOSITORY": "Acme/Widget",
-			"GITHUB_SHA":        "0123456789abcdef0123456789abcdef01234567",
-			"GITHUB_REF":        "refs/heads/main",
+		// The API is unreachable on purpose: it is optional.
+		return githubtest.RunnerEnv(map[string]string{
 			"GITHUB_WORKSPACE":  ws,
 			"SOURCE_DATE_EPOCH": "1700000000",
 			"INPUT_SOURCE":      "oci:out",
 			"INPUT_IMAGE":       reg.Host() + "/acme/widget",
 			"INPUT_TOKEN":       "ghs_binarytoken",
 			"INPUT_PUSH":        "true",
-		}
+		})
 	}
 
 	t.Run("publishes", func(t *testing.T) {
@@ -173,17 +168,13 @@ func TestCancellation(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := func(host string) map[string]string {
-		return map[string]string{
-			"GITHUB_ACTIONS":    "true",
-			"GITHUB_SERVER_URL": "https://github.com",
-			"GITHUB_API_URL":    "http://127.0.0.1:1",
-			"GITHUB_REPOSITORY": "Acme/Widget",
+		return githubtest.RunnerEnv(map[string]string{
 			"GITHUB_WORKSPACE":  ws,
 			"SOURCE_DATE_EPOCH": "1700000000",
 			"INPUT_SOURCE":      "oci:out",
 			"INPUT_IMAGE":       host + "/acme/widget",
 			"INPUT_TAGS":        "1.0",
-		}
+		})
 	}
 
 	dir := t.TempDir()

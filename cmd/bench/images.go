@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ghcr-publish/publish-action/internal/bytecount"
 )
 
 // imageSpec describes a generated image. The same spec always gives the
@@ -173,7 +175,7 @@ func writeLayer(l layout, seed string, size int64) (v1.Descriptor, v1.Hash, erro
 	defer f.Close()
 
 	blobHash, diffHash := sha256.New(), sha256.New()
-	blob := &countWriter{w: io.MultiWriter(f, blobHash)}
+	blob := &bytecount.Writer{W: io.MultiWriter(f, blobHash)}
 	zw, err := gzip.NewWriterLevel(blob, gzip.NoCompression)
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
@@ -196,7 +198,7 @@ func writeLayer(l layout, seed string, size int64) (v1.Descriptor, v1.Hash, erro
 	if err := f.Close(); err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
-	d := v1.Descriptor{MediaType: types.OCILayer, Size: blob.n, Digest: sum(blobHash)}
+	d := v1.Descriptor{MediaType: types.OCILayer, Size: blob.N, Digest: sum(blobHash)}
 	if err := os.Rename(f.Name(), l.blobPath(d.Digest)); err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
@@ -210,15 +212,4 @@ func content(seed string) io.Reader {
 
 func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

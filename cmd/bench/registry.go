@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -55,8 +54,8 @@ func startRegistry(root string) (*registry, error) {
 		return nil, err
 	}
 	sh := &shaper{next: app}
-	r := &registry{app: app, shaper: sh, counter: &counter{next: sh}}
-	r.srv = &http.Server{Handler: r.counter, ReadHeaderTimeout: 10 * time.Second, ConnContext: withConnStart}
+	r := &registry{app: app, shaper: sh, counter: newCounter(sh)}
+	r.srv = &http.Server{Handler: r.counter.rec, ReadHeaderTimeout: 10 * time.Second, ConnContext: withConnStart}
 	if err := r.rehost(); err != nil {
 		r.app.Shutdown()
 		return nil, err
@@ -136,18 +135,26 @@ func (r request) manifestPut() bool {
 }
 
 // counter counts requests and body bytes, and the most blob uploads in
-// flight at once. Its methods are safe for concurrent use.
+// flight at once. registrytest's Recorder records each request (its
+// status, body bytes both ways, start and end); the counter adds when a
+// request began for its client, the uploads in flight and the connections.
+// Its methods are safe for concurrent use.
 type counter struct {
-	next http.Handler
+	rec *registrytest.Recorder
 
-	mu    sync.Mutex
-	reqs  []*request
-	first time.Time
+	mu sync.Mutex
 	// since is when the count began (the last reset).
 	since      time.Time
 	uploads    int
 	maxUploads int
 	conns      int
+}
+
+// newCounter counts what next serves.
+func newCounter(next http.Handler) *counter {
+	c := &counter{}
+	c.rec = registrytest.NewRecorder(c.gauge(next), c.began)
+	return c
 }
 
 // accepted counts a new connection.
@@ -173,63 +180,57 @@ func withConnStart(ctx context.Context, _ net.Conn) context.Context {
 	return context.WithValue(ctx, connKey{}, &connStart{at: time.Now()})
 }
 
-func (c *counter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	rec := &request{At: time.Now(), Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery}
-	isUpload := rec.upload()
+// began says when req began for its client. The first request on a
+// connection began when it connected: the handshake (a round trip on the
+// wide-area link) is part of what the client waited for. Not before the
+// count began, though: a client may dial a connection it uses only later.
+func (c *counter) began(req *http.Request) time.Time {
+	now := time.Now()
 	c.mu.Lock()
-	// The first request on a connection began, for its client, when it
-	// connected: the handshake (a round trip on the wide-area link) is part
-	// of what the client waited for. Not before the count began, though: a
-	// client may dial a connection it uses only later.
+	defer c.mu.Unlock()
 	if cs, ok := req.Context().Value(connKey{}).(*connStart); ok && !cs.served {
 		cs.served = true
 		if cs.at.After(c.since) {
-			rec.At = cs.at
+			return cs.at
 		}
 	}
-	if c.first.IsZero() || rec.At.Before(c.first) {
-		c.first = rec.At
-	}
-	c.reqs = append(c.reqs, rec)
-	if isUpload {
+	return now
+}
+
+// gauge keeps the most blob uploads in flight at once.
+func (c *counter) gauge(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !(request{Method: req.Method, Path: req.URL.Path}).upload() {
+			next.ServeHTTP(w, req)
+			return
+		}
+		c.mu.Lock()
 		c.uploads++
 		c.maxUploads = max(c.maxUploads, c.uploads)
-	}
-	c.mu.Unlock()
-	if isUpload {
+		c.mu.Unlock()
 		defer func() {
 			c.mu.Lock()
 			c.uploads--
 			c.mu.Unlock()
 		}()
-	}
-	if req.Body != nil {
-		req.Body = &countingBody{ReadCloser: req.Body, c: c, n: &rec.In}
-	}
-	cw := &countingWriter{ResponseWriter: w, c: c, rec: rec}
-	c.next.ServeHTTP(cw, req)
-	c.mu.Lock()
-	if rec.Status == 0 {
-		rec.Status = http.StatusOK
-	}
-	rec.End = time.Now()
-	c.mu.Unlock()
+		next.ServeHTTP(w, req)
+	})
 }
 
 // reset forgets what was counted.
 func (c *counter) reset() {
+	c.rec.ResetRequests()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.reqs, c.first, c.maxUploads, c.conns, c.since = nil, time.Time{}, 0, 0, time.Now()
+	c.maxUploads, c.conns, c.since = 0, 0, time.Now()
 }
 
 // requests returns a copy of the requests counted since the last reset.
 func (c *counter) requests() []request {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]request, len(c.reqs))
-	for i, r := range c.reqs {
-		out[i] = *r
+	recorded := c.rec.Requests()
+	out := make([]request, len(recorded))
+	for i, r := range recorded {
+		out[i] = request{At: r.Start, End: r.End, Method: r.Method, Path: r.Path, Query: r.RawQuery, Status: r.Status, In: r.BodyBytes, Out: r.ResponseBytes}
 	}
 	return out
 }
@@ -238,10 +239,13 @@ func (c *counter) requests() []request {
 func (c *counter) counts() counts {
 	reqs := c.requests()
 	c.mu.Lock()
-	k := counts{First: c.first, MaxUploads: c.maxUploads, Conns: c.conns}
+	k := counts{MaxUploads: c.maxUploads, Conns: c.conns}
 	c.mu.Unlock()
 	k.RoundTrips = roundTrips(reqs)
 	for _, r := range reqs {
+		if k.First.IsZero() || r.At.Before(k.First) {
+			k.First = r.At
+		}
 		k.Requests++
 		k.Up += r.In
 		k.Down += r.Out
@@ -282,56 +286,3 @@ type counts struct {
 	// accepted.
 	First time.Time
 }
-
-type countingBody struct {
-	io.ReadCloser
-	c *counter
-	n *int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
-		b.c.mu.Lock()
-		*b.n += int64(n)
-		b.c.mu.Unlock()
-	}
-	return n, err
-}
-
-// countingWriter records the status and counts response body bytes.
-type countingWriter struct {
-	http.ResponseWriter
-	c   *counter
-	rec *request
-}
-
-func (w *countingWriter) WriteHeader(code int) {
-	w.c.mu.Lock()
-	if w.rec.Status == 0 && code >= 200 {
-		w.rec.Status = code
-	}
-	w.c.mu.Unlock()
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.c.mu.Lock()
-	if w.rec.Status == 0 {
-		w.rec.Status = http.StatusOK
-	}
-	w.rec.Out += int64(n)
-	w.c.mu.Unlock()
-	return n, err
-}
-
-// Flush lets distribution, which probes for http.Flusher, flush through.
-func (w *countingWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

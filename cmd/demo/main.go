@@ -76,12 +76,7 @@ func run(ctx context.Context) error {
 	}
 
 	image := reg.Host() + "/acme/widget"
-	env := map[string]string{
-		"GITHUB_ACTIONS":      "true",
-		"GITHUB_SERVER_URL":   "https://github.com",
-		"GITHUB_API_URL":      strings.TrimSuffix(api.URL, "/"),
-		"GITHUB_REPOSITORY":   "Acme/Widget",
-		"GITHUB_SHA":          "0123456789abcdef0123456789abcdef01234567",
+	env := api.RunnerEnv(map[string]string{
 		"GITHUB_REF":          "refs/tags/v1.2.3",
 		"GITHUB_EVENT_NAME":   "push",
 		"GITHUB_EVENT_PATH":   filepath.Join(root, "testdata", "github", "events", "push-tag.json"),
@@ -95,7 +90,7 @@ func run(ctx context.Context) error {
 		"INPUT_TOKEN":         demoToken,
 		"INPUT_USERNAME":      "octocat",
 		"INPUT_PUSH":          "true",
-	}
+	})
 	fmt.Printf("== Publishing a sample OCI layout to the embedded registry at %s\n", reg.Host())
 	fmt.Println("   (the registry stands in for ghcr.io and gets the token; the GitHub API is served from testdata/github)")
 	fmt.Println()

@@ -31,8 +31,6 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // action writes and every request other hosts receive.
 const token = "ghs_TestToken0123456789abcdefABCDEF"
 
-const sha = "0123456789abcdef0123456789abcdef01234567"
-
 // fixture is one test's world: a registry playing ghcr.io, the GitHub API
 // serving recorded answers, and a workspace holding a built image.
 type fixture struct {
@@ -74,13 +72,7 @@ func newFixture(t *testing.T, opts registrytest.Options) *fixture {
 func (f *fixture) env(extra map[string]string) map[string]string {
 	event, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "github", "events", "push-branch.json"))
 	vars := map[string]string{
-		"GITHUB_ACTIONS":          "true",
-		"GITHUB_SERVER_URL":       "https://github.com",
-		"GITHUB_API_URL":          strings.TrimSuffix(f.api.URL, "/"),
-		"GITHUB_REPOSITORY":       "Acme/Widget",
 		"GITHUB_REPOSITORY_OWNER": "Acme",
-		"GITHUB_SHA":              sha,
-		"GITHUB_REF":              "refs/heads/main",
 		"GITHUB_REF_NAME":         "main",
 		"GITHUB_REF_TYPE":         "branch",
 		"GITHUB_EVENT_NAME":       "push",
@@ -95,13 +87,9 @@ func (f *fixture) env(extra map[string]string) map[string]string {
 		"INPUT_IMAGE":    f.reg.Host() + "/acme/widget",
 	}
 	for k, v := range extra {
-		if v == "" {
-			delete(vars, k)
-			continue
-		}
 		vars[k] = v
 	}
-	return vars
+	return f.api.RunnerEnv(vars)
 }
 
 func (f *fixture) run(t *testing.T, extra map[string]string) result {
@@ -163,7 +151,7 @@ func TestPublishOCILayout(t *testing.T) {
 			"org.opencontainers.image.created=2026-10-30T14:15:16Z",
 			"org.opencontainers.image.description=Widget builds and serves widgets for the Acme platform.",
 			"org.opencontainers.image.licenses=MIT",
-			"org.opencontainers.image.revision=" + sha,
+			"org.opencontainers.image.revision=" + githubtest.SHA,
 			"org.opencontainers.image.source=https://github.com/Acme/Widget",
 			"org.opencontainers.image.title=Widget",
 			"org.opencontainers.image.url=https://github.com/Acme/Widget",
@@ -499,7 +487,7 @@ func TestAPIFailureWarnsAndContinues(t *testing.T) {
 		t.Errorf("the API failure is reported %d times, want once:\n%s", strings.Count(r.log, "GitHub API"), r.log)
 	}
 	labels := r.outputs["labels"]
-	for _, want := range []string{"org.opencontainers.image.source=https://github.com/Acme/Widget", "org.opencontainers.image.revision=" + sha} {
+	for _, want := range []string{"org.opencontainers.image.source=https://github.com/Acme/Widget", "org.opencontainers.image.revision=" + githubtest.SHA} {
 		if !strings.Contains(labels, want) {
 			t.Errorf("labels %q lack %q from the context", labels, want)
 		}

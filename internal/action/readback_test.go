@@ -4,15 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ghcr-publish/publish-action/internal/testkit/need"
+	"github.com/ghcr-publish/publish-action/internal/testkit/readback"
 )
 
 // pushed is what a registry serves for a reference.
@@ -24,10 +23,13 @@ type pushed struct {
 	layers      []string
 }
 
+// creds are the reader's credentials for the test registry.
+const creds = "reader:" + token
+
 // readBack reads ref (HOST/REPO:TAG) the way an outside client does, with
 // plain HTTP and the distribution API — not go-containerregistry, which the
-// action itself uses — and, where installed, with skopeo too, and checks the
-// two agree.
+// action itself uses — and then, in a subtest that only skopeo's absence
+// skips (need.WithTool), with skopeo too, and checks the two agree.
 func readBack(t *testing.T, ref string) pushed {
 	t.Helper()
 	host, rest, _ := strings.Cut(ref, "/")
@@ -36,9 +38,9 @@ func readBack(t *testing.T, ref string) pushed {
 	if at := strings.Index(rest, "@"); at >= 0 {
 		repo, tag = rest[:at], rest[at+1:]
 	}
-	bearer := fetchToken(t, host, repo)
+	bearer := readback.Token(t, host, repo, creds)
 	get := func(path, accept string) ([]byte, http.Header) {
-		return httpDo(t, host, repo, bearer, path, accept)
+		return readback.Get(t, host, repo, bearer, path, accept)
 	}
 	rawManifest, hdr := get("/manifests/"+tag, "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
 	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(rawManifest))
@@ -74,7 +76,7 @@ func readBack(t *testing.T, ref string) pushed {
 		get("/blobs/"+l.Digest, "")
 	}
 
-	if skopeo := need.Tool(t, "skopeo"); skopeo != "" {
+	need.WithTool(t, "skopeo", func(t *testing.T, skopeo string) {
 		out := runSkopeo(t, skopeo, "inspect", "--raw", "docker://"+ref)
 		if diff := cmp.Diff(string(rawManifest), strings.TrimSuffix(string(out), "\n")); diff != "" {
 			t.Errorf("skopeo reads another manifest for %s (-http +skopeo):\n%s", ref, diff)
@@ -91,70 +93,25 @@ func readBack(t *testing.T, ref string) pushed {
 		if diff := cmp.Diff(p.labels, sc.Config.Labels); diff != "" {
 			t.Errorf("skopeo reads other labels for %s (-http +skopeo):\n%s", ref, diff)
 		}
-	}
+	})
 	return p
 }
 
 // httpGet fetches path under /v2/REPO with a fresh pull token.
 func httpGet(t *testing.T, host, repo, path, accept string) []byte {
 	t.Helper()
-	body, _ := httpDo(t, host, repo, fetchToken(t, host, repo), path, accept)
+	body, _ := readback.Get(t, host, repo, readback.Token(t, host, repo, creds), path, accept)
 	return body
-}
-
-func httpDo(t *testing.T, host, repo, bearer, path, accept string) ([]byte, http.Header) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+host+"/v2/"+repo+path, nil)
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-	}
-	return body, resp.Header
 }
 
 // runSkopeo runs skopeo with the test credentials against the plain-HTTP
 // test registry.
 func runSkopeo(t *testing.T, skopeo, verb string, args ...string) []byte {
 	t.Helper()
-	full := append([]string{verb, "--tls-verify=false", "--creds", "reader:" + token}, args...)
-	out, err := exec.Command(skopeo, full...).Output()
+	full := append([]string{verb, "--tls-verify=false", "--creds", creds}, args...)
+	out, err := readback.Run(skopeo, full...)
 	if err != nil {
-		t.Fatalf("skopeo %s: %v", strings.Join(full, " "), stderr(err))
+		t.Fatalf("skopeo %s: %v", strings.Join(full, " "), err)
 	}
 	return out
-}
-
-// fetchToken does the token exchange a registry client does after a 401.
-func fetchToken(t *testing.T, host, repo string) string {
-	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+host+"/token?service="+host+"&scope=repository:"+repo+":pull", nil)
-	req.SetBasicAuth("reader", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("token: %v", err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Token string `json:"token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Token == "" {
-		t.Fatalf("token: status %d, %v", resp.StatusCode, err)
-	}
-	return body.Token
-}
-
-func stderr(err error) string {
-	if ee, ok := err.(*exec.ExitError); ok {
-		return fmt.Sprintf("%v: %s", err, ee.Stderr)
-	}
-	return err.Error()
 }

@@ -14,8 +14,7 @@ import (
 
 // Spec is what action.yml declares, the one source of the flags.
 type Spec struct {
-	Inputs  []Input
-	Outputs []Output
+	Inputs []Input
 }
 
 // Input is one declared input.
@@ -25,17 +24,10 @@ type Input struct {
 	Default     string
 }
 
-// Output is one declared output.
-type Output struct {
-	Name        string
-	Description string
-}
-
-// ParseSpec reads action.yml, keeping the inputs and outputs in file order.
+// ParseSpec reads action.yml's inputs, keeping them in file order.
 func ParseSpec(actionYAML []byte) (Spec, error) {
 	var doc struct {
-		Inputs  yaml.Node `yaml:"inputs"`
-		Outputs yaml.Node `yaml:"outputs"`
+		Inputs yaml.Node `yaml:"inputs"`
 	}
 	if err := yaml.Unmarshal(actionYAML, &doc); err != nil {
 		return Spec{}, fmt.Errorf("parsing action.yml: %w", err)
@@ -50,15 +42,6 @@ func ParseSpec(actionYAML []byte) (Spec, error) {
 			return Spec{}, fmt.Errorf("parsing input %s: %w", doc.Inputs.Content[i].Value, err)
 		}
 		spec.Inputs = append(spec.Inputs, Input{Name: doc.Inputs.Content[i].Value, Description: strings.TrimSpace(in.Description), Default: in.Default})
-	}
-	for i := 0; i+1 < len(doc.Outputs.Content); i += 2 {
-		var out struct {
-			Description string `yaml:"description"`
-		}
-		if err := doc.Outputs.Content[i+1].Decode(&out); err != nil {
-			return Spec{}, fmt.Errorf("parsing output %s: %w", doc.Outputs.Content[i].Value, err)
-		}
-		spec.Outputs = append(spec.Outputs, Output{Name: doc.Outputs.Content[i].Value, Description: strings.TrimSpace(out.Description)})
 	}
 	if len(spec.Inputs) == 0 {
 		return Spec{}, fmt.Errorf("action.yml declares no inputs")

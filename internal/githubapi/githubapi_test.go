@@ -19,7 +19,7 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
-const sha = "0123456789abcdef0123456789abcdef01234567"
+const sha = githubtest.SHA
 
 // startAPI serves the recorded responses under testdata/github.
 func startAPI(t *testing.T) *githubtest.API {

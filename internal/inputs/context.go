@@ -133,12 +133,6 @@ func (c Context) Registry() string {
 	return "containers." + host
 }
 
-// GitHubRegistries lists the registry hosts that may receive the token:
-// exactly the registries of this run's GitHub (credentials owns the rule).
-func (c Context) GitHubRegistries() credentials.Hosts {
-	return credentials.GitHubRegistries(c.ServerURL)
-}
-
 // readContext collects the workflow context through gha, so that every
 // environment read goes through its injected getenv.
 func readContext(gha *githubactions.Action) (Context, error) {

@@ -15,21 +15,17 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/ghcr-publish/publish-action/internal/credentials"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
 // env is a workflow environment for Read: a map, with GitHub's usual context.
 func env(t *testing.T, vars map[string]string) *githubactions.Action {
 	t.Helper()
-	base := map[string]string{
-		"GITHUB_ACTIONS":    "true",
-		"GITHUB_SERVER_URL": "https://github.com",
-		"GITHUB_API_URL":    "https://api.github.com",
-		"GITHUB_REPOSITORY": "Acme/Widget",
-		"GITHUB_SHA":        "0123456789abcdef0123456789abcdef01234567",
-		"GITHUB_REF":        "refs/heads/main",
-		"GITHUB_ACTOR":      "octocat",
-		"INPUT_TOKEN":       "ghs_secret",
-	}
+	base := githubtest.RunnerEnv(map[string]string{
+		"GITHUB_API_URL": "https://api.github.com",
+		"GITHUB_ACTOR":   "octocat",
+		"INPUT_TOKEN":    "ghs_secret",
+	})
 	for k, v := range vars {
 		base[k] = v
 	}
@@ -287,7 +283,7 @@ func TestEnterpriseRegistry(t *testing.T) {
 		if got := in.Image.RegistryStr(); got != tt.want {
 			t.Errorf("registry for %s = %q, want %q", tt.server, got, tt.want)
 		}
-		if diff := cmp.Diff(tt.hosts, in.Context.GitHubRegistries()); diff != "" {
+		if diff := cmp.Diff(tt.hosts, in.GitHubRegistries()); diff != "" {
 			t.Errorf("GitHubRegistries() for %s mismatch (-want +got):\n%s", tt.server, diff)
 		}
 		if in.IsGitHubRegistry("containers.evil.example") {

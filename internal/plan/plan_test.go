@@ -18,9 +18,10 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
-const sha = "0123456789abcdef0123456789abcdef01234567"
+const sha = githubtest.SHA
 
 func at(s string) *time.Time {
 	t, err := time.Parse(time.RFC3339, s)

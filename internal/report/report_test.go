@@ -21,9 +21,13 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/prune"
 	"github.com/ghcr-publish/publish-action/internal/report"
 	"github.com/ghcr-publish/publish-action/internal/stamp"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
+
+// sha is the commit the run builds.
+const sha = githubtest.SHA
 
 const digest = "sha256:ed74d8a66111eb8a2bf6ce0dc439461fd1872d73c3e4930fea500d2a53ed39ff"
 
@@ -69,7 +73,7 @@ func published(t *testing.T) report.Report {
 		entry(specs.AnnotationCreated, "2026-10-30T14:15:16Z", plan.FromContext),
 		entry(specs.AnnotationDescription, description, plan.FromRepository),
 		entry(specs.AnnotationLicenses, "GPL-2.0+ OR MIT", plan.FromInput),
-		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromContext),
+		entry(specs.AnnotationRevision, sha, plan.FromContext),
 		entry(specs.AnnotationSource, "https://github.com/Acme/Widget", plan.FromContext),
 		entry(specs.AnnotationTitle, "Widget", plan.FromRepository),
 		entry(specs.AnnotationURL, "https://github.com/Acme/Widget", plan.FromRepository),
@@ -192,7 +196,7 @@ func multiPlatform(t *testing.T) report.Report {
 	t.Helper()
 	const src = "ghcr.io/acme/widget-build:sha-0123456"
 	labels := []plan.Entry{
-		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromContext),
+		entry(specs.AnnotationRevision, sha, plan.FromContext),
 		entry(specs.AnnotationVersion, "1.2.3", plan.FromContext),
 	}
 	return report.Report{
@@ -217,7 +221,7 @@ func dropped(t *testing.T) report.Report {
 	t.Helper()
 	const src = "oci:build/oci"
 	labels := []plan.Entry{
-		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromContext),
+		entry(specs.AnnotationRevision, sha, plan.FromContext),
 	}
 	return report.Report{
 		Mode:        report.Published,
@@ -288,7 +292,7 @@ func sortedCopy(s ...string) []string {
 func pushByDigest(t *testing.T) report.Report {
 	t.Helper()
 	labels := []plan.Entry{
-		entry(specs.AnnotationRevision, "0123456789abcdef0123456789abcdef01234567", plan.FromImage),
+		entry(specs.AnnotationRevision, sha, plan.FromImage),
 	}
 	return report.Report{
 		Mode:        report.Published,
@@ -321,7 +325,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.created=2026-10-30T14:15:16Z\n" +
 				"org.opencontainers.image.description=" + strings.ReplaceAll(description, "\n", " ") + "\n" +
 				"org.opencontainers.image.licenses=GPL-2.0+ OR MIT\n" +
-				"org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\n" +
+				"org.opencontainers.image.revision=" + sha + "\n" +
 				"org.opencontainers.image.source=https://github.com/Acme/Widget\n" +
 				"org.opencontainers.image.title=Widget\n" +
 				"org.opencontainers.image.url=https://github.com/Acme/Widget\n" +
@@ -331,7 +335,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.created=2026-10-30T14:15:16Z\n" +
 				"org.opencontainers.image.description=" + strings.ReplaceAll(description, "\n", " ") + "\n" +
 				"org.opencontainers.image.licenses=GPL-2.0+ OR MIT\n" +
-				"org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\n" +
+				"org.opencontainers.image.revision=" + sha + "\n" +
 				"org.opencontainers.image.source=https://github.com/Acme/Widget\n" +
 				"org.opencontainers.image.title=Widget\n" +
 				"org.opencontainers.image.url=https://github.com/Acme/Widget\n" +
@@ -351,7 +355,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.created":     "2026-10-30T14:15:16Z",
 				"org.opencontainers.image.description": description,
 				"org.opencontainers.image.licenses":    "GPL-2.0+ OR MIT",
-				"org.opencontainers.image.revision":    "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.revision":    sha,
 				"org.opencontainers.image.source":      "https://github.com/Acme/Widget",
 				"org.opencontainers.image.title":       "Widget",
 				"org.opencontainers.image.url":         "https://github.com/Acme/Widget",
@@ -363,7 +367,7 @@ func TestOutputs(t *testing.T) {
 				"org.opencontainers.image.created":     "2026-10-30T14:15:16Z",
 				"org.opencontainers.image.description": description,
 				"org.opencontainers.image.licenses":    "GPL-2.0+ OR MIT",
-				"org.opencontainers.image.revision":    "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.revision":    sha,
 				"org.opencontainers.image.source":      "https://github.com/Acme/Widget",
 				"org.opencontainers.image.title":       "Widget",
 				"org.opencontainers.image.url":         "https://github.com/Acme/Widget",
@@ -447,8 +451,8 @@ func TestOutputs(t *testing.T) {
 			"digest":      digest,
 			"image":       "ghcr.io/acme/widget@" + digest,
 			"tags":        "ghcr.io/acme/widget:1.2.3\nghcr.io/acme/widget:latest",
-			"labels":      "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\norg.opencontainers.image.version=1.2.3",
-			"annotations": "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567\norg.opencontainers.image.version=1.2.3",
+			"labels":      "org.opencontainers.image.revision=" + sha + "\norg.opencontainers.image.version=1.2.3",
+			"annotations": "org.opencontainers.image.revision=" + sha + "\norg.opencontainers.image.version=1.2.3",
 			"platforms": `[{"platform":"linux/amd64","digest":"` + amd64Digest + `"},` +
 				`{"platform":"linux/arm64/v8","digest":"` + arm64Digest + `"}]`,
 		},
@@ -459,11 +463,11 @@ func TestOutputs(t *testing.T) {
 			"image":      "ghcr.io/acme/widget@" + digest,
 			"tags":       []any{"ghcr.io/acme/widget:1.2.3", "ghcr.io/acme/widget:latest"},
 			"labels": map[string]any{
-				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.revision": sha,
 				"org.opencontainers.image.version":  "1.2.3",
 			},
 			"annotations": map[string]any{
-				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.revision": sha,
 				"org.opencontainers.image.version":  "1.2.3",
 			},
 			"platforms": []any{
@@ -478,8 +482,8 @@ func TestOutputs(t *testing.T) {
 			"digest":      digest,
 			"image":       "ghcr.io/acme/widget@" + digest,
 			"tags":        "ghcr.io/acme/widget:main",
-			"labels":      "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
-			"annotations": "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
+			"labels":      "org.opencontainers.image.revision=" + sha,
+			"annotations": "org.opencontainers.image.revision=" + sha,
 			"platforms":   `[{"platform":"linux/amd64","digest":"` + amd64Digest + `"}]`,
 		},
 		wantJSON: map[string]any{
@@ -488,8 +492,8 @@ func TestOutputs(t *testing.T) {
 			"digest":      digest,
 			"image":       "ghcr.io/acme/widget@" + digest,
 			"tags":        []any{"ghcr.io/acme/widget:main"},
-			"labels":      map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
-			"annotations": map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
+			"labels":      map[string]any{"org.opencontainers.image.revision": sha},
+			"annotations": map[string]any{"org.opencontainers.image.revision": sha},
 			"platforms":   []any{map[string]any{"platform": "linux/amd64", "digest": amd64Digest}},
 		},
 	}, {
@@ -525,8 +529,8 @@ func TestOutputs(t *testing.T) {
 			"digest":      digest,
 			"image":       "ghcr.io/acme/widget@" + digest,
 			"tags":        "",
-			"labels":      "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
-			"annotations": "org.opencontainers.image.revision=0123456789abcdef0123456789abcdef01234567",
+			"labels":      "org.opencontainers.image.revision=" + sha,
+			"annotations": "org.opencontainers.image.revision=" + sha,
 			"platforms":   `[{"platform":"linux/amd64","digest":"` + digest + `"}]`,
 		},
 		wantJSON: map[string]any{
@@ -535,8 +539,8 @@ func TestOutputs(t *testing.T) {
 			"digest":      digest,
 			"image":       "ghcr.io/acme/widget@" + digest,
 			"tags":        []any{},
-			"labels":      map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
-			"annotations": map[string]any{"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567"},
+			"labels":      map[string]any{"org.opencontainers.image.revision": sha},
+			"annotations": map[string]any{"org.opencontainers.image.revision": sha},
 			"platforms":   []any{map[string]any{"platform": "linux/amd64", "digest": digest}},
 		},
 	}}

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+
+	"github.com/ghcr-publish/publish-action/internal/bytecount"
 )
 
 // compression is what a layer blob's bytes are, told by their magic number,
@@ -82,7 +84,7 @@ func layerMediaType(declared types.MediaType, c compression, manifest types.Medi
 // so a layer read from an export is known good before any byte is pushed.
 func checkLayer(r io.Reader, c compression, diffID v1.Hash) (v1.Hash, int64, error) {
 	blob := sha256.New()
-	counted := &countingWriter{w: blob}
+	counted := &bytecount.Writer{W: blob}
 	tee := io.TeeReader(r, counted)
 	var dr io.Reader
 	switch c {
@@ -114,7 +116,7 @@ func checkLayer(r io.Reader, c compression, diffID v1.Hash) (v1.Hash, int64, err
 	if got := "sha256:" + hex.EncodeToString(content.Sum(nil)); got != diffID.String() {
 		return v1.Hash{}, 0, fmt.Errorf("its %s content hashes to %s, but the config lists %s; the export is corrupt", c, got, diffID)
 	}
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blob.Sum(nil))}, counted.n, nil
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(blob.Sum(nil))}, counted.N, nil
 }
 
 // gzipLayer writes r gzip-compressed to path, once, on every core
@@ -129,7 +131,7 @@ func gzipLayer(r io.Reader, diffID v1.Hash, path string) (v1.Hash, int64, error)
 	}
 	defer out.Close()
 	compressed, uncompressed := sha256.New(), sha256.New()
-	counter := &countingWriter{w: io.MultiWriter(out, compressed)}
+	counter := &bytecount.Writer{W: io.MultiWriter(out, compressed)}
 	zw, err := pgzip.NewWriterLevel(counter, pgzip.DefaultCompression)
 	if err != nil {
 		return v1.Hash{}, 0, err
@@ -151,16 +153,5 @@ func gzipLayer(r io.Reader, diffID v1.Hash, path string) (v1.Hash, int64, error)
 	if got := "sha256:" + hex.EncodeToString(uncompressed.Sum(nil)); got != diffID.String() {
 		return v1.Hash{}, 0, fmt.Errorf("its content hashes to %s, but the config lists %s; the export is corrupt", got, diffID)
 	}
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(compressed.Sum(nil))}, counter.n, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(compressed.Sum(nil))}, counter.N, nil
 }

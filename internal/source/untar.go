@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ghcr-publish/publish-action/internal/bytecount"
 )
 
 // untar unpacks an OCI archive into dir. An OCI layout holds only directories
@@ -78,7 +80,7 @@ func archiveName(name string) string {
 // scanTar checks every entry and lists the regular files a layout is made
 // of.
 func scanTar(f *os.File) (map[string]member, error) {
-	counter := &countingReader{r: f}
+	counter := &bytecount.Reader{R: f}
 	tr := tar.NewReader(counter)
 	seen := map[string]byte{} // clean name → tar type flag
 	members := map[string]member{}
@@ -118,23 +120,12 @@ func scanTar(f *os.File) (map[string]member, error) {
 			if layoutFile(clean) {
 				// The reader has read the header and nothing of the data:
 				// the data starts here.
-				members[clean] = member{offset: counter.n, size: hdr.Size}
+				members[clean] = member{offset: counter.N, size: hdr.Size}
 			}
 		default:
 			return nil, fmt.Errorf("entry %q is a %s; an OCI archive holds only files and directories", hdr.Name, kind(hdr.Typeflag))
 		}
 	}
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // referenced follows index.json to every blob it reaches: the children of

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ghcr-publish/publish-action/internal/plan"
+	"github.com/ghcr-publish/publish-action/internal/testkit/githubtest"
 )
 
 // TestPrecedence: an image built FROM another project's image carries that
@@ -18,7 +19,7 @@ func TestPrecedence(t *testing.T) {
 	run := plan.Plan{Repository: "https://github.com/Acme/Widget", Labels: []plan.Entry{
 		{Key: specs.AnnotationCreated, Value: "2026-10-30T14:15:16Z", Origin: plan.FromContext},
 		{Key: specs.AnnotationDescription, Value: "Widget builds widgets.", Origin: plan.FromRepository},
-		{Key: specs.AnnotationRevision, Value: "0123456789abcdef0123456789abcdef01234567", Origin: plan.FromContext},
+		{Key: specs.AnnotationRevision, Value: githubtest.SHA, Origin: plan.FromContext},
 		{Key: specs.AnnotationSource, Value: "https://github.com/Acme/Widget", Origin: plan.FromContext},
 		{Key: specs.AnnotationVersion, Value: "v1.2.3", Origin: plan.FromContext},
 	}}
@@ -40,7 +41,7 @@ func TestPrecedence(t *testing.T) {
 		want: map[string]string{
 			specs.AnnotationCreated:     "2026-10-30T14:15:16Z",
 			specs.AnnotationDescription: "Widget builds widgets.",
-			specs.AnnotationRevision:    "0123456789abcdef0123456789abcdef01234567",
+			specs.AnnotationRevision:    githubtest.SHA,
 			specs.AnnotationSource:      "https://github.com/Acme/Widget",
 			specs.AnnotationVersion:     "v1.2.3",
 			"com.example.other":         "kept",
@@ -57,7 +58,7 @@ func TestPrecedence(t *testing.T) {
 		want: map[string]string{
 			specs.AnnotationCreated:     "2026-10-30T14:15:16Z",
 			specs.AnnotationDescription: "Our own words.",
-			specs.AnnotationRevision:    "0123456789abcdef0123456789abcdef01234567",
+			specs.AnnotationRevision:    githubtest.SHA,
 			specs.AnnotationSource:      "https://github.com/acme/widget.git",
 			specs.AnnotationVersion:     "v1.2.3",
 			specs.AnnotationLicenses:    "MIT",

@@ -25,7 +25,7 @@ import (
 
 const (
 	fixtureDir = "../../../testdata/github"
-	commitSHA  = "0123456789abcdef0123456789abcdef01234567"
+	commitSHA  = githubtest.SHA
 	notFound   = `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/repos/repos#get-a-repository"}`
 )
 

@@ -32,3 +32,15 @@ func Tool(t testing.TB, name string) string {
 	}
 	return path
 }
+
+// WithTool runs check as a subtest named after the tool, given the tool's
+// path: when the tool is missing only that subtest ends as Missing says,
+// so the checks a test made before it, without the tool, still count on a
+// machine that lacks it.
+func WithTool(t *testing.T, name string, check func(t *testing.T, path string)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Helper()
+		check(t, Tool(t, name))
+	})
+}

@@ -304,7 +304,11 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.log = append(p.log, Event{At: time.Now(), Method: r.Method, Path: r.URL.Path, Fault: f})
 	p.mu.Unlock()
 	if r.Body != nil {
-		r.Body = &proxyCount{ReadCloser: r.Body, p: p}
+		r.Body = &countingBody{ReadCloser: r.Body, add: func(n int64) {
+			p.mu.Lock()
+			p.bytesIn += n
+			p.mu.Unlock()
+		}}
 	}
 
 	switch f {
@@ -385,22 +389,6 @@ func reset(w http.ResponseWriter) {
 		tcp.SetLinger(0)
 	}
 	conn.Close()
-}
-
-// proxyCount counts body bytes into the proxy's total.
-type proxyCount struct {
-	io.ReadCloser
-	p *FaultProxy
-}
-
-func (c *proxyCount) Read(b []byte) (int, error) {
-	n, err := c.ReadCloser.Read(b)
-	if n > 0 {
-		c.p.mu.Lock()
-		c.p.bytesIn += int64(n)
-		c.p.mu.Unlock()
-	}
-	return n, err
 }
 
 type cutKey struct{}

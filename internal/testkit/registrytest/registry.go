@@ -25,7 +25,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -70,21 +69,6 @@ type Options struct {
 	ExpireTokens func(r *http.Request) bool
 }
 
-// Request is what the registry saw of one HTTP request.
-type Request struct {
-	Method   string
-	Path     string
-	RawQuery string
-	// Authorization is the raw header value as received, so tests can
-	// assert which credentials a client sent where.
-	Authorization string
-	// BodyBytes is how many request body bytes the server read.
-	BodyBytes int64
-	// Status is the response status, or 0 while the response has not
-	// started yet.
-	Status int
-}
-
 // Registry is a running registry. Its methods are safe for concurrent use.
 type Registry struct {
 	host     string
@@ -99,10 +83,8 @@ type Registry struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	mu       sync.Mutex
-	requests []*Request
-	// handling counts requests whose handler has not returned yet.
-	handling sync.WaitGroup
+	// rec records every request, token endpoint included.
+	rec *Recorder
 }
 
 // quietLogging is process-wide because distribution logs through logrus's
@@ -143,8 +125,11 @@ func Start(opts Options) (*Registry, error) {
 		auth:     newAuthenticator(host, opts),
 		serveErr: make(chan error, 1),
 	}
+	// Routed to the token endpoint or, through the auth checks, to
+	// distribution.
+	r.rec = NewRecorder(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.auth.serve(w, req, app) }), nil)
 	r.srv = &http.Server{
-		Handler:           http.HandlerFunc(r.serveHTTP),
+		Handler:           r.rec,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() { r.serveErr <- r.srv.Serve(ln) }()
@@ -193,35 +178,17 @@ func NewDistribution(host string, storage configuration.Storage) (app *handlers.
 func (r *Registry) Host() string { return r.host }
 
 // Requests returns a copy of every request received since Start or the last
-// ResetRequests, in order of arrival, token endpoint included. A request's
-// Status is recorded before its response leaves the server, so once a client
-// call returns its requests are complete here.
-func (r *Registry) Requests() []Request {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]Request, len(r.requests))
-	for i, req := range r.requests {
-		out[i] = *req
-	}
-	return out
-}
+// ResetRequests, in order of arrival, token endpoint included (see
+// Recorder.Requests).
+func (r *Registry) Requests() []Request { return r.rec.Requests() }
 
 // SettledRequests waits until every request received so far has been
-// handled, then returns them as Requests does. A client that gives up after
-// one failed request of several in parallel (a refused blob upload) returns
-// while the server still handles the others; their status is known only
-// once the server is done with them.
-func (r *Registry) SettledRequests() []Request {
-	r.handling.Wait()
-	return r.Requests()
-}
+// handled, then returns them as Requests does (see
+// Recorder.SettledRequests).
+func (r *Registry) SettledRequests() []Request { return r.rec.SettledRequests() }
 
 // ResetRequests forgets the requests recorded so far.
-func (r *Registry) ResetRequests() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.requests = nil
-}
+func (r *Registry) ResetRequests() { r.rec.ResetRequests() }
 
 // Close stops the server, dropping open connections, and releases the
 // registry's contents. Calling it again returns the first call's result,
@@ -239,105 +206,4 @@ func (r *Registry) Close() error {
 		r.closeErr = err
 	})
 	return r.closeErr
-}
-
-// serveHTTP records the request, then routes it to the token endpoint or,
-// through the auth checks, to distribution.
-func (r *Registry) serveHTTP(w http.ResponseWriter, req *http.Request) {
-	rec := &Request{
-		Method:        req.Method,
-		Path:          req.URL.Path,
-		RawQuery:      req.URL.RawQuery,
-		Authorization: req.Header.Get("Authorization"),
-	}
-	r.mu.Lock()
-	r.requests = append(r.requests, rec)
-	r.handling.Add(1)
-	r.mu.Unlock()
-	defer r.handling.Done()
-
-	rw := &recordingWriter{ResponseWriter: w, reg: r, rec: rec}
-	if req.Body != nil {
-		req.Body = &countingBody{ReadCloser: req.Body, reg: r, rec: rec}
-	}
-	defer func() {
-		// A handler that writes nothing gets an implicit 200 from net/http,
-		// which is only sent after we return.
-		r.mu.Lock()
-		if rec.Status == 0 {
-			rec.Status = http.StatusOK
-		}
-		r.mu.Unlock()
-	}()
-
-	r.auth.serve(rw, req, r.app)
-}
-
-// recordingWriter captures the status as the header is written, rather than
-// when the handler returns, because the client can see the response (and a
-// test call Requests) before the handler's deferred code has run.
-type recordingWriter struct {
-	http.ResponseWriter
-	reg   *Registry
-	rec   *Request
-	wrote bool
-}
-
-func (w *recordingWriter) WriteHeader(code int) {
-	w.setStatus(code)
-	// Distribution writes an error header again when a client vanishes
-	// mid-upload; net/http would log that second call as superfluous.
-	if w.wrote {
-		return
-	}
-	if code >= 200 {
-		w.wrote = true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *recordingWriter) Write(p []byte) (int, error) {
-	w.setStatus(http.StatusOK)
-	w.wrote = true
-	return w.ResponseWriter.Write(p)
-}
-
-// setStatus keeps the first final status: 1xx responses are interim, and
-// a later WriteHeader is ignored by net/http too.
-func (w *recordingWriter) setStatus(code int) {
-	w.reg.mu.Lock()
-	defer w.reg.mu.Unlock()
-	if w.rec.Status == 0 && code >= 200 {
-		w.rec.Status = code
-	}
-}
-
-// Flush lets distribution's writer, which probes for http.Flusher, flush
-// through us.
-func (w *recordingWriter) Flush() {
-	w.setStatus(http.StatusOK)
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *recordingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// countingBody updates BodyBytes on every read so the count is complete by
-// the time the handler responds.
-type countingBody struct {
-	io.ReadCloser
-	reg *Registry
-	rec *Request
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
-		b.reg.mu.Lock()
-		b.rec.BodyBytes += int64(n)
-		b.reg.mu.Unlock()
-	}
-	return n, err
 }
