@@ -90,10 +90,9 @@ func newKeychain(in inputs.Inputs, opts Options) credentials.Keychain {
 		GitHubHosts: in.GitHubRegistries(),
 		Username:    in.Username,
 		Token:       in.Token,
-		Password:    in.Password,
 	}
 	if !in.IsGitHubRegistry(in.Image.RegistryStr()) {
-		keychain.PasswordHost = in.Image.RegistryStr()
+		keychain.Logins = []credentials.Login{{Registry: in.Image.RegistryStr(), Username: in.Username, Password: in.Password}}
 	}
 	if opts.DockerConfig {
 		keychain.Fallback = authn.DefaultKeychain
