@@ -90,9 +90,7 @@ func newKeychain(in inputs.Inputs, opts Options) credentials.Keychain {
 		GitHubHosts: in.GitHubRegistries(),
 		Username:    in.Username,
 		Token:       in.Token,
-	}
-	if !in.IsGitHubRegistry(in.Image.RegistryStr()) {
-		keychain.Logins = []credentials.Login{{Registry: in.Image.RegistryStr(), Username: in.Username, Password: in.Password}}
+		Logins:      in.Logins(),
 	}
 	if opts.DockerConfig {
 		keychain.Fallback = authn.DefaultKeychain
