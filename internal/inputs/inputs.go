@@ -60,8 +60,8 @@ type Inputs struct {
 	Description Optional
 	Licenses    Optional
 	SourceURL   Optional
-	Token    string
-	Username string
+	Token       string
+	Username    string
 	// Password is the password input: the credentials, with Username, of
 	// the one destination registry that is neither GitHub's nor in
 	// RegistryAuth (see Logins).
