@@ -143,7 +143,8 @@ func parseImageEntry(where, text string) (imageEntry, error) {
 // parseImageName checks an entry's name as the image input's is checked,
 // after its registry: one must be given, and Docker Hub's names become
 // docker.io, so that go-containerregistry names Docker Hub one way
-// (index.docker.io, library/ for an official image) whichever was written.
+// (index.docker.io, library/ for an official image) whichever was written;
+// an error then quotes the name so rewritten.
 func parseImageName(e imageEntry, ctx Context) (name.Repository, bool, error) {
 	host, rest, ok := strings.Cut(e.name, "/")
 	if !ok || !(strings.ContainsAny(host, ".:") || host == "localhost") {
@@ -151,7 +152,13 @@ func parseImageName(e imageEntry, ctx Context) (name.Repository, bool, error) {
 		return name.Repository{}, false, errorf("images", "%s %q names no registry; write docker.io/%s for Docker Hub or %s/%s for GitHub's registry (docker/metadata-action read a bare name as Docker Hub, this action's image reads it as GitHub's, so images asks)", e.where, n, n, ctx.Registry(), n)
 	}
 	if credentials.IsDockerHub(host) {
+		// An official image's repository is library/NAME (Docker docs,
+		// "Docker Official Images"); go-containerregistry's strict
+		// validation wants it written out.
 		host = "docker.io"
+		if !strings.Contains(rest, "/") {
+			rest = "library/" + rest
+		}
 	}
 	repo, lowercased, err := parseRepository("images", host+"/"+rest, ctx)
 	if err != nil {
