@@ -151,6 +151,9 @@ func parseImageName(e imageEntry, ctx Context) (name.Repository, bool, error) {
 		n := truncate(e.name, 40)
 		return name.Repository{}, false, errorf("images", "%s %q names no registry; write docker.io/%s for Docker Hub or %s/%s for GitHub's registry (docker/metadata-action read a bare name as Docker Hub, this action's image reads it as GitHub's, so images asks)", e.where, n, n, ctx.Registry(), n)
 	}
+	// Host names are case-insensitive (RFC 4343); metadata-action
+	// lower-cases the whole name.
+	host = strings.ToLower(host)
 	if credentials.IsDockerHub(host) {
 		// An official image's repository is library/NAME (Docker docs,
 		// "Docker Official Images"); go-containerregistry's strict

@@ -39,7 +39,7 @@ func parseRegistryAuth(v string, github credentials.Hosts) (logins, masks []cred
 		login, m, err := registryAuthEntry(n, item)
 		masks = append(masks, m...)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, Parts(err)...) // one *Error a part
 			continue
 		}
 		if github.Contains(login.Registry) {
