@@ -90,10 +90,7 @@ func newKeychain(in inputs.Inputs, opts Options) credentials.Keychain {
 		GitHubHosts: in.GitHubRegistries(),
 		Username:    in.Username,
 		Token:       in.Token,
-		Password:    in.Password,
-	}
-	if !in.IsGitHubRegistry(in.Image.RegistryStr()) {
-		keychain.PasswordHost = in.Image.RegistryStr()
+		Logins:      in.Logins(),
 	}
 	if opts.DockerConfig {
 		keychain.Fallback = authn.DefaultKeychain

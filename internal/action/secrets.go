@@ -5,12 +5,13 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/inputs"
 )
 
-// secrets are the token and password in every form a server could echo
-// them back in; credentials owns which forms those are.
+// secrets are the token and every password in every form a server could
+// echo them back in; credentials owns which forms those are, inputs which
+// secrets the run holds.
 type secrets struct{ credentials.Secrets }
 
 func newSecrets(in inputs.Inputs) secrets {
-	return secrets{credentials.NewSecrets(in.Username, in.Token, in.Password)}
+	return secrets{in.Secrets()}
 }
 
 func (s secrets) redact(msg string) string { return s.Redact(msg) }

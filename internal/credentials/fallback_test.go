@@ -183,8 +183,9 @@ func TestDockerHubRealm(t *testing.T) {
 		{"Docker config, another name of Docker Hub", credentials.Keychain{Fallback: dockerConfig{"index.docker.io": {Username: "u", Password: password}}}, "index.docker.io", "registry-1.docker.io", true},
 		{"Docker config, a look-alike realm", credentials.Keychain{Fallback: dockerConfig{"index.docker.io": {Username: "u", Password: password}}}, "index.docker.io", "auth.docker.io.evil.test", false},
 		{"Docker config, another registry's realm", credentials.Keychain{Fallback: dockerConfig{"quay.io": {Username: "u", Password: password}}}, "quay.io", "auth.docker.io", false},
-		{"password input, Docker Hub's realm", credentials.Keychain{PasswordHost: "index.docker.io", Username: "u", Password: password}, "index.docker.io", "auth.docker.io", true},
-		{"password input, another registry", credentials.Keychain{PasswordHost: "quay.io", Username: "u", Password: password}, "quay.io", "auth.docker.io", false},
+		{"a login, Docker Hub's realm", credentials.Keychain{Logins: []credentials.Login{{Registry: "index.docker.io", Username: "u", Password: password}}}, "index.docker.io", "auth.docker.io", true},
+		{"a login named docker.io, Docker Hub's realm", credentials.Keychain{Logins: []credentials.Login{{Registry: "docker.io", Username: "u", Password: password}}}, "index.docker.io", "auth.docker.io", true},
+		{"a login, another registry", credentials.Keychain{Logins: []credentials.Login{{Registry: "quay.io", Username: "u", Password: password}}}, "quay.io", "auth.docker.io", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,9 +57,10 @@ func Guard(base http.RoundTripper, grants ...Grant) http.RoundTripper {
 }
 
 // Transport wraps base with the Keychain's rule, enforced per request: the
-// token to GitHubHosts only, the password to PasswordHost only (and Docker
-// Hub's token service when that is Docker Hub: see CredentialHosts), and what
-// Fallback (the Docker config) holds for a host to that host only.
+// token to GitHubHosts only, each login's password to its registry only
+// (and Docker Hub's other names and token service when that is Docker Hub:
+// see CredentialHosts), and what Fallback (the Docker config) holds for a
+// host to that host only.
 func (k Keychain) Transport(base http.RoundTripper) http.RoundTripper {
 	g := Guard(base, k.Grants()...).(*guard)
 	if k.Fallback != nil {
@@ -69,13 +70,15 @@ func (k Keychain) Transport(base http.RoundTripper) http.RoundTripper {
 	return g
 }
 
-// Grants are the Keychain's rule as grants.
+// Grants are the Keychain's rule as grants. A login whose password is the
+// token gets no grant of its own: the token's, to GitHubHosts, is the only
+// one it has.
 func (k Keychain) Grants() []Grant {
 	grants := []Grant{{Secret: k.Token, Hosts: k.GitHubHosts, What: "the GitHub token"}}
-	if k.PasswordHost != "" {
-		grants = append(grants, Grant{Secret: k.Password, Hosts: CredentialHosts(k.PasswordHost), What: "the password"})
-	} else {
-		grants = append(grants, Grant{Secret: k.Password, What: "the password"})
+	for _, l := range k.Logins {
+		if !k.isToken(l.Password) {
+			grants = append(grants, Grant{Secret: l.Password, Hosts: CredentialHosts(l.Registry), What: "the password for " + l.Registry})
+		}
 	}
 	return grants
 }

@@ -60,8 +60,23 @@ var dockerHub = Hosts{"docker.io", "index.docker.io", "registry-1.docker.io", "a
 // its token service, the one realm on another host that is the same
 // registry's. Every other realm elsewhere is refused (see Guard).
 func CredentialHosts(registry string) Hosts {
-	if dockerHub[:3].Contains(registry) {
+	if IsDockerHub(registry) {
 		return slices.Clone(dockerHub)
 	}
 	return Hosts{registry}
 }
+
+// RegistryName is the name credentials know registry by: lower-cased (host
+// names are case-insensitive, RFC 4343), and Docker Hub's names as one,
+// index.docker.io, which go-containerregistry asks for whichever name a
+// reference uses. Two registries with one RegistryName get one set of
+// credentials.
+func RegistryName(registry string) string {
+	if IsDockerHub(registry) {
+		return dockerHub[1]
+	}
+	return strings.ToLower(registry)
+}
+
+// IsDockerHub reports whether registry is one of Docker Hub's names.
+func IsDockerHub(registry string) bool { return dockerHub[:3].Contains(registry) }

@@ -12,20 +12,36 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// Keychain resolves credentials per registry host.
+// Keychain resolves credentials per registry host: the one table of who
+// gets what, which Resolve answers from and Transport enforces on every
+// request.
 type Keychain struct {
-	// GitHubHosts are the registry hosts that get Username and Token.
+	// GitHubHosts are the registry hosts that get Username and Token, and
+	// nothing else.
 	GitHubHosts []string
 	Username    string
 	Token       string
-	// PasswordHost is the one non-GitHub registry that gets Username and
-	// Password: the destination, when it is not GitHub's.
-	PasswordHost string
-	Password     string
+	// Logins are the credentials of registries that are not GitHub's, one
+	// per registry (RegistryName): each goes to its own registry alone,
+	// and for Docker Hub to its other names and its token service
+	// (CredentialHosts). A login for one of GitHubHosts is never used
+	// (those get the token), nor one whose password is the token: the
+	// token goes to GitHub's registries and nowhere else.
+	Logins []Login
 	// Fallback, when set, answers for every host the rules above leave
 	// without credentials: the user's Docker config, outside Actions.
 	// Transport lets what it gives a host go to that host only.
 	Fallback authn.Keychain
+}
+
+// Login is one registry's credentials, as docker/login-action's
+// registry-auth entries give them.
+type Login struct {
+	// Registry is the registry's host (and port), e.g. quay.io; any of
+	// Docker Hub's names means Docker Hub.
+	Registry string
+	Username string
+	Password string
 }
 
 // Resolve implements authn.Keychain. Hosts it has nothing for get anonymous
@@ -37,26 +53,56 @@ func (k Keychain) Resolve(target authn.Resource) (authn.Authenticator, error) {
 	return k.fallback(target)
 }
 
-// fixed is what the inputs give host (the token, the password), or nil
-// when it is left to the fallback.
-func (k Keychain) fixed(host string) authn.Authenticator {
-	host = strings.ToLower(host)
-	for _, h := range k.GitHubHosts {
-		if host == strings.ToLower(h) {
-			if k.Token == "" {
-				return nil
-			}
-			// Basic credentials, which go-containerregistry exchanges for a
-			// bearer token at ghcr.io/token; a raw RegistryToken would skip
-			// that exchange and be refused.
-			return &authn.Basic{Username: k.Username, Password: k.Token}
-		}
+// HasCredentials reports whether Resolve gives registry credentials: the
+// token for one of GitHub's, a login, or what Fallback holds for it. When
+// it does not, a registry's 401 means none were sent, and the fix is to
+// give some (registry-auth), not to correct them.
+func (k Keychain) HasCredentials(registry string) bool {
+	if k.fixed(registry) != nil {
+		return true
 	}
-	if k.Password != "" && host == strings.ToLower(k.PasswordHost) {
-		return &authn.Basic{Username: k.Username, Password: k.Password}
+	if k.Fallback == nil {
+		return false
+	}
+	reg, err := name.NewRegistry(registry, name.Insecure)
+	if err != nil {
+		return false
+	}
+	auth, err := k.Fallback.Resolve(reg)
+	return err == nil && auth != authn.Anonymous
+}
+
+// fixed is what the inputs give host (the token, a login), or nil when it
+// is left to the fallback.
+func (k Keychain) fixed(host string) authn.Authenticator {
+	if Hosts(k.GitHubHosts).Contains(host) {
+		if k.Token == "" {
+			return nil
+		}
+		// Basic credentials, which go-containerregistry exchanges for a
+		// bearer token at ghcr.io/token; a raw RegistryToken would skip
+		// that exchange and be refused.
+		return &authn.Basic{Username: k.Username, Password: k.Token}
+	}
+	if l, ok := k.login(host); ok {
+		return &authn.Basic{Username: l.Username, Password: l.Password}
 	}
 	return nil
 }
+
+// login is the usable login for registry: its password set and not the
+// token.
+func (k Keychain) login(registry string) (Login, bool) {
+	want := RegistryName(registry)
+	for _, l := range k.Logins {
+		if l.Password != "" && !k.isToken(l.Password) && RegistryName(l.Registry) == want {
+			return l, true
+		}
+	}
+	return Login{}, false
+}
+
+func (k Keychain) isToken(secret string) bool { return k.Token != "" && secret == k.Token }
 
 // fallbackGrants are the credentials Fallback holds for host, granted to
 // host alone (and so to a token realm on host), or to Docker Hub's hosts

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -23,12 +24,22 @@ const minSecret = 4
 
 // NewSecrets lists the forms of values as user's credentials.
 func NewSecrets(user string, values ...string) Secrets {
-	var s Secrets
+	return Secrets{}.With(user, values...)
+}
+
+// With is s and the forms of values as user's credentials: a run holds
+// several users' (the token's, each registry login's), and each Basic form
+// pairs a password with its own user.
+func (s Secrets) With(user string, values ...string) Secrets {
+	out := Secrets{forms: slices.Clone(s.forms)}
 	seen := map[string]bool{}
+	for _, f := range s.forms {
+		seen[f] = true
+	}
 	add := func(v string) {
 		if len(v) >= minSecret && !seen[v] {
 			seen[v] = true
-			s.forms = append(s.forms, v)
+			out.forms = append(out.forms, v)
 		}
 	}
 	for _, v := range values {
@@ -48,8 +59,8 @@ func NewSecrets(user string, values ...string) Secrets {
 		add(strings.ToUpper(hex.EncodeToString([]byte(v))))
 	}
 	// Longest first, so a form containing another is replaced whole.
-	sortByLength(s.forms)
-	return s
+	sortByLength(out.forms)
+	return out
 }
 
 // Forms are the values to mask, longest first.

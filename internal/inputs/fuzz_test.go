@@ -22,7 +22,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"gopkg.in/yaml.v3"
 
+	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/platform"
 )
 
@@ -759,4 +761,210 @@ func provesSameRepository(doc map[string]any) bool {
 	return headName != "" && strings.EqualFold(headName, baseName) &&
 		headIsNumber && baseIsNumber && headID == baseID &&
 		forkIsBool && !fork
+}
+
+// joinedErrors are the *Errors of err: one, or an errors.Join of them.
+func joinedErrors(t *testing.T, err error, input string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	parts := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = joined.Unwrap()
+	}
+	for _, e := range parts {
+		checkError(t, e, input)
+	}
+}
+
+// FuzzParseImages: every destination images gives names its registry
+// (docker/metadata-action and image read a bare name differently), is a
+// valid repository that parses again to itself, lower-case, and named once
+// (Docker Hub's names being one registry); every bad entry is a short
+// one-line error naming images; an input with an entry gives a
+// destination or an error.
+func FuzzParseImages(f *testing.F) {
+	for _, s := range []string{
+		"docker.io/name/foo",
+		"docker.io/name/foo,ghcr.io/name/bar",
+		"name=docker.io/name/bar\ndocker.io/name/foo,enable=false\nname=ghcr.io/UserName/Foo,enable=true",
+		"value=name/foo",
+		"name/foo,enable=bar",
+		"name/foo,bar=baz",
+		"name=,enable=true",
+		"name/foo,name=name/bar,enable=true",
+		"# comment\n\nghcr.io/acme/app\r\n  quay.io/acme/app , enable = TRUE ",
+		"registry-1.docker.io/nginx\ndocker.io/library/nginx\nindex.docker.io/nginx",
+		"Docker.IO/Acme/App,docker.io/acme/app",
+		"localhost:5000/app\nlocalhost/app\n127.0.0.1:5000/a/b",
+		"ghcr.io/acme/app:1\nghcr.io/acme/app@sha256:abc\nghcr.io//app\nghcr.io/app",
+		"docker.pkg.github.com/acme/widget/app",
+		"ghcr.io/acme/app,enable=false",
+		",,,\n=\n,=,",
+		"ghcr.io/" + strings.Repeat("a", 4*kib),
+		strings.Repeat("ghcr.io/acme/app\n", kib),
+		strings.Repeat("docker.io/a/b,enable=maybe\n", kib),
+		"ghcr.io/" + strings.Repeat("a/", mib/2) + "b",
+	} {
+		f.Add(s)
+	}
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	ctx := Context{ServerURL: "https://github.com"}
+	f.Fuzz(func(t *testing.T, v string) {
+		repos, _, err := parseImages(v, ctx)
+		joinedErrors(t, err, "images")
+		seen := map[string]bool{}
+		for _, repo := range repos {
+			s := repo.String()
+			again, perr := name.NewRepository(s, name.StrictValidation)
+			if perr != nil || again.String() != s {
+				t.Errorf("destination %.200q does not parse again to itself: %v", s, perr)
+			}
+			if s != strings.ToLower(s) {
+				t.Errorf("destination %.200q is not lower-case", s)
+			}
+			host, _, _ := strings.Cut(s, "/")
+			if !strings.ContainsAny(host, ".:") && host != "localhost" {
+				t.Errorf("destination %.200q names no registry", s)
+			}
+			key := credentials.RegistryName(repo.RegistryStr()) + "/" + repo.RepositoryStr()
+			if seen[key] {
+				t.Errorf("destination %.200q is given twice", key)
+			}
+			seen[key] = true
+			if !strings.Contains(strings.ToLower(v), strings.TrimPrefix(repo.RepositoryStr(), "library/")) {
+				t.Errorf("destination %.200q is not in the input %.200q", s, v)
+			}
+		}
+		hasEntry := false
+		for _, l := range strings.Split(v, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				hasEntry = true
+			}
+		}
+		if hasEntry && len(repos) == 0 && err == nil {
+			t.Errorf("parseImages(%.200q) gave no destination and no error", v)
+		}
+		if !hasEntry && (len(repos) > 0 || err != nil) {
+			t.Errorf("parseImages(%.200q) = %v, %v for an input with no entry", v, repos, err)
+		}
+	})
+}
+
+// FuzzParseRegistryAuth: whatever YAML comes in, the parser does not panic,
+// every error is a short one-line error naming registry-auth, every login
+// it accepts is for a registry host that is not GitHub's and named once,
+// and every accepted password is among the masks.
+func FuzzParseRegistryAuth(f *testing.F) {
+	for _, s := range []string{
+		"- username: hubber\n  password: dckr_pat_secret\n- registry: quay.io\n  username: robot\n  password: quay-secret",
+		`[{registry: "registry.example.com:5000", username: 42, password: 12345}]`,
+		"- registry: ghcr.io\n  username: octocat\n  password: ghs_x",
+		"- registry: quay.io\n  username: a\n  password: x\n- registry: QUAY.IO\n  username: b\n  password: y",
+		"- username: a\n  password: x\n- registry: registry-1.docker.io\n  username: b\n  password: y",
+		"- registry: https://index.docker.io/v1/\n  username: u\n  password: x",
+		"- registry: quay.io\n  username: &u robot\n  password: *u",
+		"- &e {registry: quay.io, username: a, password: x}\n- *e\n- <<: *e",
+		"registry: quay.io\nusername: robot\npassword: x",
+		"- registry: quay.io\n  scope: acme/app@push\n  ecr: auto",
+		"- registry: quay.io\n username: robot\n  password: x",
+		"- registry: quay.io\n\tusername: robot",
+		"- !!binary aGVsbG8=\n- {registry: !!int 5, password: !!null ~}",
+		"a: &a [*a, *a, *a, *a]",
+		"---\n- {}\n---\n- []",
+		"- registry: " + strings.Repeat("a", 4*kib) + "\n  username: u\n  password: p",
+		strings.Repeat("- registry: quay.io\n  username: u\n  password: p\n", kib),
+		strings.Repeat("[", 4*kib),
+		"- password: " + strings.Repeat("p", mib),
+	} {
+		f.Add(s)
+	}
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	github := credentials.GitHubRegistries("https://github.com")
+	f.Fuzz(func(t *testing.T, v string) {
+		logins, masks, err := parseRegistryAuth(v, github)
+		joinedErrors(t, err, "registry-auth")
+		seen := map[string]bool{}
+		for _, l := range logins {
+			if _, rerr := name.NewRegistry(l.Registry, name.StrictValidation); rerr != nil || hasControl(l.Registry, "") || strings.ContainsAny(l.Registry, " /") {
+				t.Errorf("accepted registry %.200q is not a registry host: %v", l.Registry, rerr)
+			}
+			if github.Contains(l.Registry) {
+				t.Errorf("accepted credentials for GitHub's registry %.200q", l.Registry)
+			}
+			key := credentials.RegistryName(l.Registry)
+			if seen[key] {
+				t.Errorf("registry %.200q accepted twice", l.Registry)
+			}
+			seen[key] = true
+			masked := false
+			for _, m := range masks {
+				masked = masked || m.Password == l.Password
+			}
+			if !masked {
+				t.Errorf("the password for %.200q is not among the masks", l.Registry)
+			}
+		}
+	})
+}
+
+// FuzzRegistryAuthEntry: one entry written out by a YAML encoder, as a
+// workflow's ${{ secrets.X }} expands into it. Accepted, it reads back
+// exactly; refused, no message shows the password (marked with '#' so that
+// no message's own text holds it), and the password is masked either way.
+func FuzzRegistryAuthEntry(f *testing.F) {
+	f.Add("quay.io", "robot", "#secret-1234")
+	f.Add("", "hubber", "#dckr_pat_x")
+	f.Add("ghcr.io", "octocat", "#ghs_token")
+	f.Add("https://quay.io", "u", "#p: [x]")
+	f.Add("quay.io", "", "#\n- registry: evil.example")
+	f.Add("registry.example.com:5000", "u\x00", "#\"'\\")
+	f.Add("quay.io", "u", "#"+strings.Repeat("p", 4*kib))
+	github := credentials.GitHubRegistries("https://github.com")
+	f.Fuzz(func(t *testing.T, registry, username, password string) {
+		if !utf8.ValidString(registry) || !utf8.ValidString(username) || !utf8.ValidString(password) {
+			t.Skip("YAML is UTF-8; the runner hands over text")
+		}
+		entry := map[string]string{"username": username, "password": password}
+		if registry != "" {
+			entry["registry"] = registry
+		}
+		doc, err := yaml.Marshal([]map[string]string{entry})
+		if err != nil {
+			t.Skip(err)
+		}
+		// What the document means, as yaml.v3 decodes it: its encoder
+		// does not round-trip every string (a lone line break).
+		var meant []map[string]string
+		if err := yaml.Unmarshal(doc, &meant); err != nil || len(meant) != 1 {
+			t.Skipf("yaml.v3 does not read back what it wrote: %v", err)
+		}
+		registry, username, password = meant[0]["registry"], meant[0]["username"], meant[0]["password"]
+		logins, masks, err := parseRegistryAuth(string(doc), github)
+		if err == nil {
+			want := registry
+			if want == "" {
+				want = "docker.io"
+			}
+			if diff := cmp.Diff([]credentials.Login{{Registry: want, Username: username, Password: password}}, logins); diff != "" {
+				t.Fatalf("parseRegistryAuth(%.200q) mismatch (-want +got):\n%.2000s", doc, diff)
+			}
+		}
+		joinedErrors(t, err, "registry-auth")
+		if err != nil && len(password) >= 8 && strings.Contains(password, "#") && !strings.Contains(registry, password) && strings.Contains(err.Error(), password) {
+			t.Errorf("error %.300q shows the password", err)
+		}
+		masked := password == ""
+		for _, m := range masks {
+			masked = masked || m.Password == password
+		}
+		if !masked {
+			t.Errorf("password %.200q is not among the masks", password)
+		}
+	})
 }

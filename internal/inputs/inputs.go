@@ -36,8 +36,13 @@ type Inputs struct {
 	// Sources are the images to publish, one per line of the source input;
 	// several make one multi-platform index. None means metadata-only mode.
 	Sources []*Source
-	// Image is the destination repository.
+	// Image is the destination repository: the primary one, the first of
+	// Destinations.
 	Image name.Repository
+	// Images are the images input's destinations, in order, the first
+	// being Image; none when images is not given. Destinations is what a
+	// publish goes through.
+	Images []name.Repository
 	// ImageDerived is true when Image came from the context, not the input.
 	ImageDerived bool
 	// ImageLowercased is true when the name, derived or given, had to be
@@ -57,7 +62,17 @@ type Inputs struct {
 	SourceURL   Optional
 	Token       string
 	Username    string
-	Password    string
+	// Password is the password input: the credentials, with Username, of
+	// the one destination registry that is neither GitHub's nor in
+	// RegistryAuth (see Logins).
+	Password string
+	// RegistryAuth is the registry-auth input: credentials for registries
+	// that are not GitHub's, one login per registry, entries a run cannot
+	// use (empty values in a run that writes nothing) left out.
+	RegistryAuth []credentials.Login
+	// masks are every password the credential inputs hold, read or not:
+	// a bad entry's secret is masked too (Secrets).
+	masks []credentials.Login
 	// Push is whether this run writes to the registry: the push input,
 	// with auto resolved against the token this run has.
 	Push bool
@@ -106,6 +121,7 @@ func Read(gha *githubactions.Action, extraGitHubRegistries ...string) (Inputs, e
 	in.readMetadata(gha, &bad)
 	in.readCredentials(gha)
 	in.readPush(gha, &bad)
+	in.readRegistryAuth(gha, &bad)
 	in.readPolicies(gha, &bad)
 	in.checkToken(&bad)
 	return in, errors.Join(bad...)
@@ -123,16 +139,39 @@ func (p *problems) add(err error) {
 // readImage reads what to publish and where: source, image, tags and flavor.
 func (in *Inputs) readImage(gha *githubactions.Action, bad *problems) {
 	var err error
-	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(gha.GetInput("image"), in.Context)
-	bad.add(err)
+	in.readDestinations(gha, bad)
 	// GetInput trims, which would eat meaningful whitespace only at the ends
 	// of multi-line values: each line is trimmed again anyway. Bare digests
-	// in source resolve against the image, so it comes first.
+	// in source resolve against the (primary) image, so it comes first.
 	if v := gha.GetInput("source"); v != "" {
 		in.Sources, err = ParseSources(v, in.Context.Workspace, in.Image)
 		bad.add(err)
 	}
 	in.Tags, in.Flavor = gha.GetInput("tags"), gha.GetInput("flavor")
+}
+
+// readDestinations reads where to publish: images, several destinations,
+// or image, one (derived from the context when neither is given).
+func (in *Inputs) readDestinations(gha *githubactions.Action, bad *problems) {
+	var err error
+	image := gha.GetInput("image")
+	if v := gha.GetInput("images"); v != "" {
+		in.Images, in.ImageLowercased, err = parseImages(v, in.Context)
+		bad.add(err)
+		if image != "" {
+			bad.add(errorf("images", "is set, and so is image; list every destination in images (the first is the primary) and remove image"))
+		}
+		if len(in.Images) > 0 {
+			in.Image = in.Images[0]
+			return
+		}
+		if err != nil || image != "" {
+			return
+		}
+		// Only comments: as if images were not given.
+	}
+	in.Image, in.ImageDerived, in.ImageLowercased, err = parseImage(image, in.Context)
+	bad.add(err)
 }
 
 // readMetadata reads the metadata to stamp: labels, annotations,
@@ -239,8 +278,8 @@ func (in *Inputs) readPolicies(gha *githubactions.Action, bad *problems) {
 // Packages does not accept.
 func (in *Inputs) checkToken(bad *problems) {
 	// Outside Actions the Docker config may hold credentials instead.
-	if in.Context.InActions && in.Push && len(in.Sources) > 0 && in.Token == "" && in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
-		bad.add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", in.Image.RegistryStr()))
+	if host := in.gitHubDestination(); in.Context.InActions && in.Push && len(in.Sources) > 0 && in.Token == "" && host != "" {
+		bad.add(errorf("token", "is empty, and pushing to %s needs one; pass token: ${{ github.token }} and give the job permissions: packages: write", host))
 	}
 	if in.usesGitHubRegistry() && strings.HasPrefix(in.Token, fineGrainedPrefix) {
 		// Checked by prefix, so the token goes nowhere to find out.
@@ -263,7 +302,7 @@ func (in Inputs) usesGitHubRegistry() bool {
 	if len(in.Sources) == 0 {
 		return false
 	}
-	if in.Image.RegistryStr() != "" && in.IsGitHubRegistry(in.Image.RegistryStr()) {
+	if in.gitHubDestination() != "" {
 		return true
 	}
 	for _, src := range in.Sources {
@@ -275,16 +314,42 @@ func (in Inputs) usesGitHubRegistry() bool {
 	return false
 }
 
-// TokenReadOnly says why the token cannot write the destination in this run, or
-// "" when it can or nothing says otherwise. Only GITHUB_TOKEN is read-only
-// in a fork's pull request or a Dependabot run: a classic personal access
-// token (from Dependabot secrets, say) writes as its owner, and a registry
-// that is not GitHub's gets the password, not the token.
+// TokenReadOnly says why the token cannot write a destination in this run,
+// or "" when it can or nothing says otherwise. Only GITHUB_TOKEN is
+// read-only in a fork's pull request or a Dependabot run: a classic
+// personal access token (from Dependabot secrets, say) writes as its
+// owner, and a registry that is not GitHub's gets its own credentials,
+// not the token. One destination the token cannot write is enough: a
+// publish goes to all of them or to none.
 func (in Inputs) TokenReadOnly() string {
-	if in.Image.RegistryStr() == "" || !in.IsGitHubRegistry(in.Image.RegistryStr()) || strings.HasPrefix(in.Token, classicPATPrefix) {
+	if in.gitHubDestination() == "" || strings.HasPrefix(in.Token, classicPATPrefix) {
 		return ""
 	}
 	return in.Context.ReadOnlyToken()
+}
+
+// Destinations are the repositories the run publishes to, in order: the
+// images input's, or Image alone. The first is Image, the primary: the one
+// the outputs, the package link and prune are about.
+func (in Inputs) Destinations() []name.Repository {
+	if len(in.Images) > 0 {
+		return in.Images
+	}
+	if in.Image.RegistryStr() == "" {
+		return nil
+	}
+	return []name.Repository{in.Image}
+}
+
+// gitHubDestination is the registry of the first destination on GitHub's
+// registry, "" when none is.
+func (in Inputs) gitHubDestination() string {
+	for _, d := range in.Destinations() {
+		if in.IsGitHubRegistry(d.RegistryStr()) {
+			return d.RegistryStr()
+		}
+	}
+	return ""
 }
 
 // legacyRegistry reports whether host is GitHub's old Docker registry:
@@ -349,16 +414,24 @@ func parseImage(v string, ctx Context) (repo name.Repository, derived, lowercase
 		}
 		return repo, true, lower != full, nil
 	}
+	repo, lowercased, err = parseRepository("image", v, ctx)
+	return repo, false, lowercased, err
+}
+
+// parseRepository validates a destination repository given in input:
+// no tag or digest, no empty path component, lower-cased if it must be,
+// not GitHub's retired registry, and an owner on GitHub's.
+func parseRepository(input, v string, ctx Context) (repo name.Repository, lowercased bool, err error) {
 	if strings.ContainsAny(v, "@") {
-		return name.Repository{}, false, false, errorf("image", "%q has a digest; give the repository only, e.g. %s", v, strings.SplitN(v, "@", 2)[0])
+		return name.Repository{}, false, errorf(input, "%q has a digest; give the repository only, e.g. %s", truncate(v, 80), truncate(strings.SplitN(v, "@", 2)[0], 80))
 	}
 	if i := strings.LastIndex(v, ":"); i > strings.LastIndex(v, "/") {
-		return name.Repository{}, false, false, errorf("image", "%q has a tag; give the repository only (%s) and put %q in tags", v, v[:i], v[i+1:])
+		return name.Repository{}, false, errorf(input, "%q has a tag; give the repository only (%s) and put %q in tags", truncate(v, 80), truncate(v[:i], 80), truncate(v[i+1:], 40))
 	}
 	if strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.Contains(v, "//") {
 		// go-containerregistry accepts ghcr.io//acme/widget, and a
 		// registry may store it under a name no one meant.
-		return name.Repository{}, false, false, errorf("image", "%q has an empty path component; give REGISTRY/OWNER/NAME with no leading, trailing or doubled /, e.g. %s", truncate(v, 120), strings.Trim(strings.Join(strings.FieldsFunc(v, func(r rune) bool { return r == '/' }), "/"), "/"))
+		return name.Repository{}, false, errorf(input, "%q has an empty path component; give REGISTRY/OWNER/NAME with no leading, trailing or doubled /, e.g. %s", truncate(v, 80), truncate(strings.Trim(strings.Join(strings.FieldsFunc(v, func(r rune) bool { return r == '/' }), "/"), "/"), 80))
 	}
 	// A bare OWNER/NAME means GitHub's registry here, not Docker Hub: this
 	// action publishes to GitHub.
@@ -373,18 +446,18 @@ func parseImage(v string, ctx Context) (repo name.Repository, derived, lowercase
 		// (the plan says so in a notice) rather than fail the run.
 		lower := strings.ToLower(ref)
 		if lower == ref {
-			return name.Repository{}, false, false, errorf("image", "%q is not a valid repository name (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", v)
+			return name.Repository{}, false, errorf(input, "%q is not a valid repository name (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", truncate(v, 80))
 		}
 		if repo, err = name.NewRepository(lower, name.StrictValidation); err != nil {
-			return name.Repository{}, false, false, errorf("image", "%q is not a valid repository name, even lower-cased (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", v)
+			return name.Repository{}, false, errorf(input, "%q is not a valid repository name, even lower-cased (lower-case letters, digits, and . _ - / separators), e.g. ghcr.io/OWNER/NAME", truncate(v, 80))
 		}
 		lowercased = true
 	}
 	if legacy := legacyRegistry(repo.RegistryStr(), ctx); legacy {
-		return name.Repository{}, false, false, errorf("image", "%s is GitHub's retired Docker registry, replaced by %s; use %s", repo.RegistryStr(), ctx.Registry(), migratedName(repo, ctx))
+		return name.Repository{}, false, errorf(input, "%s is GitHub's retired Docker registry, replaced by %s; use %s", repo.RegistryStr(), ctx.Registry(), truncate(migratedName(repo, ctx), 120))
 	}
 	if repo.RepositoryStr() == "" || !strings.Contains(repo.RepositoryStr(), "/") && repo.RegistryStr() == ctx.Registry() {
-		return name.Repository{}, false, false, errorf("image", "%q names no owner; GitHub's registry needs %s/OWNER/NAME", v, repo.RegistryStr())
+		return name.Repository{}, false, errorf(input, "%q names no owner; GitHub's registry needs %s/OWNER/NAME", truncate(v, 80), repo.RegistryStr())
 	}
-	return repo, false, lowercased, nil
+	return repo, lowercased, nil
 }
