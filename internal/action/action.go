@@ -50,7 +50,8 @@ type Options struct {
 	// RegistryRetry is the policy for retrying failed registry requests,
 	// source reads and push alike; zero values mean registryhttp's
 	// defaults (backoff from 0.5 s to 30 s with full jitter, 5 minutes in
-	// all).
+	// all). Its Lookup bounds what a run that writes nothing reads only
+	// to refine metadata (latest=auto's tag list): 10 s by default.
 	RegistryRetry registryhttp.Policy
 }
 

@@ -31,6 +31,9 @@ var contextKeys = []string{
 	"DOCKER_METADATA_PR_HEAD_SHA", "DOCKER_METADATA_SHORT_SHA_LENGTH",
 	// Where temporary files may go: the runner's temp dir, else HOME.
 	"RUNNER_TEMP", "HOME",
+	// The file a step declares what it published in (runner 2.336), for
+	// actions/attest.
+	"GITHUB_ARTIFACTS",
 }
 
 // declaredInputs reads the input names from action.yml, so that reading an

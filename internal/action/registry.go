@@ -31,6 +31,10 @@ type registry struct {
 	// sessions authenticate to each registry once for the run, over
 	// transport, retrying under the run's one policy and budget.
 	sessions *registryhttp.Sessions
+	// writes says the run pushes to its destination. A run that does not
+	// bounds its lookups (Retrier.Lookup): it does not wait on a registry
+	// for what only refines its metadata.
+	writes bool
 }
 
 // destination is where a publish writes, and with whose credentials.
@@ -69,7 +73,7 @@ func newRegistry(dest destination, sources []*inputs.Source, opts Options, logf 
 	} else {
 		sessions.Declare(dest.image, transport.PullScope)
 	}
-	return &registry{transport: guarded, userAgent: ua, sessions: sessions}
+	return &registry{transport: guarded, userAgent: ua, sessions: sessions, writes: dest.push}
 }
 
 // remoteOptions reach repo for go-containerregistry calls (prune's reads)

@@ -16,6 +16,7 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/prune"
 	"github.com/ghcr-publish/publish-action/internal/push"
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 	"github.com/ghcr-publish/publish-action/internal/report"
 )
 
@@ -131,15 +132,30 @@ func (r *run) lookUpRepository(ctx context.Context) githubapi.Info {
 // registryTags reads the tags the destination has now, for latest=auto: it
 // moves latest only to the highest release. A registry that cannot say
 // leaves latest to the rules alone, as docker/metadata-action does.
+//
+// A run that writes nothing (no source, or push: false) does not wait on
+// the registry for it: the list only refines metadata nobody publishes, so
+// it is a bounded lookup (a few tries, DefaultLookup in all) rather than
+// the publish's five-minute budget. A publish waits for it: latest must
+// not move backwards, and the push needs the registry anyway.
 func (r *run) registryTags(ctx context.Context, p plan.Plan) []string {
+	if !r.reg.writes {
+		var cancel context.CancelFunc
+		ctx, cancel = r.reg.sessions.Retry().Lookup(ctx)
+		defer cancel()
+	}
 	tags, err := push.Tags(ctx, p.Image, push.Options{Sessions: r.reg.sessions})
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			r.gha.Warningf("flavor latest=auto: could not read the tags of %s (%s), so latest is added without checking for a higher release", p.Image, r.sec.redact(err.Error()))
-		}
+	if err == nil {
+		return tags
+	}
+	if bound, ok := registryhttp.Abandoned(ctx); ok {
+		r.gha.Warningf("flavor latest=auto: skipped reading the tags of %s: %s did not answer within %s, and a run that pushes nothing does not wait on a registry; latest is added without checking for a higher release", p.Image, p.Image.RegistryStr(), bound)
 		return nil
 	}
-	return tags
+	if !errors.Is(err, context.Canceled) {
+		r.gha.Warningf("flavor latest=auto: could not read the tags of %s (%s), so latest is added without checking for a higher release", p.Image, r.sec.redact(err.Error()))
+	}
+	return nil
 }
 
 // dryRun says what a run that writes nothing would have published, and,

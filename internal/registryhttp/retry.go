@@ -57,6 +57,9 @@ type Policy struct {
 	// moving before it is given up and retried. Default
 	// DefaultTokenTimeout.
 	TokenTimeout time.Duration
+	// Lookup bounds a lookup (see Retrier.Lookup): all its requests,
+	// retries and waits together. Default DefaultLookup.
+	Lookup time.Duration
 	// Seed seeds the jitter, so that tests replay the same waits. Zero
 	// seeds from the clock.
 	Seed uint64
@@ -71,7 +74,13 @@ const (
 	DefaultMax           = 30 * time.Second
 	DefaultBudget        = 5 * time.Minute
 	DefaultMaxRetryAfter = 60 * time.Second
+	DefaultLookup        = 10 * time.Second
 )
+
+// LookupAttempts is how many times a lookup sends one request at most:
+// a registry that fails it three times running is not going to answer
+// within a lookup's few seconds.
+const LookupAttempts = 3
 
 // ErrStalled is what a request that stopped moving fails with (a
 // *StallError from Stalls wraps it); the Retrier retries it.
@@ -106,6 +115,9 @@ func New(p Policy) *Retrier {
 	}
 	if p.TokenTimeout <= 0 {
 		p.TokenTimeout = DefaultTokenTimeout
+	}
+	if p.Lookup <= 0 {
+		p.Lookup = DefaultLookup
 	}
 	seed := p.Seed
 	if seed == 0 {
@@ -148,6 +160,9 @@ func (r *Retrier) backoff(attempt int) time.Duration {
 // Retry-After). It returns nil when the caller may try again, or cause
 // (wrapped with why not) when the budget or ctx would run out first.
 func (r *Retrier) Wait(ctx context.Context, attempt int, atLeast time.Duration, cause error) error {
+	if tries, ok := ctx.Value(lookupKey{}).(int); ok && attempt >= tries {
+		return fmt.Errorf("%w (gave up: a lookup tries %d times)", cause, tries)
+	}
 	wait := max(r.backoff(attempt), min(atLeast, r.p.MaxRetryAfter))
 	if time.Now().Add(wait).After(r.deadline) {
 		why := fmt.Sprintf("the %s retry budget is spent", r.p.Budget)

@@ -42,6 +42,9 @@ type session struct {
 	once   sync.Once
 	rt     http.RoundTripper
 	err    error
+	// abandoned says err is the context of the caller that authenticated
+	// ending, not the registry's answer.
+	abandoned bool
 }
 
 // NewSessions authenticates with keychain (nil: anonymously) over base
@@ -76,8 +79,37 @@ func (s *Sessions) Declare(repo name.Repository, scope string) {
 // scopes. go-containerregistry uses it as it is (a *transport.Wrapper): no
 // second ping, no second token.
 func (s *Sessions) Transport(ctx context.Context, repo name.Repository, scopes ...string) (http.RoundTripper, error) {
+	for {
+		sess := s.session(repo, scopes)
+		sess.once.Do(func() {
+			sess.rt, sess.err = s.authenticate(ctx, repo.Registry, sess.scopes)
+			sess.abandoned = sess.err != nil && ctx.Err() != nil
+		})
+		if sess.err == nil {
+			return sess.rt, nil
+		}
+		// Not kept: the next caller tries again.
+		s.mu.Lock()
+		if s.open[repo.RegistryStr()] == sess {
+			delete(s.open, repo.RegistryStr())
+		}
+		s.mu.Unlock()
+		// A first caller that was cancelled, or a lookup that gave up at
+		// its bound, is no answer for the callers that waited on it: they
+		// authenticate again, with their own context.
+		if !sess.abandoned || ctx.Err() != nil {
+			return nil, sess.err
+		}
+	}
+}
+
+// session is the registry's open session if it covers scopes, else a new
+// one, not yet authenticated, for the union of what was declared, what the
+// open one had and scopes.
+func (s *Sessions) session(repo name.Repository, scopes []string) *session {
 	reg := repo.RegistryStr()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	sess := s.open[reg]
 	if sess == nil || !covers(sess.scopes, scopes) {
 		all := append(slices.Clone(s.declared[reg]), scopes...)
@@ -88,18 +120,7 @@ func (s *Sessions) Transport(ctx context.Context, repo name.Repository, scopes .
 		sess = &session{scopes: slices.Compact(all)}
 		s.open[reg] = sess
 	}
-	s.mu.Unlock()
-	sess.once.Do(func() { sess.rt, sess.err = s.authenticate(ctx, repo.Registry, sess.scopes) })
-	if sess.err != nil {
-		// Not kept: the next caller tries again (a cancelled first
-		// caller must not fail the others).
-		s.mu.Lock()
-		if s.open[reg] == sess {
-			delete(s.open, reg)
-		}
-		s.mu.Unlock()
-	}
-	return sess.rt, sess.err
+	return sess
 }
 
 // covers reports whether a token for have grants every scope of want:
@@ -183,6 +204,8 @@ type lazyAuth struct {
 	// meeting is closed when the challenge being met is settled.
 	meeting chan struct{}
 	err     error
+	// abandoned says err is the end of the exchanging caller's context.
+	abandoned bool
 }
 
 func (l *lazyAuth) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -227,14 +250,21 @@ func (l *lazyAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // meet answers ch once: concurrent first requests that all met it wait
 // for the one exchange. A failed exchange is not kept; the next 401 tries
-// again.
+// again, and so do the waiters when the exchange was given up by its own
+// caller (cancelled, or a lookup at its bound) rather than refused.
 func (l *lazyAuth) meet(ctx context.Context, ch *ggcrtransport.Challenge) (http.RoundTripper, error) {
-	l.mu.Lock()
-	if l.authed != nil {
-		defer l.mu.Unlock()
-		return l.authed, nil
-	}
-	if wait := l.meeting; wait != nil {
+	for {
+		l.mu.Lock()
+		if l.authed != nil {
+			defer l.mu.Unlock()
+			return l.authed, nil
+		}
+		wait := l.meeting
+		if wait == nil {
+			l.meeting = make(chan struct{})
+			l.mu.Unlock()
+			return l.exchange(ctx, ch)
+		}
 		l.mu.Unlock()
 		select {
 		case <-wait:
@@ -242,15 +272,19 @@ func (l *lazyAuth) meet(ctx context.Context, ch *ggcrtransport.Challenge) (http.
 			return nil, ctx.Err()
 		}
 		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.authed == nil {
-			return nil, l.err
+		authed, err, abandoned := l.authed, l.err, l.abandoned
+		l.mu.Unlock()
+		if authed != nil {
+			return authed, nil
 		}
-		return l.authed, nil
+		if !abandoned {
+			return nil, err
+		}
 	}
-	l.meeting = make(chan struct{})
-	l.mu.Unlock()
+}
 
+// exchange meets ch for the callers of meet, and settles the meeting.
+func (l *lazyAuth) exchange(ctx context.Context, ch *ggcrtransport.Challenge) (http.RoundTripper, error) {
 	var rt http.RoundTripper
 	var err error
 	if strings.EqualFold(ch.Scheme, "bearer") {
@@ -266,7 +300,7 @@ func (l *lazyAuth) meet(ctx context.Context, ch *ggcrtransport.Challenge) (http.
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.authed, l.err = rt, err
+	l.authed, l.err, l.abandoned = rt, err, err != nil && ctx.Err() != nil
 	close(l.meeting)
 	l.meeting = nil
 	return rt, err

@@ -127,8 +127,10 @@ var outputOrder = []string{"digest", "image", "tags", "version", "labels", "anno
 // OutputNames are the outputs Write sets, in the order it sets them.
 func OutputNames() []string { return slices.Clone(outputOrder) }
 
-// Write sets the step outputs and appends the job summary. Outside a
-// workflow (no GITHUB_OUTPUT or GITHUB_STEP_SUMMARY file) it prints them.
+// Write sets the step outputs, declares what was published in the
+// runner's artifacts file (see ArtifactsFile) and appends the job summary.
+// Outside a workflow (no GITHUB_OUTPUT or GITHUB_STEP_SUMMARY file) it
+// prints the outputs and the summary.
 // Values from the image are data: cut to what GitHub accepts (see fit),
 // and escaped wherever they reach a log line (see LogValue).
 func Write(gha *githubactions.Action, r Report) error {
@@ -155,6 +157,7 @@ func Write(gha *githubactions.Action, r Report) error {
 		}
 		gha.SetOutput(k, v)
 	}
+	declareArtifacts(gha, r)
 	if s, ok := cutTo(summary, MaxSummary-len(summaryCutNote)); !ok {
 		summary = s + summaryCutNote
 	}
