@@ -3,6 +3,7 @@ package action
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +42,12 @@ func runCosign(t *testing.T, cosign, dir string, env []string, args ...string) (
 	cmd.Dir, cmd.Env = dir, env
 	out, err := cmd.Output()
 	if err != nil {
-		return string(out), &cosignError{args: args, err: stderr(err)}
+		msg := err.Error()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			msg += ": " + strings.TrimSpace(string(exit.Stderr))
+		}
+		return string(out), &cosignError{args: args, err: msg}
 	}
 	return string(out), nil
 }
