@@ -102,13 +102,13 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) (err erro
 		return r.report(err, rep)
 	}
 
-	r.phase("Push: " + p.Image.String())
-	previous := r.gh.previousDigests(ctx, p, r.reg)
+	r.phase("Push: " + destinationList(in.Destinations()))
+	previous := r.previousDigests(ctx, p)
 	if err := r.publish(ctx, p, s); err != nil {
 		return err
 	}
 	r.phase("Verify: the package's link to the repository and its visibility")
-	link, err := r.verify(ctx, p, s)
+	link, err := r.verify(ctx, s)
 	rep := report.From(p, s.report(), true, link)
 	if err == nil && in.Prune != inputs.PruneOff {
 		// Last, once the publish is complete and verified.

@@ -25,6 +25,10 @@ type denial struct {
 	// exists says whether the package existed before this push; nil when
 	// the API could not tell.
 	exists *bool
+	// credentials says the run sends the registry credentials
+	// (credentials.Keychain.HasCredentials): without them, a 401 asks for
+	// some, not for others.
+	credentials bool
 }
 
 // explain adds what to do to a registry's refusal. It inspects the typed
@@ -50,6 +54,8 @@ func explain(err error, d denial) error {
 	switch {
 	case !denied && !unauthorized:
 		return err
+	case !d.github && unauthorized && !d.credentials:
+		return fmt.Errorf("%w; %s wants credentials and this run has none for it: add an entry for %s to registry-auth (registry, username, password)", err, d.registry, d.registry)
 	case !d.github && unauthorized:
 		return fmt.Errorf("%w; %s refused the credentials: check username and password", err, d.registry)
 	case !d.github:

@@ -112,8 +112,13 @@ func (r *run) probeWhileReading(ctx context.Context) (context.Context, func() er
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err = push.Probe(ctx, r.in.Image, push.Options{Sessions: r.reg.sessions}); err != nil {
-			cancel(err)
+		// Every destination: one that refuses fails the publish, which
+		// writes all of them or none.
+		for _, repo := range r.in.Destinations() {
+			if err = push.Probe(ctx, repo, push.Options{Sessions: r.reg.sessions}); err != nil {
+				cancel(err)
+				return
+			}
 		}
 	}()
 	return ctx, func() error {

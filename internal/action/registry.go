@@ -39,7 +39,9 @@ type registry struct {
 
 // destination is where a publish writes, and with whose credentials.
 type destination struct {
-	image    name.Repository
+	// images are the repositories written, the primary first
+	// (inputs.Inputs.Destinations).
+	images   []name.Repository
 	keychain credentials.Keychain
 	// push says the run writes there; false: it only reads (a dry run, a
 	// sweep with no source).
@@ -49,9 +51,14 @@ type destination struct {
 // newRegistry builds the access for publishing to dest what sources
 // read. Its sessions get one token per registry for every scope the run
 // will use there: what each source's transport needs (source.Scopes),
-// and push on the destination (pull when nothing is pushed). A publish to
-// several registries, each with its own credentials, would make one per
-// destination here.
+// and push on each destination (pull when nothing is pushed).
+//
+// One access serves every destination: Sessions keep one session per
+// registry, each authenticated with what the keychain gives that registry
+// (the token for GitHub's, a login for each other), and the guarded
+// transport lets each secret reach its own registry only. So destinations
+// in one registry share a token (which mounts between them need), and
+// destinations in different registries never share credentials.
 func newRegistry(dest destination, sources []*inputs.Source, opts Options, logf func(string, ...any)) *registry {
 	policy := opts.RegistryRetry
 	if policy.Logf == nil {
@@ -68,10 +75,12 @@ func newRegistry(dest destination, sources []*inputs.Source, opts Options, logf 
 			sessions.Declare(s.Repository, s.Action)
 		}
 	}
+	scope := transport.PullScope
 	if dest.push {
-		sessions.Declare(dest.image, transport.PushScope)
-	} else {
-		sessions.Declare(dest.image, transport.PullScope)
+		scope = transport.PushScope
+	}
+	for _, image := range dest.images {
+		sessions.Declare(image, scope)
 	}
 	return &registry{transport: guarded, userAgent: ua, sessions: sessions, writes: dest.push}
 }

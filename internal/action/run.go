@@ -10,11 +10,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/githubapi"
 	"github.com/ghcr-publish/publish-action/internal/inputs"
-	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 	"github.com/ghcr-publish/publish-action/internal/plan"
-	"github.com/ghcr-publish/publish-action/internal/prune"
 	"github.com/ghcr-publish/publish-action/internal/push"
 	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 	"github.com/ghcr-publish/publish-action/internal/report"
@@ -33,7 +32,10 @@ type run struct {
 	// throttling call it from the uploads' goroutines.
 	logf func(format string, args ...any)
 	reg  *registry
-	gh   *gitHubSide
+	// keychain is who gets which credentials, for the advice on a refusal
+	// (a registry given none).
+	keychain credentials.Keychain
+	gh       *gitHubSide
 	// tempDir receives unpacked archives; empty: a scratch directory the
 	// run makes, and removes at close.
 	tempDir string
@@ -46,9 +48,9 @@ type run struct {
 // Resolve phase.
 func newRun(gha *githubactions.Action, in inputs.Inputs, sec secrets, opts Options) *run {
 	logf := lockedLog(gha)
-	dest := destination{image: in.Image, keychain: newKeychain(in, opts), push: in.Push && len(in.Sources) > 0}
+	dest := destination{images: in.Destinations(), keychain: newKeychain(in, opts), push: in.Push && len(in.Sources) > 0}
 	return &run{
-		gha: gha, in: in, sec: sec, logf: logf,
+		gha: gha, in: in, sec: sec, logf: logf, keychain: dest.keychain,
 		reg:     newRegistry(dest, in.Sources, opts, logf),
 		gh:      newGitHub(gha, in, sec, opts),
 		tempDir: opts.TempDir,
@@ -171,51 +173,13 @@ func (r *run) dryRun(p plan.Plan, s stamped, rep report.Report) report.Report {
 	return rep
 }
 
-// publish writes the stamped artifact and its tags. A refusal comes back
-// with advice on what to change.
-func (r *run) publish(ctx context.Context, p plan.Plan, s stamped) error {
-	opts := push.Options{Sessions: r.reg.sessions, Logf: r.logf, ReadBack: true}
-	r.gha.Infof("Pushing %s@%s", p.Image, s.digest)
-	res, err := push.All(ctx, s.artifact, p.Image, p.WriteOrder(), opts)
-	if err != nil {
-		return explain(err, r.gh.denial(ctx, p.Image))
-	}
-	for _, w := range res.Warnings {
-		r.gha.Warningf("%s", w)
-	}
-	for _, t := range p.Tags {
-		r.gha.Infof("Tagged %s", t)
-	}
-	return nil
-}
-
-// verify checks, after the push, the package's link to the repository
-// (as link-check asks) and its visibility (require-public).
-func (r *run) verify(ctx context.Context, p plan.Plan, s stamped) (linkcheck.Result, error) {
-	link, err := r.gh.checkLink(ctx, p.Image, s.source())
-	if err != nil {
-		return link, err
-	}
-	return r.gh.checkVisibility(ctx, p.Image, s, link, r.reg.anonymousPull())
-}
-
-// prune cleans up the package: after a verified publish, with what it
-// orphaned (previous); after a dry run, listing only; with no source, as a
-// sweep of the package as it stands.
-func (r *run) prune(ctx context.Context, p plan.Plan, s stamped, previous map[string][]string) *prune.Result {
-	if len(r.in.Sources) == 0 {
-		return r.gh.sweep(ctx, p, r.reg)
-	}
-	return r.gh.prune(ctx, p, s, previous, r.reg)
-}
-
 // report writes the outputs and the summary unless a phase failed.
 func (r *run) report(err error, rep report.Report) error {
 	r.log.end()
 	if err != nil {
 		return err
 	}
-	return report.Write(r.gha, rep)
+	return report.Write(r.gha, r.atEveryDestination(rep))
 }
 
 // tagList is the tags for the log.

@@ -44,7 +44,7 @@ func (s stamped) report() *report.Stamped {
 func (r *run) stamp(ctx context.Context, p plan.Plan) (stamped, error) {
 	s, err := r.stampSources(p)
 	if perr := r.rd.probed(); perr != nil {
-		return s, explain(perr, r.gh.denial(ctx, p.Image))
+		return s, r.refused(ctx, perr)
 	}
 	return s, err
 }

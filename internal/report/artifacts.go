@@ -27,21 +27,25 @@ var artifactLine = regexp.MustCompile(`^oci://[^\s=@]+@sha256:[0-9a-f]{64}$`)
 // Artifacts are the lines to declare for a publish: the pushed image or
 // index, then each platform image of an index. Attestation manifests are
 // not subjects: they describe the images, and an attestation of an
-// attestation attests nothing a consumer checks. Nothing for a dry run or
+// attestation attests nothing a consumer checks. Every destination holds
+// the same artifact, each declared there, the primary first. Nothing for a dry run or
 // metadata-only (nothing was published).
 func (r Report) Artifacts() []string {
 	if r.Mode != Published || r.Digest == "" {
 		return nil
 	}
-	repo := r.Image.String()
-	lines := []string{"oci://" + repo + "@" + r.Digest}
-	seen := map[string]bool{r.Digest: true}
-	for _, e := range r.Entries {
-		if e.Attestation || e.Digest == "" || seen[e.Digest] {
-			continue
+	var lines []string
+	for _, d := range r.destinations() {
+		repo := d.Image.String()
+		lines = append(lines, "oci://"+repo+"@"+r.Digest)
+		seen := map[string]bool{r.Digest: true}
+		for _, e := range r.Entries {
+			if e.Attestation || e.Digest == "" || seen[e.Digest] {
+				continue
+			}
+			seen[e.Digest] = true
+			lines = append(lines, "oci://"+repo+"@"+e.Digest)
 		}
-		seen[e.Digest] = true
-		lines = append(lines, "oci://"+repo+"@"+e.Digest)
 	}
 	return lines
 }

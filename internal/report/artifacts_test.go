@@ -46,6 +46,10 @@ func TestArtifacts(t *testing.T) {
 			ref(digest) + "\n" + ref(amd64Digest) + "\n" + ref(arm64Digest) + "\n", nil},
 		{"a dropped attestation has no digest", dropped(t), "-", ref(digest) + "\n" + ref(amd64Digest) + "\n", nil},
 		{"appended to earlier steps'", published(t), earlier(2), earlier(2) + ref(digest) + "\n", nil},
+		{"every destination, the primary first", severalRegistries(t), "-",
+			ref(digest) + "\n" + ref(amd64Digest) + "\n" + ref(arm64Digest) + "\n" +
+				"oci://index.docker.io/acme/widget@" + digest + "\n" + "oci://index.docker.io/acme/widget@" + amd64Digest + "\n" + "oci://index.docker.io/acme/widget@" + arm64Digest + "\n" +
+				"oci://quay.io/acme/widget@" + digest + "\n" + "oci://quay.io/acme/widget@" + amd64Digest + "\n" + "oci://quay.io/acme/widget@" + arm64Digest + "\n", nil},
 		{"dry run declares nothing", dryRun(t), "-", "-", nil},
 		{"metadata-only declares nothing", metadataOnly(t), "-", "-", nil},
 		{"no more than the job's 500", multiPlatform(t), earlier(499), earlier(499) + ref(digest) + "\n",

@@ -59,14 +59,56 @@ type Report struct {
 	// Prune is what the clean-up did (or would do, in a dry run); nil
 	// when prune is off or could not run.
 	Prune *prune.Result
+	// Destinations are every repository published to, each with its
+	// tags, the primary (Image, Tags) first; empty means Image alone.
+	Destinations []Destination
+}
+
+// Destination is one repository a run publishes to, and the tags it
+// points there: the primary's tag names, in this repository.
+type Destination struct {
+	Image name.Repository
+	Tags  []name.Tag
+}
+
+// destinations are r's destinations, the primary first.
+func (r Report) destinations() []Destination {
+	if len(r.Destinations) == 0 {
+		return []Destination{{Image: r.Image, Tags: r.Tags}}
+	}
+	return r.Destinations
+}
+
+// destinationJSON is one destination in the json output.
+type destinationJSON struct {
+	Repository string   `json:"repository"`
+	Image      string   `json:"image"`
+	Tags       []string `json:"tags"`
+	Digest     string   `json:"digest"`
+}
+
+// allTags are every destination's tags as full references, the
+// primary's first, and each destination for the json output.
+func (r Report) allTags() ([]string, []destinationJSON) {
+	tags := []string{}
+	dests := []destinationJSON{}
+	for _, d := range r.destinations() {
+		j := destinationJSON{Repository: d.Image.String(), Tags: []string{}, Digest: r.Digest}
+		if r.Digest != "" {
+			j.Image = d.Image.String() + "@" + r.Digest
+		}
+		for _, t := range d.Tags {
+			tags = append(tags, t.String())
+			j.Tags = append(j.Tags, t.String())
+		}
+		dests = append(dests, j)
+	}
+	return tags, dests
 }
 
 // Outputs are the step outputs, by name, as action.yml declares them.
 func (r Report) Outputs() (map[string]string, error) {
-	tags := make([]string, len(r.Tags))
-	for i, t := range r.Tags {
-		tags[i] = t.String()
-	}
+	tags, dests := r.allTags()
 	out := map[string]string{
 		"digest":      r.Digest,
 		"image":       r.ref(),
@@ -112,7 +154,10 @@ func (r Report) Outputs() (map[string]string, error) {
 		Platforms   []platform        `json:"platforms"`
 		PackageURL  string            `json:"package-url,omitempty"`
 		Visibility  string            `json:"visibility,omitempty"`
-	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, r.Version, asMap(r.Labels), asMap(r.Annotations), platforms, r.PackageURL, r.Visibility})
+		// Destinations come last: the fields above are as they were
+		// before a run could publish to several.
+		Destinations []destinationJSON `json:"destinations"`
+	}{r.Mode, r.Image.String(), r.Digest, out["image"], tags, r.Version, asMap(r.Labels), asMap(r.Annotations), platforms, r.PackageURL, r.Visibility, dests})
 	if err != nil {
 		return nil, fmt.Errorf("encoding json output: %w", err)
 	}
@@ -187,7 +232,9 @@ func (r Report) Summary() (string, error) {
 		Report
 		Ref   string
 		Prune pruneSummary
-	}{r, r.ref(), r.pruneSummary()}
+		// Others are the destinations besides the primary.
+		Others []Destination
+	}{r, r.ref(), r.pruneSummary(), r.destinations()[1:]}
 	if err := summaryTemplate.Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering summary: %w", err)
 	}

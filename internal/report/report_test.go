@@ -93,6 +93,26 @@ func published(t *testing.T) report.Report {
 	}
 }
 
+// severalRegistries is a publish of one index to ghcr.io (the primary),
+// Docker Hub and Quay, with the primary's tags at each.
+func severalRegistries(t *testing.T) report.Report {
+	t.Helper()
+	r := multiPlatform(t)
+	r.Destinations = []report.Destination{{Image: r.Image, Tags: r.Tags}}
+	for _, other := range []string{"index.docker.io/acme/widget", "quay.io/acme/widget"} {
+		repo, err := name.NewRepository(other, name.StrictValidation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := report.Destination{Image: repo}
+		for _, tag := range r.Tags {
+			d.Tags = append(d.Tags, repo.Tag(tag.TagStr()))
+		}
+		r.Destinations = append(r.Destinations, d)
+	}
+	return r
+}
+
 // privatePackage is a publish to a package the API reports as private,
 // with the notice the first publish gets.
 func privatePackage(t *testing.T) report.Report {
@@ -566,6 +586,14 @@ func TestOutputs(t *testing.T) {
 				}
 			}
 			wantJSON := maps.Clone(tc.wantJSON)
+			if _, ok := wantJSON["destinations"]; !ok {
+				// One destination: the primary, as the fields above say.
+				image, _ := wantJSON["image"].(string)
+				if wantJSON["digest"] == "" {
+					image = ""
+				}
+				wantJSON["destinations"] = []any{map[string]any{"repository": wantJSON["repository"], "image": image, "tags": wantJSON["tags"], "digest": wantJSON["digest"]}}
+			}
 			if _, ok := want["version"]; !ok {
 				want["version"], wantJSON["version"] = "", "" // no tag rule fired
 			}
@@ -691,6 +719,17 @@ func TestSummary(t *testing.T) {
 			"| 81000004 | `" + amd64AttestationDigest + "` |  | kept | attestation of sha256:aaaaaaaaaaaa |",
 			"| 81000005 | `" + arm64Digest + "` | rollback | skipped | gained tag rollback between listing and deleting |",
 			"| 81000006 | `" + amd64Digest + "` |  | not deleted | 400 Publicly visible package versions with more than 5000 downloads cannot be deleted. |",
+		},
+	}, {
+		golden: "several-registries.md",
+		report: severalRegistries,
+		want: []string{
+			"### Published `ghcr.io/acme/widget`",
+			"| Image | `ghcr.io/acme/widget@" + digest + "` |",
+			"| Tags | `ghcr.io/acme/widget:1.2.3`<br>`ghcr.io/acme/widget:latest` |",
+			"\n\n#### Also published to\n\n| Image | Tags |\n|---|---|\n",
+			"| `index.docker.io/acme/widget` | `index.docker.io/acme/widget:1.2.3`<br>`index.docker.io/acme/widget:latest` |",
+			"| `quay.io/acme/widget` | `quay.io/acme/widget:1.2.3`<br>`quay.io/acme/widget:latest` |",
 		},
 	}, {
 		golden: "push-by-digest.md",
@@ -971,5 +1010,51 @@ func TestWriteAppends(t *testing.T) {
 	}
 	if diff := cmp.Diff("# Earlier step\n"+summary+"\n", string(data)); diff != "" {
 		t.Errorf("Write() GITHUB_STEP_SUMMARY mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestOutputsSeveralDestinations: tags lists every destination's tags,
+// the primary's first; image and digest name the primary; json keeps its
+// fields and lists each destination.
+func TestOutputsSeveralDestinations(t *testing.T) {
+	t.Parallel()
+	got, err := severalRegistries(t).Outputs()
+	if err != nil {
+		t.Fatalf("Outputs() error = %v", err)
+	}
+	all := []string{
+		"ghcr.io/acme/widget:1.2.3", "ghcr.io/acme/widget:latest",
+		"index.docker.io/acme/widget:1.2.3", "index.docker.io/acme/widget:latest",
+		"quay.io/acme/widget:1.2.3", "quay.io/acme/widget:latest",
+	}
+	want := map[string]string{"digest": digest, "image": "ghcr.io/acme/widget@" + digest, "tags": strings.Join(all, "\n")}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("output %s = %q, want %q", k, got[k], v)
+		}
+	}
+	type destination struct {
+		Repository, Image, Digest string
+		Tags                      []string
+	}
+	var j struct {
+		Repository, Image, Digest string
+		Tags                      []string
+		Destinations              []destination
+	}
+	if err := json.Unmarshal([]byte(got["json"]), &j); err != nil {
+		t.Fatalf("json output %q: %v", got["json"], err)
+	}
+	wantJSON := struct {
+		Repository, Image, Digest string
+		Tags                      []string
+		Destinations              []destination
+	}{"ghcr.io/acme/widget", "ghcr.io/acme/widget@" + digest, digest, all, []destination{
+		{"ghcr.io/acme/widget", "ghcr.io/acme/widget@" + digest, digest, all[0:2]},
+		{"index.docker.io/acme/widget", "index.docker.io/acme/widget@" + digest, digest, all[2:4]},
+		{"quay.io/acme/widget", "quay.io/acme/widget@" + digest, digest, all[4:6]},
+	}}
+	if diff := cmp.Diff(wantJSON, j); diff != "" {
+		t.Errorf("json output mismatch (-want +got):\n%s", diff)
 	}
 }
