@@ -335,3 +335,52 @@ func TestSeveralRegistriesInputErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestSeveralRegistriesByDigestAndRerun: push-by-digest writes the
+// manifest at every destination and no tag; a re-run of a publish that
+// is complete everywhere uploads nothing anywhere and moves no tag.
+func TestSeveralRegistriesByDigestAndRerun(t *testing.T) {
+	t.Parallel()
+	w := newThreeRegistries(t)
+	byDigest := w.publish(t, map[string]string{"INPUT_PUSH-BY-DIGEST": "true"})
+	if byDigest.err != nil {
+		t.Fatalf("push-by-digest: %v\n%s", byDigest.err, byDigest.log)
+	}
+	digest := byDigest.outputs["digest"]
+	for _, image := range w.images() {
+		ref, err := name.NewDigest(image+"@"+digest, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := remote.Head(ref, remote.WithAuth(w.auth(image))); err != nil {
+			t.Errorf("push-by-digest: %s is not there: %v", ref, err)
+		}
+	}
+	if got := w.tagged(t, "main", "latest"); len(got) != 0 {
+		t.Errorf("push-by-digest wrote tags: %v", got)
+	}
+	if byDigest.outputs["tags"] != "" {
+		t.Errorf("push-by-digest tags output = %q, want none", byDigest.outputs["tags"])
+	}
+
+	if first := w.publish(t, map[string]string{"INPUT_TAGS": "1.0"}); first.err != nil {
+		t.Fatalf("publish: %v\n%s", first.err, first.log)
+	}
+	before := w.tagged(t, "1.0")
+	for _, reg := range []*registrytest.Registry{w.reg, w.open, w.hub} {
+		reg.ResetRequests()
+	}
+	if again := w.publish(t, map[string]string{"INPUT_TAGS": "1.0"}); again.err != nil {
+		t.Fatalf("re-run: %v\n%s", again.err, again.log)
+	}
+	for name, reg := range map[string]*registrytest.Registry{"ghcr": w.reg, "open": w.open, "hub": w.hub} {
+		for _, r := range reg.Requests() {
+			if strings.Contains(r.Path, "/blobs/") && r.Method != http.MethodGet && r.Method != http.MethodHead {
+				t.Errorf("the re-run wrote a blob at %s: %s %s", name, r.Method, r.Path)
+			}
+		}
+	}
+	if diff := cmp.Diff(before, w.tagged(t, "1.0")); diff != "" {
+		t.Errorf("the re-run moved tags (-before +after):\n%s", diff)
+	}
+}
