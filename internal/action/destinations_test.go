@@ -384,3 +384,39 @@ func TestSeveralRegistriesByDigestAndRerun(t *testing.T) {
 		t.Errorf("the re-run moved tags (-before +after):\n%s", diff)
 	}
 }
+
+// TestLinkCheckAtGitHubSecondary: the package link is checked at each
+// destination on GitHub's registry, a secondary one too when the primary
+// is another registry's; package-url names it.
+func TestLinkCheckAtGitHubSecondary(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, image, wantErr, wantURL string
+	}{
+		{name: "linked", image: "acme/widget", wantURL: "https://github.com/orgs/acme/packages/container/package/widget"},
+		{name: "unlinked fails with error", image: "acme/unlinked", wantErr: "link-check: package acme/unlinked is linked to no repository"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newThreeRegistries(t)
+			images := w.open.Host() + "/acme/widget\n" + w.reg.Host() + "/" + tt.image
+			r := w.publish(t, map[string]string{"INPUT_IMAGES": images, "INPUT_REGISTRY-AUTH": "", "INPUT_TAGS": "1", "INPUT_LINK-CHECK": "error"})
+			switch {
+			case tt.wantErr == "" && r.err != nil:
+				t.Fatalf("Run() = %v\n%s", r.err, r.log)
+			case tt.wantErr != "":
+				if r.err == nil || !strings.Contains(r.err.Error(), tt.wantErr) {
+					t.Fatalf("Run() = %v, want %q", r.err, tt.wantErr)
+				}
+				return
+			}
+			if r.outputs["package-url"] != tt.wantURL {
+				t.Errorf("package-url = %q, want %q", r.outputs["package-url"], tt.wantURL)
+			}
+			if want := w.open.Host() + "/acme/widget@"; !strings.HasPrefix(r.outputs["image"], want) {
+				t.Errorf("image output = %q, want the primary, %s…", r.outputs["image"], want)
+			}
+		})
+	}
+}
