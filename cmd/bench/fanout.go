@@ -115,7 +115,7 @@ func twoRegistries() scenario {
 			return errUnsupported
 		},
 		notes: []string{
-			"ours: `bench " + fanoutCommand + " DIR REF_A REF_B`, the push step's `push.Destinations` on the layout read by the source step, unchanged (not stamped), both registries at once, each manifest by digest everywhere before either tag, then each tag read back (the action does not take several destinations as inputs yet)",
+			"ours: `bench " + fanoutCommand + " DIR REF_A REF_B`, the push step's `push.Destinations` on the layout read by the source step, unchanged (not stamped), both registries at once, each manifest by digest everywhere before either tag, then each tag read back: the code the action runs for `images` after it has read and stamped the source",
 			"crane: `crane push DIR REF` once per registry; regctl: `regctl image copy ocidir://DIR:latest REF` once per registry (a copy per registry)",
 			"skopeo left out: the comparison asked for is with crane and regctl",
 		},
