@@ -1,7 +1,6 @@
 package action
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -15,42 +14,6 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/registryhttp"
 	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
 )
-
-// silentRegistry accepts connections and never answers, holding each one
-// open until the test ends: a registry behind a dead load balancer.
-func silentRegistry(t *testing.T) (host string, held func() int) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String(), func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns)
-	}
-}
 
 // unavailableRegistry answers every request 503, forever, and counts them.
 func unavailableRegistry(t *testing.T) (host string, requests func() []string) {
@@ -104,7 +67,7 @@ func TestRunThatWritesNothingDoesNotWaitOnTheRegistry(t *testing.T) {
 			// must.
 			bound := time.Hour
 			if tt.silent {
-				host, held = silentRegistry(t)
+				host, held = registrytest.Silent(t)
 				bound = 200 * time.Millisecond
 			} else {
 				host, requests = unavailableRegistry(t)

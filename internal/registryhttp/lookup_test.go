@@ -1,52 +1,17 @@
-package registryhttp
+package registryhttp_test
 
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// blackHole accepts connections and never answers, holding each open until
-// the test ends: a registry behind a dead load balancer.
-func blackHole(t *testing.T) (addr string, accepted func() int) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String(), func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns)
-	}
-}
+	"github.com/ghcr-publish/publish-action/internal/registryhttp"
+	"github.com/ghcr-publish/publish-action/internal/testkit/registrytest"
+)
 
 func TestLookupGivesUp(t *testing.T) {
 	t.Parallel()
@@ -56,7 +21,7 @@ func TestLookupGivesUp(t *testing.T) {
 		http.Error(w, `{"errors":[{"code":"UNAVAILABLE"}]}`, http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(down.Close)
-	hole, accepted := blackHole(t)
+	hole, accepted := registrytest.Silent(t)
 
 	tests := []struct {
 		name string
@@ -73,7 +38,7 @@ func TestLookupGivesUp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := New(Policy{Base: time.Millisecond, Max: time.Millisecond, Lookup: tt.bound, Seed: 1})
+			r := registryhttp.New(registryhttp.Policy{Base: time.Millisecond, Max: time.Millisecond, Lookup: tt.bound, Seed: 1})
 			ctx, cancel := r.Lookup(context.Background())
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, tt.url, nil)
@@ -89,20 +54,20 @@ func TestLookupGivesUp(t *testing.T) {
 			if status != tt.status {
 				t.Errorf("RoundTrip() = %d, %v; want status %d", status, err, tt.status)
 			}
-			bound, abandoned := Abandoned(ctx)
+			bound, abandoned := registryhttp.Abandoned(ctx)
 			if abandoned != tt.abandoned || (abandoned && bound != tt.bound) {
 				t.Errorf("Abandoned() = %v, %v; want %v, %v", bound, abandoned, tt.bound, tt.abandoned)
 			}
-			var lerr *LookupError
+			var lerr *registryhttp.LookupError
 			if tt.abandoned && !errors.As(err, &lerr) {
 				t.Errorf("RoundTrip() error = %v, want the lookup's bound", err)
 			}
 		})
 	}
 	t.Cleanup(func() {
-		// Each request is sent LookupAttempts times, not for the budget.
-		if n := unavailable.Load(); n != LookupAttempts {
-			t.Errorf("the 503 registry got %d requests, want %d", n, LookupAttempts)
+		// Each request is sent registryhttp.LookupAttempts times, not for the budget.
+		if n := unavailable.Load(); n != registryhttp.LookupAttempts {
+			t.Errorf("the 503 registry got %d requests, want %d", n, registryhttp.LookupAttempts)
 		}
 		// Given up on while the registry still held the connection: one
 		// try, the bound spent waiting on it.
@@ -113,20 +78,20 @@ func TestLookupGivesUp(t *testing.T) {
 }
 
 // TestWithoutLookupRetriesOn is the control: the same 503 outside a
-// lookup is retried past LookupAttempts (the caller stops it here).
+// lookup is retried past registryhttp.LookupAttempts (the caller stops it here).
 func TestWithoutLookupRetriesOn(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var n atomic.Int32
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if n.Add(1) > LookupAttempts {
+		if n.Add(1) > registryhttp.LookupAttempts {
 			cancel()
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(down.Close)
-	r := New(Policy{Base: time.Millisecond, Max: time.Millisecond, Seed: 1})
+	r := registryhttp.New(registryhttp.Policy{Base: time.Millisecond, Max: time.Millisecond, Seed: 1})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, down.URL+"/v2/", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +99,7 @@ func TestWithoutLookupRetriesOn(t *testing.T) {
 	if resp, err := r.Transport(http.DefaultTransport).RoundTrip(req); err == nil {
 		resp.Body.Close()
 	}
-	if got := n.Load(); got <= LookupAttempts {
-		t.Errorf("outside a lookup the registry got %d requests, want more than %d", got, LookupAttempts)
+	if got := n.Load(); got <= registryhttp.LookupAttempts {
+		t.Errorf("outside a lookup the registry got %d requests, want more than %d", got, registryhttp.LookupAttempts)
 	}
 }
