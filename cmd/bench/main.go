@@ -134,93 +134,132 @@ func (n network) String() string {
 	return "wide area (" + n.link.String() + ")"
 }
 
+// flagValues are the command line as given, before checking.
+type flagValues struct {
+	runs, seeds                                                     *int
+	size, list, faults, work, out, ours, peers, networks, bandwidth *string
+	quick, keep, trace                                              *bool
+	latency                                                         *time.Duration
+}
+
+func defineFlags(fs *flag.FlagSet) flagValues {
+	cache, _ := os.UserCacheDir()
+	return flagValues{
+		runs:      fs.Int("runs", 5, "measured runs of each scenario for each tool"),
+		size:      fs.String("size", "1GiB", "cold-push image size (8 layers of a eighth each), e.g. 1GiB, 256MiB"),
+		list:      fs.String("scenarios", strings.Join(scenarioIDs(), ","), "comma-separated scenarios to run; add "+faultsID+" for publishes through seeded random registry faults"),
+		seeds:     fs.Int("seeds", 40, "seeds of each fault process in the "+faultsID+" scenario"),
+		faults:    fs.String("faults", "", "fault processes of the "+faultsID+" scenario to run: 503+429, 503, upload-unknown (default all)"),
+		quick:     fs.Bool("quick", false, "a fast smoke run: -size 64MiB -runs 2 unless given"),
+		work:      fs.String("work", "", "directory for images, the registry's storage and binaries (default: a new temporary one, removed afterwards)"),
+		keep:      fs.Bool("keep", false, "keep the work directory"),
+		out:       fs.String("o", "", "also write the report to this file"),
+		trace:     fs.Bool("trace", false, "log every request of every run"),
+		ours:      fs.String("ours", "", "measure this action binary instead of building this tree's"),
+		peers:     fs.String("peers", filepath.Join(cache, "publish-action-bench"), "where crane and regctl are installed (reused between runs)"),
+		networks:  fs.String("network", loopback+","+wan, "comma-separated networks every scenario runs on: "+loopback+", and "+wan+" (a wide-area link: -latency, -bandwidth)"),
+		latency:   fs.Duration("latency", 10*time.Millisecond, "the wide-area link's round trip: every request waits it once, every new connection once more"),
+		bandwidth: fs.String("bandwidth", "100MB/s", "the wide-area link's bandwidth each way, shared by every connection"),
+	}
+}
+
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	runs := fs.Int("runs", 5, "measured runs of each scenario for each tool")
-	size := fs.String("size", "1GiB", "cold-push image size (8 layers of a eighth each), e.g. 1GiB, 256MiB")
-	list := fs.String("scenarios", strings.Join(scenarioIDs(), ","), "comma-separated scenarios to run; add "+faultsID+" for publishes through seeded random registry faults")
-	seeds := fs.Int("seeds", 40, "seeds of each fault process in the "+faultsID+" scenario")
-	faultList := fs.String("faults", "", "fault processes of the "+faultsID+" scenario to run: 503+429, 503, upload-unknown (default all)")
-	quick := fs.Bool("quick", false, "a fast smoke run: -size 64MiB -runs 2 unless given")
-	work := fs.String("work", "", "directory for images, the registry's storage and binaries (default: a new temporary one, removed afterwards)")
-	keep := fs.Bool("keep", false, "keep the work directory")
-	out := fs.String("o", "", "also write the report to this file")
-	trace := fs.Bool("trace", false, "log every request of every run")
-	oursFlag := fs.String("ours", "", "measure this action binary instead of building this tree's")
-	cache, _ := os.UserCacheDir()
-	peersDir := fs.String("peers", filepath.Join(cache, "publish-action-bench"), "where crane and regctl are installed (reused between runs)")
-	networks := fs.String("network", loopback+","+wan, "comma-separated networks every scenario runs on: "+loopback+", and "+wan+" (a wide-area link: -latency, -bandwidth)")
-	latency := fs.Duration("latency", 10*time.Millisecond, "the wide-area link's round trip: every request waits it once, every new connection once more")
-	bandwidth := fs.String("bandwidth", "100MB/s", "the wide-area link's bandwidth each way, shared by every connection")
+	v := defineFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if *quick {
+	if *v.quick {
 		if !set["size"] {
-			*size = "64MiB"
+			*v.size = "64MiB"
 		}
 		if !set["runs"] {
-			*runs = 2
+			*v.runs = 2
 		}
 	}
-	c := config{faults: map[string]bool{}, seeds: *seeds, runs: *runs, work: *work, keep: *keep, out: *out, peersDir: *peersDir, trace: *trace, ours: *oursFlag, scenarios: map[string]bool{}, latency: *latency}
+	c := config{seeds: *v.seeds, runs: *v.runs, work: *v.work, keep: *v.keep, out: *v.out, peersDir: *v.peers, trace: *v.trace, ours: *v.ours, latency: *v.latency}
 	var err error
-	if c.bandwidth, err = parseRate(*bandwidth); err != nil {
+	if c.bandwidth, err = parseRate(*v.bandwidth); err != nil {
 		return c, fmt.Errorf("-bandwidth: %w", err)
 	}
 	if c.latency <= 0 {
 		return c, fmt.Errorf("-latency %s: want a positive duration, e.g. 10ms or 50ms", c.latency)
 	}
-	for _, n := range strings.Split(*networks, ",") {
+	if c.networks, err = parseNetworks(*v.networks); err != nil {
+		return c, err
+	}
+	if c.size, err = parseSize(*v.size); err != nil {
+		return c, err
+	}
+	if c.size < 8<<20 {
+		return c, fmt.Errorf("-size %s: at least 8MiB", *v.size)
+	}
+	if c.runs < 1 {
+		return c, fmt.Errorf("-runs %d: at least 1", c.runs)
+	}
+	if c.faults, err = parseFaults(*v.faults); err != nil {
+		return c, err
+	}
+	c.scenarios, err = parseScenarios(*v.list)
+	return c, err
+}
+
+// parseNetworks reads -network: loopback, wan or both, each once.
+func parseNetworks(list string) ([]string, error) {
+	var out []string
+	for _, n := range strings.Split(list, ",") {
 		n = strings.TrimSpace(n)
 		switch {
 		case n == "":
 			continue
 		case n != loopback && n != wan:
-			return c, fmt.Errorf("-network: unknown %q (known: %s, %s)", n, loopback, wan)
-		case !slices.Contains(c.networks, n):
-			c.networks = append(c.networks, n)
+			return nil, fmt.Errorf("-network: unknown %q (known: %s, %s)", n, loopback, wan)
+		case !slices.Contains(out, n):
+			out = append(out, n)
 		}
 	}
-	if len(c.networks) == 0 {
-		return c, fmt.Errorf("-network: name %s, %s or both", loopback, wan)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-network: name %s, %s or both", loopback, wan)
 	}
-	if c.size, err = parseSize(*size); err != nil {
-		return c, err
-	}
-	if c.size < 8<<20 {
-		return c, fmt.Errorf("-size %s: at least 8MiB", *size)
-	}
-	if c.runs < 1 {
-		return c, fmt.Errorf("-runs %d: at least 1", c.runs)
-	}
-	for _, f := range strings.Split(*faultList, ",") {
+	return out, nil
+}
+
+// parseFaults reads -faults: the fault processes to run (none: all).
+func parseFaults(list string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
 		if f = strings.TrimSpace(f); f == "" {
 			continue
 		}
 		if !slices.ContainsFunc(faultProcesses(), func(p faultProcess) bool { return p.id == f }) {
-			return c, fmt.Errorf("-faults: unknown %q (known: 503+429, 503, upload-unknown)", f)
+			return nil, fmt.Errorf("-faults: unknown %q (known: 503+429, 503, upload-unknown)", f)
 		}
-		c.faults[f] = true
+		out[f] = true
 	}
+	return out, nil
+}
+
+// parseScenarios reads -scenarios.
+func parseScenarios(list string) (map[string]bool, error) {
 	known := map[string]bool{faultsID: true}
 	for _, id := range scenarioIDs() {
 		known[id] = true
 	}
-	for _, s := range strings.Split(*list, ",") {
+	out := map[string]bool{}
+	for _, s := range strings.Split(list, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
 		if !known[s] {
-			return c, fmt.Errorf("-scenarios: unknown %q (known: %s)", s, strings.Join(scenarioIDs(), ", "))
+			return nil, fmt.Errorf("-scenarios: unknown %q (known: %s)", s, strings.Join(scenarioIDs(), ", "))
 		}
-		c.scenarios[s] = true
+		out[s] = true
 	}
-	return c, nil
+	return out, nil
 }
 
 // parseSize reads 1GiB, 512MiB, 64M, 1G or a plain count of bytes.
@@ -250,7 +289,6 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
 	}
-
 	work := cfg.work
 	if work == "" {
 		if work, err = os.MkdirTemp("", "publish-action-bench-"); err != nil {
@@ -260,39 +298,61 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !cfg.keep {
 		defer os.RemoveAll(work)
 	}
+	b, ourBin, ourDesc, err := setUp(ctx, cfg, work, logf)
+	if err != nil {
+		return err
+	}
+	defer b.reg.close()
+	nets := links(cfg)
+	results, faults, err := b.runAll(ctx, cfg, nets, logf)
+	if err != nil {
+		return err
+	}
+	cfg.smallBytes = b.small.bytes()
+	report := renderReport(results, nets, describeMachine(ctx, b.peers, ourBin, ourDesc), cfg) + faults
+	fmt.Fprint(stdout, report)
+	if cfg.out != "" {
+		return os.WriteFile(cfg.out, []byte(report), 0o644)
+	}
+	return nil
+}
+
+// setUp makes everything the runs share, in work: the tools (ours built
+// as the Dockerfile builds it unless -ours names one, the peers
+// installed), the images, and the registry. It also gives ours's path and
+// what it is.
+func setUp(ctx context.Context, cfg config, work string, logf func(string, ...any)) (b *bench, ourBin, ourDesc string, err error) {
 	home := filepath.Join(work, "home")
 	tmp := filepath.Join(work, "tmp")
 	for _, d := range []string{home, tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
+			return nil, "", "", err
 		}
 	}
-
 	logf("building the action and the launcher")
-	ourBin := filepath.Join(work, "publish-action")
+	ourBin = filepath.Join(work, "publish-action")
 	launcher := filepath.Join(work, "launch")
-	ourDesc := "this tree, built as the Dockerfile builds it (CGO_ENABLED=0, -trimpath, -ldflags=\"-s -w\")"
+	ourDesc = "this tree, built as the Dockerfile builds it (CGO_ENABLED=0, -trimpath, -ldflags=\"-s -w\")"
 	if cfg.ours != "" {
 		if ourBin, err = filepath.Abs(cfg.ours); err != nil {
-			return err
+			return nil, "", "", err
 		}
 		ourDesc = ourBin
 	} else if err := build(ctx, ourBin, ".", "-ldflags=-s -w"); err != nil {
-		return err
+		return nil, "", "", err
 	}
 	if err := build(ctx, launcher, "./cmd/bench/launch"); err != nil {
-		return err
+		return nil, "", "", err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, "", "", err
 	}
 	pe := installPeers(ctx, cfg.peersDir, logf)
 	for _, n := range pe.notes {
 		logf("%s", n)
 	}
-
-	b := &bench{
+	b = &bench{
 		ours:      binary{path: ourBin, base: baseEnv(home, tmp)},
 		peers:     pe,
 		self:      self,
@@ -303,17 +363,17 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logf("generating images (%s)", push.HumanBytes(cfg.size))
 	if err := b.generate(filepath.Join(work, "images"), cfg.size); err != nil {
-		return err
+		return nil, "", "", err
 	}
-
-	reg, err := startRegistry(filepath.Join(work, "registry"))
-	if err != nil {
-		return err
+	if b.reg, err = startRegistry(filepath.Join(work, "registry")); err != nil {
+		return nil, "", "", err
 	}
-	defer reg.close()
-	b.reg = reg
-	logf("registry on %s, storing in %s", reg.host, filepath.Join(work, "registry"))
+	logf("registry on %s, storing in %s", b.reg.host, filepath.Join(work, "registry"))
+	return b, ourBin, ourDesc, nil
+}
 
+// links are the networks of -network, the wide-area one shaped.
+func links(cfg config) []network {
 	var nets []network
 	for _, id := range cfg.networks {
 		n := network{id: id}
@@ -322,6 +382,12 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		nets = append(nets, n)
 	}
+	return nets
+}
+
+// runAll measures every scenario asked for on every network, then the
+// faults scenario if asked for, rendered.
+func (b *bench) runAll(ctx context.Context, cfg config, nets []network, logf func(string, ...any)) ([]result, string, error) {
 	var results []result
 	for _, sc := range scenarios() {
 		if !cfg.scenarios[sc.id] {
@@ -333,28 +399,19 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			// find the other network's blobs.
 			r, err := b.measure(ctx, sc, n, i*(cfg.runs+1), cfg.runs, logf)
 			if err != nil {
-				return fmt.Errorf("%s, %s: %w", sc.name, n.id, err)
+				return nil, "", fmt.Errorf("%s, %s: %w", sc.name, n.id, err)
 			}
 			results = append(results, r)
 		}
 	}
-
-	var faults string
-	if cfg.scenarios[faultsID] {
-		fr, err := b.measureFaults(ctx, cfg.seeds, cfg.faults, logf)
-		if err != nil {
-			return fmt.Errorf("faults: %w", err)
-		}
-		faults = renderFaults(fr)
+	if !cfg.scenarios[faultsID] {
+		return results, "", nil
 	}
-
-	cfg.smallBytes = b.small.bytes()
-	report := renderReport(results, nets, describeMachine(ctx, pe, ourBin, ourDesc), cfg) + faults
-	fmt.Fprint(stdout, report)
-	if cfg.out != "" {
-		return os.WriteFile(cfg.out, []byte(report), 0o644)
+	fr, err := b.measureFaults(ctx, cfg.seeds, cfg.faults, logf)
+	if err != nil {
+		return nil, "", fmt.Errorf("faults: %w", err)
 	}
-	return nil
+	return results, renderFaults(fr), nil
 }
 
 // build builds pkg (relative to this module's root) into out, statically
