@@ -29,8 +29,12 @@ import (
 	"github.com/ghcr-publish/publish-action/internal/testkit/sample"
 )
 
-// demoToken plays GITHUB_TOKEN; the embedded registry accepts only it.
-const demoToken = "ghs_demo_token_not_a_secret"
+// demoToken plays GITHUB_TOKEN, which the first embedded registry alone
+// accepts; demoPassword is the second registry's own. Neither is a secret.
+const (
+	demoToken    = "ghs_demo_token_not_a_secret"
+	demoPassword = "demo_registry_password"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -51,6 +55,13 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("starting the registry: %w", err)
 	}
 	defer reg.Close()
+	// A second registry stands in for Docker Hub or Quay: it wants a
+	// password of its own, given in registry-auth, and never the token.
+	other, err := registrytest.Start(registrytest.Options{Passwords: []string{demoPassword}})
+	if err != nil {
+		return fmt.Errorf("starting the second registry: %w", err)
+	}
+	defer other.Close()
 	api := githubtest.Start(os.DirFS(filepath.Join(root, "testdata", "github")))
 	defer api.Close()
 
@@ -76,6 +87,7 @@ func run(ctx context.Context) error {
 	}
 
 	image := reg.Host() + "/acme/widget"
+	mirror := other.Host() + "/acme/widget"
 	env := api.RunnerEnv(map[string]string{
 		"GITHUB_REF":          "refs/tags/v1.2.3",
 		"GITHUB_EVENT_NAME":   "push",
@@ -85,14 +97,16 @@ func run(ctx context.Context) error {
 		"GITHUB_OUTPUT":       outputs,
 		"GITHUB_STEP_SUMMARY": summary,
 		"INPUT_SOURCE":        "oci:out",
-		"INPUT_IMAGE":         image,
+		"INPUT_IMAGES":        image + "\n" + mirror,
+		"INPUT_REGISTRY-AUTH": fmt.Sprintf("- registry: %s\n  username: acme\n  password: %s\n", other.Host(), demoPassword),
 		"INPUT_TAGS":          "1.2.3\nlatest",
 		"INPUT_TOKEN":         demoToken,
 		"INPUT_USERNAME":      "octocat",
 		"INPUT_PUSH":          "true",
 	})
-	fmt.Printf("== Publishing a sample OCI layout to the embedded registry at %s\n", reg.Host())
-	fmt.Println("   (the registry stands in for ghcr.io and gets the token; the GitHub API is served from testdata/github)")
+	fmt.Printf("== Publishing a sample OCI layout to the embedded registries at %s and %s\n", reg.Host(), other.Host())
+	fmt.Println("   (the first stands in for ghcr.io and gets the token; the second for Docker Hub, with its own password")
+	fmt.Println("   from registry-auth; the GitHub API is served from testdata/github)")
 	fmt.Println()
 	gha := githubactions.New(githubactions.WithGetenv(func(k string) string { return env[k] }))
 	if err := action.Run(ctx, gha, action.Options{GitHubRegistries: []string{reg.Host()}, TempDir: work}); err != nil {
@@ -114,16 +128,19 @@ func run(ctx context.Context) error {
 	fmt.Println("== Job summary (GITHUB_STEP_SUMMARY)")
 	fmt.Println(strings.TrimSpace(string(rawSummary)))
 	fmt.Println()
-	return readBack(ctx, image+":1.2.3")
+	if err := readBack(ctx, image+":1.2.3", demoToken); err != nil {
+		return err
+	}
+	return readBack(ctx, mirror+":1.2.3", demoPassword)
 }
 
 // readBack shows what a client pulling the image now sees.
-func readBack(ctx context.Context, ref string) error {
+func readBack(ctx context.Context, ref, password string) error {
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return err
 	}
-	img, err := remote.Image(tag, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "reader", Password: demoToken}))
+	img, err := remote.Image(tag, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: "reader", Password: password}))
 	if err != nil {
 		return fmt.Errorf("reading %s back: %w", ref, err)
 	}
