@@ -103,14 +103,7 @@ func declaredOutputs(t *testing.T, actionYAML []byte) []string {
 // sets shown in the default column.
 func TestReadmeTablesMatchActionYML(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("action.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := cli.ParseSpec(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, spec := actionSpec(t)
 	doc := readme(t)
 
 	var inputNames []string
@@ -155,14 +148,7 @@ var theirInputs = map[string][]string{
 // and in its "here" column only inputs action.yml declares (or —).
 func TestReadmeMigratingTable(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("action.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := cli.ParseSpec(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, spec := actionSpec(t)
 	ours := map[string]bool{}
 	for _, in := range spec.Inputs {
 		ours[in.Name] = true
@@ -206,4 +192,18 @@ func TestReadmeMigratingTable(t *testing.T) {
 	if diff := cmp.Diff(theirInputs, mapped); diff != "" {
 		t.Errorf("Migrating table rows differ from the actions' inputs (-theirs +README):\n%s", diff)
 	}
+}
+
+// actionSpec is action.yml, as written and as the command line reads it.
+func actionSpec(t *testing.T) ([]byte, cli.Spec) {
+	t.Helper()
+	raw, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := cli.ParseSpec(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, spec
 }
