@@ -3,6 +3,10 @@ package inputs
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Error is a problem with one input. The orchestrator reports each one as its
@@ -46,7 +50,27 @@ func Wrap(input string, err error) error {
 
 // errorf builds an *Error for input.
 func errorf(input, format string, args ...any) *Error {
-	return &Error{Input: input, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Input: input, Msg: EscapeControl(fmt.Sprintf(format, args...))}
+}
+
+// EscapeControl writes control characters (line breaks among them) and
+// invalid UTF-8 as Go escapes, so that a message quoting what a user
+// wrote stays on one line of the log and one annotation: the one rule for
+// every input error, wherever the user's text sits in it.
+func EscapeControl(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Errors returns every *Error found in err, which may be a single *Error or

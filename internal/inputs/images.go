@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -150,13 +149,7 @@ func parseImageName(e imageEntry, ctx Context) (name.Repository, bool, error) {
 	host, rest, ok := strings.Cut(e.name, "/")
 	if !ok || !(strings.ContainsAny(host, ".:") || host == "localhost") {
 		n := truncate(e.name, 40)
-		// The suggestions repeat the name unquoted: only when it is plain
-		// text, so that a line break in it cannot split the message.
-		suggest := n
-		if strings.ContainsFunc(n, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) {
-			suggest = "NAME"
-		}
-		return name.Repository{}, false, errorf("images", "%s %q names no registry; write docker.io/%s for Docker Hub or %s/%s for GitHub's registry (docker/metadata-action read a bare name as Docker Hub, this action's image reads it as GitHub's, so images asks)", e.where, n, suggest, ctx.Registry(), suggest)
+		return name.Repository{}, false, errorf("images", "%s %q names no registry; write docker.io/%s for Docker Hub or %s/%s for GitHub's registry (docker/metadata-action read a bare name as Docker Hub, this action's image reads it as GitHub's, so images asks)", e.where, n, n, ctx.Registry(), n)
 	}
 	// Host names are case-insensitive (RFC 4343); metadata-action
 	// lower-cases the whole name.

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -86,16 +84,7 @@ func lineError(input string, line int, text, format string, args ...any) error {
 // oneLine makes a message safe for a log line and an annotation: control
 // characters escaped, at most about 500 bytes.
 func oneLine(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return inputs.Truncate(b.String(), 500)
+	return inputs.Truncate(inputs.EscapeControl(s), 500)
 }
 
 // splitFields splits a line as CSV. Difference: metadata-action parses a
