@@ -170,7 +170,7 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		hops++
 	}
 	if hops > MaxRedirects {
-		return nil, &RedirectError{URL: redactedURL(req.URL), Hops: hops - 1}
+		return nil, &RedirectError{URL: RedactURL(req.URL), Hops: hops - 1}
 	}
 	host := canonicalHost(req.URL)
 	grants := g.all(req.Context(), host)
@@ -283,7 +283,9 @@ func headerCarries(v, secret string) bool {
 	return false
 }
 
-func redactedURL(u *url.URL) string {
+// RedactURL is u without user information and query, where a presigned
+// storage URL keeps its signature: the form in which a URL may be shown.
+func RedactURL(u *url.URL) string {
 	c := *u
 	c.User = nil
 	c.RawQuery = ""

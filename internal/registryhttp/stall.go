@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ghcr-publish/publish-action/internal/credentials"
 )
 
 // StallTimeout is how long a registry exchange may go without a byte
@@ -84,7 +85,7 @@ func (w *watch) hasStalled() bool {
 
 func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
-	w := &watch{after: t.after, err: &StallError{URL: withoutSecrets(req.URL), After: t.after}}
+	w := &watch{after: t.after, err: &StallError{URL: credentials.RedactURL(req.URL), After: t.after}}
 	w.mu.Lock()
 	w.timer = time.AfterFunc(t.after, func() {
 		w.mu.Lock()
@@ -174,13 +175,4 @@ func watchFile(f sendfileBody, w *watch) (body io.ReadCloser, stop func()) {
 	}()
 	var once sync.Once
 	return f, func() { once.Do(func() { close(done) }) }
-}
-
-// withoutSecrets is u without user information and query, where a
-// presigned storage URL keeps its signature.
-func withoutSecrets(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.RawQuery = ""
-	return c.String()
 }
