@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -203,12 +202,10 @@ func looksLikeImage(line string) bool {
 	return !hasSlash || strings.ContainsAny(first, ".:") || first == "localhost"
 }
 
-var imageID = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-
 // parseDaemon reads docker-daemon:NAME[:TAG] or docker-daemon:sha256:ID, as
 // skopeo does.
 func parseDaemon(line, ref string) (*Source, error) {
-	if imageID.MatchString(ref) {
+	if id, ok := strings.CutPrefix(ref, "sha256:"); ok && sha256Hex.MatchString(id) {
 		return &Source{Line: line, Transport: DockerDaemon, Daemon: ref}, nil
 	}
 	r, err := name.ParseReference(ref)
