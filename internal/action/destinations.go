@@ -6,9 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/ghcr-publish/publish-action/internal/credentials"
 	"github.com/ghcr-publish/publish-action/internal/linkcheck"
 	"github.com/ghcr-publish/publish-action/internal/plan"
 	"github.com/ghcr-publish/publish-action/internal/prune"
@@ -76,31 +74,17 @@ func (r *run) publish(ctx context.Context, p plan.Plan, s stamped) error {
 }
 
 // refused adds advice to a registry's refusal of a push or its probe,
-// about the destination that refused.
+// about the destination that refused: the one the error names
+// (push.DestinationError, with several destinations), or the only one.
 func (r *run) refused(ctx context.Context, err error) error {
-	repo := deniedAt(err, r.in.Destinations())
+	repo := r.in.Image
+	var at *push.DestinationError
+	if errors.As(err, &at) {
+		repo = at.Repository
+	}
 	d := r.gh.denial(ctx, repo)
 	d.credentials = r.keychain.HasCredentials(repo.RegistryStr())
 	return explain(err, d)
-}
-
-// deniedAt is the destination whose registry answered err: the host of
-// the request the registry refused (its token service's, for Docker Hub),
-// or the primary when err does not say.
-func deniedAt(err error, dests []name.Repository) name.Repository {
-	var terr *transport.Error
-	if errors.As(err, &terr) && terr.Request != nil && terr.Request.URL != nil {
-		host := terr.Request.URL.Host
-		for _, d := range dests {
-			if credentials.CredentialHosts(d.RegistryStr()).Contains(host) {
-				return d
-			}
-		}
-	}
-	if len(dests) == 0 {
-		return name.Repository{}
-	}
-	return dests[0]
 }
 
 // gitHubDestinations are the destinations on GitHub's registries, in

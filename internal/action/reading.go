@@ -114,8 +114,14 @@ func (r *run) probeWhileReading(ctx context.Context) (context.Context, func() er
 		defer close(done)
 		// Every destination: one that refuses fails the publish, which
 		// writes all of them or none.
-		for _, repo := range r.in.Destinations() {
+		dests := r.in.Destinations()
+		for _, repo := range dests {
 			if err = push.Probe(ctx, repo, push.Options{Sessions: r.reg.sessions}); err != nil {
+				if len(dests) > 1 {
+					// Named as the push names it, so the advice is about
+					// this destination.
+					err = &push.DestinationError{Repository: repo, Err: err}
+				}
 				cancel(err)
 				return
 			}

@@ -228,5 +228,19 @@ func (f *fanout) finish(ctx context.Context, img Artifact, digest v1.Hash) (Resu
 
 // failed says at which destination err happened.
 func (f *fanout) failed(err error) error {
-	return fmt.Errorf("publishing to %s: %w", f.Repository, err)
+	return &DestinationError{Repository: f.Repository, Err: err}
 }
+
+// DestinationError is a publish to several destinations that failed at one
+// of them: callers advise about that destination's registry (its
+// credentials, its permissions) without working it out from the error.
+type DestinationError struct {
+	Repository name.Repository
+	Err        error
+}
+
+func (e *DestinationError) Error() string {
+	return fmt.Sprintf("publishing to %s: %v", e.Repository, e.Err)
+}
+
+func (e *DestinationError) Unwrap() error { return e.Err }
