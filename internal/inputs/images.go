@@ -146,8 +146,8 @@ func parseImageEntry(where, text string) (imageEntry, error) {
 // (index.docker.io, library/ for an official image) whichever was written;
 // an error then quotes the name so rewritten.
 func parseImageName(e imageEntry, ctx Context) (name.Repository, bool, error) {
-	host, rest, ok := strings.Cut(e.name, "/")
-	if !ok || !(strings.ContainsAny(host, ".:") || host == "localhost") {
+	host, rest, ok := cutRegistryHost(e.name)
+	if !ok {
 		n := truncate(e.name, 40)
 		return name.Repository{}, false, errorf("images", "%s %q names no registry; write docker.io/%s for Docker Hub or %s/%s for GitHub's registry (docker/metadata-action read a bare name as Docker Hub, this action's image reads it as GitHub's, so images asks)", e.where, n, n, ctx.Registry(), n)
 	}

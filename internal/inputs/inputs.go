@@ -436,7 +436,7 @@ func parseRepository(input, v string, ctx Context) (repo name.Repository, lowerc
 	// A bare OWNER/NAME means GitHub's registry here, not Docker Hub: this
 	// action publishes to GitHub.
 	ref := v
-	if first, _, ok := strings.Cut(v, "/"); !ok || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+	if _, _, ok := cutRegistryHost(v); !ok {
 		ref = ctx.Registry() + "/" + v
 	}
 	repo, err = name.NewRepository(ref, name.StrictValidation)
@@ -460,4 +460,16 @@ func parseRepository(input, v string, ctx Context) (repo name.Repository, lowerc
 		return name.Repository{}, false, errorf(input, "%q names no owner; GitHub's registry needs %s/OWNER/NAME", truncate(v, 80), repo.RegistryStr())
 	}
 	return repo, lowercased, nil
+}
+
+// cutRegistryHost splits a name whose first component is a registry host
+// — it has a dot or a port, or is localhost, as the distribution reference
+// grammar tells a host from a path component — into the host and the rest.
+// ok is false when the name has no such host.
+func cutRegistryHost(v string) (host, rest string, ok bool) {
+	host, rest, found := strings.Cut(v, "/")
+	if !found || !(strings.ContainsAny(host, ".:") || host == "localhost") {
+		return "", v, false
+	}
+	return host, rest, true
 }

@@ -196,10 +196,10 @@ func looksLikeImage(line string) bool {
 	if err != nil {
 		return false
 	}
-	first, _, hasSlash := strings.Cut(line, "/")
 	// "word:rest" with no slash is a repository and a tag; with a slash the
 	// part before it must be a registry host (a host:port).
-	return !hasSlash || strings.ContainsAny(first, ".:") || first == "localhost"
+	_, _, hasHost := cutRegistryHost(line)
+	return !strings.Contains(line, "/") || hasHost
 }
 
 // parseDaemon reads docker-daemon:NAME[:TAG] or docker-daemon:sha256:ID, as
