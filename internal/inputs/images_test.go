@@ -167,14 +167,7 @@ func TestReadImages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			in, err := Read(env(t, tt.vars))
-			errs := Errors(err)
-			switch {
-			case tt.input == "" && err != nil:
-				t.Fatalf("Read() = %v", err)
-			case tt.input != "" && (len(errs) != 1 || errs[0].Input != tt.input || !strings.Contains(errs[0].Msg, tt.errWant)):
-				t.Fatalf("Read() = %v; want one error naming %s that says %q", err, tt.input, tt.errWant)
-			}
+			in := readWanting(t, tt.vars, tt.input, tt.errWant)
 			if diff := cmp.Diff(tt.want, repoNames(in.Destinations())); diff != "" {
 				t.Errorf("Destinations() mismatch (-want +got):\n%s", diff)
 			}

@@ -167,17 +167,25 @@ func TestReadCredentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			in, err := Read(env(t, tt.vars))
-			errs := Errors(err)
-			switch {
-			case tt.input == "" && err != nil:
-				t.Fatalf("Read() = %v", err)
-			case tt.input != "" && (len(errs) != 1 || errs[0].Input != tt.input || !strings.Contains(errs[0].Msg, tt.say)):
-				t.Fatalf("Read() = %v; want one error naming %s that says %q", err, tt.input, tt.say)
-			}
+			in := readWanting(t, tt.vars, tt.input, tt.say)
 			if diff := cmp.Diff(tt.want, in.Logins()); diff != "" {
 				t.Errorf("Logins() mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// readWanting reads vars as the runner gives them, wanting no error when
+// input is "", else exactly one error, naming input and saying say.
+func readWanting(t *testing.T, vars map[string]string, input, say string) Inputs {
+	t.Helper()
+	in, err := Read(env(t, vars))
+	errs := Errors(err)
+	switch {
+	case input == "" && err != nil:
+		t.Fatalf("Read() = %v", err)
+	case input != "" && (len(errs) != 1 || errs[0].Input != input || !strings.Contains(errs[0].Msg, say)):
+		t.Fatalf("Read() = %v; want one error naming %s that says %q", err, input, say)
+	}
+	return in
 }
